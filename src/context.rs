@@ -1,0 +1,296 @@
+//! What a running child gets from its supervisor: [`Context`].
+//!
+//! A context belongs to one run of one child. A restart gets a fresh context
+//! (new token, next attempt number). Cloning it is cheap (one `Arc`).
+//!
+//! # Invariants
+//!
+//! * The inner [`CancellationToken`] is cancelled only by the supervisor (the
+//!   child gets child tokens through [`Context::token`]), so the `stop` flag
+//!   set just before that cancellation tells [`Context::is_cancelled`] the
+//!   truth with one atomic load, without the token's internal mutex.
+//! * [`Context::ready`] sends at most one message per run.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use crate::event::Event;
+use crate::supervisor::runner::Msg;
+
+/// The handle a running child gets: cancellation, readiness, heartbeat, and
+/// who it is.
+///
+/// ```
+/// use tokio_supervisor::{service_fn, BoxError, Context};
+///
+/// async fn serve(ctx: Context) -> Result<(), BoxError> {
+///     // ... connect, bind, warm caches ...
+///     ctx.ready(); // lets a ready-gated start move on to the next sibling
+///     while !ctx.is_cancelled() {
+///         ctx.heartbeat();
+///         tokio::select! {
+///             _ = ctx.cancelled() => break,
+///             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+///         }
+///     }
+///     tracing::info!(path = ctx.path(), attempt = ctx.attempt(), "stopping");
+///     Ok(())
+/// }
+/// let _ = service_fn(serve);
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: Arc<str>,
+    attempt: u32,
+    token: CancellationToken,
+    stop: AtomicBool,
+    ready: AtomicBool,
+    /// Nanoseconds since `born` at the last heartbeat.
+    heartbeat: AtomicU64,
+    born: Instant,
+    notify: Option<Notifier>,
+}
+
+struct Notifier {
+    tx: mpsc::UnboundedSender<Msg>,
+    events: broadcast::Sender<Event>,
+    slot: usize,
+    run: u64,
+}
+
+impl Context {
+    pub(crate) fn new(
+        path: Arc<str>,
+        attempt: u32,
+        tx: mpsc::UnboundedSender<Msg>,
+        events: broadcast::Sender<Event>,
+        slot: usize,
+        run: u64,
+    ) -> Self {
+        Context {
+            inner: Arc::new(Inner {
+                path,
+                attempt,
+                token: CancellationToken::new(),
+                stop: AtomicBool::new(false),
+                ready: AtomicBool::new(false),
+                heartbeat: AtomicU64::new(0),
+                born: Instant::now(),
+                notify: Some(Notifier {
+                    tx,
+                    events,
+                    slot,
+                    run,
+                }),
+            }),
+        }
+    }
+
+    /// A context that belongs to no supervisor, for running a service
+    /// directly (in a unit test, say). Its [`ready`](Self::ready) goes
+    /// nowhere, and [`token`](Self::token) returns the context's own token:
+    /// cancelling it stops the service as a supervisor would.
+    ///
+    /// ```
+    /// # use tokio_supervisor::Context;
+    /// let ctx = Context::detached("test/worker");
+    /// assert_eq!(ctx.name(), "worker");
+    /// assert_eq!(ctx.attempt(), 1);
+    /// ```
+    #[must_use]
+    pub fn detached(path: &str) -> Self {
+        Context {
+            inner: Arc::new(Inner {
+                path: path.into(),
+                attempt: 1,
+                token: CancellationToken::new(),
+                stop: AtomicBool::new(false),
+                ready: AtomicBool::new(false),
+                heartbeat: AtomicU64::new(0),
+                born: Instant::now(),
+                notify: None,
+            }),
+        }
+    }
+
+    /// Completes when the supervisor asks this child to stop.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: use it freely in `tokio::select!`.
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.inner.token.cancelled()
+    }
+
+    /// Whether the supervisor has asked this child to stop. One atomic load:
+    /// cheap enough for a hot loop.
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.stop.load(Ordering::Acquire)
+            || (self.inner.notify.is_none() && self.inner.token.is_cancelled())
+    }
+
+    /// A token cancelled when this child is asked to stop, to hand to
+    /// libraries that take a [`CancellationToken`].
+    ///
+    /// It is a [child token](CancellationToken::child_token): cancelling it
+    /// yourself affects only that token and its clones, never this context
+    /// or the supervisor. On a [`detached`](Self::detached) context, it is the
+    /// context's own token.
+    #[must_use]
+    pub fn token(&self) -> CancellationToken {
+        if self.inner.notify.is_none() {
+            return self.inner.token.clone();
+        }
+        self.inner.token.child_token()
+    }
+
+    /// Tells the supervisor this run is ready. Only the first call of a run
+    /// counts; it matters for children started with
+    /// [`ChildSpec::wait_ready`](crate::ChildSpec::wait_ready), whose
+    /// supervisor waits for it before starting the next sibling.
+    pub fn ready(&self) {
+        if !self.inner.ready.swap(true, Ordering::AcqRel) {
+            if let Some(n) = &self.inner.notify {
+                // The supervisor may be gone already: nothing to tell then.
+                let _ = n.tx.send(Msg::Ready {
+                    slot: n.slot,
+                    run: n.run,
+                });
+            }
+        }
+    }
+
+    /// Whether [`ready`](Self::ready) was called in this run.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Acquire)
+    }
+
+    /// Records that the child is alive and making progress. One atomic
+    /// store.
+    ///
+    /// The heartbeat watchdog (`ChildSpec::heartbeat`) reads it; until a spec
+    /// declares one, it is only recorded.
+    pub fn heartbeat(&self) {
+        let nanos = self.inner.born.elapsed().as_nanos();
+        self.inner
+            .heartbeat
+            .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Release);
+    }
+
+    /// When [`heartbeat`](Self::heartbeat) was last called in this run, if
+    /// ever.
+    #[must_use]
+    pub fn last_heartbeat(&self) -> Option<Instant> {
+        match self.inner.heartbeat.load(Ordering::Acquire) {
+            0 => None,
+            n => Some(self.inner.born + std::time::Duration::from_nanos(n)),
+        }
+    }
+
+    /// The child's full path from the root supervisor, `app/db/pool`.
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// The child's own name: the last segment of [`path`](Self::path).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        let p = &*self.inner.path;
+        p.rsplit_once('/').map_or(p, |(_, name)| name)
+    }
+
+    /// Which run this is: 1 for the first start, 2 after the first restart,
+    /// and so on.
+    #[must_use]
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt
+    }
+
+    // --- supervisor side ---
+
+    pub(crate) fn path_arc(&self) -> &Arc<str> {
+        &self.inner.path
+    }
+
+    /// Asks the child to stop: sets the flag, then cancels the token.
+    pub(crate) fn request_stop(&self) {
+        self.inner.stop.store(true, Ordering::Release);
+        self.inner.token.cancel();
+    }
+
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.inner.stop.load(Ordering::Acquire)
+    }
+
+    /// The event channel of the tree this context's child belongs to.
+    pub(crate) fn events(&self) -> Option<&broadcast::Sender<Event>> {
+        self.inner.notify.as_ref().map(|n| &n.events)
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("path", &self.path())
+            .field("attempt", &self.attempt())
+            .field("is_cancelled", &self.is_cancelled())
+            .field("is_ready", &self.is_ready())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stop_request_reaches_flag_token_and_child_tokens() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(1);
+        let ctx = Context::new("app/x".into(), 3, tx, events, 7, 42);
+        let child = ctx.token();
+        assert!(!ctx.is_cancelled());
+        ctx.request_stop();
+        assert!(ctx.is_cancelled());
+        ctx.cancelled().await;
+        assert!(child.is_cancelled());
+        assert_eq!(ctx.attempt(), 3);
+        assert_eq!(ctx.name(), "x");
+
+        ctx.ready();
+        ctx.ready();
+        assert!(matches!(rx.try_recv(), Ok(Msg::Ready { slot: 7, run: 42 })));
+        assert!(rx.try_recv().is_err(), "ready is sent once per run");
+    }
+
+    #[tokio::test]
+    async fn a_childs_own_cancel_does_not_stop_the_context() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(1);
+        let ctx = Context::new("app/x".into(), 1, tx, events, 0, 0);
+        ctx.token().cancel();
+        assert!(!ctx.is_cancelled());
+        assert!(!ctx.inner.token.is_cancelled());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeat_records_the_time() {
+        let ctx = Context::detached("a");
+        assert_eq!(ctx.last_heartbeat(), None);
+        tokio::time::advance(std::time::Duration::from_secs(2)).await;
+        ctx.heartbeat();
+        let at = ctx.last_heartbeat().unwrap();
+        assert_eq!(at, Instant::now());
+    }
+}

@@ -1,0 +1,154 @@
+//! Erlang/OTP-grade supervision for tokio.
+//!
+//! `tokio-supervisor` starts your long-running async services, watches them,
+//! restarts them with backoff when they fail, gives up on the ones that keep
+//! failing, and stops everything in order when the program ends, for the
+//! cost of a few plain `tokio::spawn`s.
+//!
+//! It replaces the usual glue of `tokio::spawn` + a `CancellationToken` + a
+//! retry loop, which leaks in the same ways in every project: a panic kills a
+//! task silently, a crashed feed is never restarted, a stuck task blocks
+//! shutdown forever, nobody can see what is running.
+//!
+//! # A first supervisor
+//!
+//! A *service* is an async `run` that works until its [`Context`] is
+//! cancelled. Give it a name in a [`ChildSpec`], put the spec in a
+//! [`Supervisor`], and start it:
+//!
+//! ```
+//! use std::time::Duration;
+//! use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
+//!
+//! #[tokio::main]
+//! # async fn _hidden() {}
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let app = Supervisor::builder("app")
+//!         .child(ChildSpec::new("ticker", service_fn(|ctx| async move {
+//!             let mut tick = tokio::time::interval(Duration::from_secs(1));
+//!             loop {
+//!                 tokio::select! {
+//!                     _ = ctx.cancelled() => return Ok(()),
+//!                     _ = tick.tick() => println!("tick from {}", ctx.path()),
+//!                 }
+//!             }
+//!         })))
+//!         .build()?;
+//!
+//!     let handle = app.start().await?;
+//!     tokio::time::sleep(Duration::from_secs(3)).await;
+//!     handle.shutdown().await?; // cancels `ticker`, waits for it
+//!     Ok(())
+//! }
+//! ```
+//!
+//! In a real program, end `main` with
+//! [`app.run_until_signal().await`](Supervisor::run_until_signal): it runs
+//! until SIGINT or SIGTERM, stops the tree in order, and returns the
+//! supervisor's failure as an error so the process exits non-zero.
+//!
+//! # Services
+//!
+//! For anything with configuration, implement [`Service`] on a struct with a
+//! plain `async fn` (no `#[async_trait]`). Return `Err` for a failure; `?`
+//! works with any error type, `anyhow` included. A panic is a failure too,
+//! with its message kept.
+//!
+//! ```
+//! use tokio_supervisor::{BoxError, Context, Service};
+//!
+//! struct Feed {
+//!     url: String,
+//! }
+//!
+//! impl Service for Feed {
+//!     async fn run(&self, ctx: Context) -> Result<(), BoxError> {
+//!         let conn = connect(&self.url).await?; // an error here is a failure
+//!         ctx.ready();
+//!         loop {
+//!             tokio::select! {
+//!                 _ = ctx.cancelled() => return Ok(()),
+//!                 msg = conn.next() => handle(msg?)?,
+//!             }
+//!         }
+//!     }
+//! }
+//! # struct Conn; impl Conn { async fn next(&self) -> Result<u8, std::io::Error> { Ok(0) } }
+//! # async fn connect(_: &str) -> Result<Conn, std::io::Error> { Ok(Conn) }
+//! # fn handle(_: u8) -> Result<(), std::io::Error> { Ok(()) }
+//! ```
+//!
+//! # What happens when a child exits
+//!
+//! Each [`ChildSpec`] says:
+//!
+//! * whether to restart: [`Restart::Permanent`] (always),
+//!   [`Restart::Transient`] (after a failure; the default) or
+//!   [`Restart::Temporary`] (never);
+//! * how long to wait first: a [`Backoff`], exponential by default, reset
+//!   after a stable run;
+//! * when to give up: a [`restart_limit`](ChildSpec::restart_limit) (a
+//!   circuit breaker): more than N restarts within a window, and the child is
+//!   left [`Terminated`](Phase::Terminated) with
+//!   [`ExitReason::CircuitOpen`], visible, while its siblings keep running;
+//! * how to stop it: [`Shutdown::Graceful`] (cancel, wait, then abort; 5 s by
+//!   default), [`Shutdown::Brutal`] or [`Shutdown::Infinity`].
+//!
+//! The supervisor adds its *restart intensity*
+//! ([`Builder::intensity`](supervisor::Builder::intensity)): more than N
+//! restarts of any of its children within a period, and it stops all of them
+//! in reverse order and fails, like an OTP supervisor. See
+//! [`DEFAULT_INTENSITY`](supervisor::DEFAULT_INTENSITY) for why its default
+//! works with backoff.
+//!
+//! # Seeing what runs
+//!
+//! [`SupervisorHandle::which_children`] returns a [`ChildSnapshot`] per
+//! child (serializable with serde): its path, [`Phase`], starts, restarts,
+//! failures, last error, uptime. [`SupervisorHandle::subscribe`] streams
+//! [`Event`]s as they happen. Every child is named by its full path
+//! (`app/db/pool`), in snapshots, events, errors and `tracing` fields.
+//!
+//! # Trees
+//!
+//! A [`Supervisor`] is itself a child: `.child(db_supervisor)` nests it.
+//! Its failure is an abnormal exit in its parent, and stopping the root
+//! stops the whole tree deepest-first, in reverse order at each level.
+//!
+//! # Runtime model
+//!
+//! One tokio task per supervisor runs its event loop and alone owns its
+//! child table; it wakes on events only (a child exited, a timer, a command,
+//! a stop), never on an interval. Each child is one tokio task, spawned bare:
+//! the crate adds nothing to its polls. No lock is held across an `.await`,
+//! and nothing grows with the number of restarts.
+
+#![forbid(unsafe_code)]
+#![warn(
+    missing_debug_implementations,
+    missing_docs,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+
+mod backoff;
+mod context;
+mod error;
+pub mod event;
+mod lifecycle;
+mod restart_limit;
+mod service;
+mod signal;
+mod spec;
+pub mod supervisor;
+
+pub use backoff::Backoff;
+pub use context::Context;
+pub use error::{ConfigError, SupervisorError};
+pub use event::{Event, EventKind};
+pub use lifecycle::{ChildSnapshot, ExitReason, InvalidTransition, Phase};
+pub use restart_limit::RestartLimit;
+pub use service::{service_fn, BoxError, Service, ServiceFn};
+pub use spec::{ChildSpec, Restart, Shutdown};
+pub use supervisor::{Strategy, Supervisor, SupervisorHandle};

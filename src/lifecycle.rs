@@ -1,0 +1,397 @@
+//! The lifecycle of a child: its [`Phase`], why it ended ([`ExitReason`]),
+//! and a plain copy of its state for operators ([`ChildSnapshot`]).
+//!
+//! # Why a validated state machine
+//!
+//! Hand-written supervisors keep a child's state in a loose enum that any
+//! code path may overwrite. Bugs then show up as impossible states: a child
+//! "running" while its restart timer is armed, or "terminated" and restarted
+//! by a stale timer. Here every change of phase goes through
+//! [`Phase::can_transition_to`]; the supervisor refuses (and logs, and in
+//! debug builds asserts on) any change that the diagram below does not allow.
+//!
+//! ```text
+//!            ┌──────────────────────────────────────────────┐
+//!            ▼                                              │ restart_child
+//!        Starting ──► Running ──► BackingOff ──► Restarting ─┤
+//!            │           │  ▲          │            │  │     │
+//!            │           │  └──────────┼────────────┘  │     │
+//!            │           ▼             ▼               ▼     │
+//!            └──────► Stopping ──► Terminated(reason) ◄──────┘
+//! ```
+//!
+//! `Running → Restarting` is taken directly when the backoff delay is zero;
+//! `Stopping → Restarting` / `Stopping → BackingOff` when a group strategy
+//! stops a sibling in order to restart it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::Restart;
+
+/// Where a child is in its lifecycle.
+///
+/// See the [module documentation](self) for the allowed transitions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Phase {
+    /// Spawned for the first time (or by hand); for a ready-gated child, not
+    /// yet ready.
+    Starting,
+    /// Running (and ready, if the child is ready-gated).
+    Running,
+    /// Exited and waiting for its backoff delay before the next attempt.
+    BackingOff,
+    /// Being started again after an exit; for a ready-gated child, spawned
+    /// but not yet ready.
+    Restarting,
+    /// Asked to stop (cancelled, or aborted for [`Shutdown::Brutal`]) and not
+    /// yet exited.
+    ///
+    /// [`Shutdown::Brutal`]: crate::Shutdown::Brutal
+    Stopping,
+    /// Not running and not scheduled to run again.
+    Terminated(ExitReason),
+}
+
+impl Phase {
+    /// A short lowercase name for the phase (`"backing_off"`), without the
+    /// exit reason.
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::Running => "running",
+            Phase::BackingOff => "backing_off",
+            Phase::Restarting => "restarting",
+            Phase::Stopping => "stopping",
+            Phase::Terminated(_) => "terminated",
+        }
+    }
+
+    /// Whether the lifecycle allows going from `self` to `next`.
+    ///
+    /// The exit reason of [`Phase::Terminated`] plays no part in the answer.
+    ///
+    /// ```
+    /// use tokio_supervisor::{ExitReason, Phase};
+    ///
+    /// assert!(Phase::Running.can_transition_to(&Phase::BackingOff));
+    /// assert!(!Phase::BackingOff.can_transition_to(&Phase::Running));
+    /// assert!(!Phase::Terminated(ExitReason::Completed).can_transition_to(&Phase::Running));
+    /// ```
+    #[must_use]
+    pub fn can_transition_to(&self, next: &Phase) -> bool {
+        use Phase::*;
+        matches!(
+            (self, next),
+            (Starting, Running | Stopping | BackingOff | Terminated(_))
+                | (Running, BackingOff | Restarting | Stopping | Terminated(_))
+                | (BackingOff, Restarting | Terminated(_))
+                | (Restarting, Running | BackingOff | Stopping | Terminated(_))
+                | (Stopping, Terminated(_) | Restarting | BackingOff)
+                | (Terminated(_), Starting)
+        )
+    }
+
+    /// Moves to `next` if the lifecycle allows it.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidTransition`] when [`can_transition_to`](Self::can_transition_to)
+    /// refuses; `self` is left unchanged.
+    pub fn transition(&mut self, next: Phase) -> Result<(), InvalidTransition> {
+        if self.can_transition_to(&next) {
+            *self = next;
+            Ok(())
+        } else {
+            Err(InvalidTransition {
+                from: self.as_str(),
+                to: next.as_str(),
+            })
+        }
+    }
+
+    /// Whether the child has a task that is alive (starting, running,
+    /// restarting or stopping).
+    #[must_use]
+    pub fn is_alive(&self) -> bool {
+        matches!(
+            self,
+            Phase::Starting | Phase::Running | Phase::Restarting | Phase::Stopping
+        )
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Phase::Terminated(reason) => write!(f, "terminated ({reason})"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// A change of [`Phase`] that the lifecycle does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid lifecycle transition from {from} to {to}")]
+pub struct InvalidTransition {
+    /// The phase the child was in.
+    pub from: &'static str,
+    /// The phase that was refused.
+    pub to: &'static str,
+}
+
+/// Why a child's run ended.
+///
+/// In OTP terms: [`Completed`](Self::Completed) is `normal`,
+/// [`Shutdown`](Self::Shutdown) is `shutdown`, [`Aborted`](Self::Aborted) is
+/// `killed`, and the failures are abnormal exits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ExitReason {
+    /// `run` returned `Ok(())` without being asked to stop.
+    Completed,
+    /// `run` returned `Ok(())` after the supervisor asked it to stop, or the
+    /// child was stopped while it was not running (backing off).
+    Shutdown,
+    /// `run` returned `Err`; the message is the error and its sources,
+    /// joined with `": "`.
+    Failed(String),
+    /// `run` panicked; the panic message.
+    Panicked(String),
+    /// The task was aborted: [`Shutdown::Brutal`], or a graceful shutdown
+    /// whose timeout ran out.
+    ///
+    /// [`Shutdown::Brutal`]: crate::Shutdown::Brutal
+    Aborted,
+    /// A ready-gated child did not call [`Context::ready`] within its timeout.
+    ///
+    /// [`Context::ready`]: crate::Context::ready
+    ReadyTimeout {
+        /// The timeout given to [`ChildSpec::wait_ready`](crate::ChildSpec::wait_ready).
+        timeout: Duration,
+    },
+    /// The child's circuit breaker opened: it needed more than `restarts`
+    /// restarts within `window`, and was given up.
+    CircuitOpen {
+        /// The restart limit that was exceeded.
+        restarts: u32,
+        /// The window of the restart limit.
+        window: Duration,
+    },
+}
+
+impl ExitReason {
+    /// Whether this is an abnormal exit: an error, a panic, an abort or a
+    /// readiness timeout. A [`Transient`](crate::Restart::Transient) child
+    /// is restarted exactly on these.
+    #[must_use]
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            ExitReason::Failed(_)
+                | ExitReason::Panicked(_)
+                | ExitReason::Aborted
+                | ExitReason::ReadyTimeout { .. }
+        )
+    }
+
+    /// A short lowercase label (`"panicked"`), suitable for a metric label.
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExitReason::Completed => "completed",
+            ExitReason::Shutdown => "shutdown",
+            ExitReason::Failed(_) => "failed",
+            ExitReason::Panicked(_) => "panicked",
+            ExitReason::Aborted => "aborted",
+            ExitReason::ReadyTimeout { .. } => "ready_timeout",
+            ExitReason::CircuitOpen { .. } => "circuit_open",
+        }
+    }
+}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitReason::Completed => f.write_str("completed"),
+            ExitReason::Shutdown => f.write_str("shut down"),
+            ExitReason::Failed(msg) => write!(f, "failed: {msg}"),
+            ExitReason::Panicked(msg) => write!(f, "panicked: {msg}"),
+            ExitReason::Aborted => f.write_str("aborted"),
+            ExitReason::ReadyTimeout { timeout } => {
+                write!(f, "not ready within {timeout:?}")
+            }
+            ExitReason::CircuitOpen { restarts, window } => write!(
+                f,
+                "circuit open: more than {restarts} restarts within {window:?}"
+            ),
+        }
+    }
+}
+
+/// A plain, serializable copy of one child's lifecycle, as returned by
+/// [`SupervisorHandle::which_children`](crate::SupervisorHandle::which_children).
+///
+/// Times are durations (relative to the moment the snapshot was taken), so
+/// the snapshot serializes without a clock.
+///
+/// ```
+/// # use tokio_supervisor::ChildSnapshot;
+/// fn print(children: &[ChildSnapshot]) {
+///     for c in children {
+///         println!("{} {} starts={} restarts={}", c.path, c.phase, c.starts, c.restarts);
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ChildSnapshot {
+    /// Full path from the root supervisor (`app/db/pool`).
+    pub path: Arc<str>,
+    /// The child's name (the last segment of the path).
+    pub name: Arc<str>,
+    /// Current phase (with the exit reason once terminated).
+    pub phase: Phase,
+    /// The child's restart policy.
+    pub restart: Restart,
+    /// Whether the child is a nested supervisor.
+    pub is_supervisor: bool,
+    /// How many times a task was spawned for the child (the first start
+    /// included).
+    pub starts: u64,
+    /// How many restarts were decided for the child (after an exit).
+    pub restarts: u64,
+    /// How many runs ended abnormally (error, panic, abort, ready timeout).
+    pub failures: u64,
+    /// The message of the most recent failure, if any.
+    pub last_error: Option<String>,
+    /// Why the most recent run ended, if one has ended.
+    pub last_exit: Option<ExitReason>,
+    /// How long the current run has been going, if the child is alive.
+    pub uptime: Option<Duration>,
+    /// Total time spent alive over all runs, the current one included.
+    pub total_uptime: Duration,
+    /// When backing off, how long until the next attempt.
+    pub next_restart_in: Option<Duration>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<Phase> {
+        vec![
+            Phase::Starting,
+            Phase::Running,
+            Phase::BackingOff,
+            Phase::Restarting,
+            Phase::Stopping,
+            Phase::Terminated(ExitReason::Completed),
+        ]
+    }
+
+    /// The diagram of the module docs, written out independently of the
+    /// implementation's `match`.
+    const ALLOWED: &[(&str, &str)] = &[
+        ("starting", "running"),
+        ("starting", "stopping"),
+        ("starting", "backing_off"),
+        ("starting", "terminated"),
+        ("running", "backing_off"),
+        ("running", "restarting"),
+        ("running", "stopping"),
+        ("running", "terminated"),
+        ("backing_off", "restarting"),
+        ("backing_off", "terminated"),
+        ("restarting", "running"),
+        ("restarting", "backing_off"),
+        ("restarting", "stopping"),
+        ("restarting", "terminated"),
+        ("stopping", "terminated"),
+        ("stopping", "restarting"),
+        ("stopping", "backing_off"),
+        ("terminated", "starting"),
+    ];
+
+    #[test]
+    fn every_pair_is_allowed_exactly_when_listed() {
+        let mut refused = 0;
+        for from in all() {
+            for to in all() {
+                let listed = ALLOWED.contains(&(from.as_str(), to.as_str()));
+                let mut phase = from.clone();
+                let result = phase.transition(to.clone());
+                assert_eq!(result.is_ok(), listed, "{from} -> {to}");
+                if listed {
+                    assert_eq!(phase, to);
+                } else {
+                    refused += 1;
+                    assert_eq!(phase, from, "a refused transition leaves the phase alone");
+                    let err = result.unwrap_err();
+                    assert_eq!((err.from, err.to), (from.as_str(), to.as_str()));
+                }
+            }
+        }
+        assert_eq!(refused, 36 - ALLOWED.len());
+    }
+
+    #[test]
+    fn no_phase_transitions_to_itself() {
+        for p in all() {
+            assert!(!p.can_transition_to(&p.clone()), "{p}");
+        }
+    }
+
+    #[test]
+    fn the_reason_does_not_matter_for_terminated() {
+        for reason in [
+            ExitReason::Shutdown,
+            ExitReason::Failed("x".into()),
+            ExitReason::CircuitOpen {
+                restarts: 3,
+                window: Duration::from_secs(1),
+            },
+        ] {
+            assert!(Phase::Running.can_transition_to(&Phase::Terminated(reason.clone())));
+            assert!(!Phase::Terminated(reason).can_transition_to(&Phase::Running));
+        }
+    }
+
+    #[test]
+    fn failures_are_the_abnormal_exits() {
+        assert!(!ExitReason::Completed.is_failure());
+        assert!(!ExitReason::Shutdown.is_failure());
+        assert!(ExitReason::Failed("e".into()).is_failure());
+        assert!(ExitReason::Panicked("p".into()).is_failure());
+        assert!(ExitReason::Aborted.is_failure());
+        assert!(ExitReason::ReadyTimeout {
+            timeout: Duration::from_secs(1)
+        }
+        .is_failure());
+        assert!(!ExitReason::CircuitOpen {
+            restarts: 1,
+            window: Duration::from_secs(1)
+        }
+        .is_failure());
+    }
+
+    #[test]
+    fn phase_serializes_with_its_reason() {
+        let p = Phase::Terminated(ExitReason::Panicked("boom".into()));
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"terminated":{"panicked":"boom"}}"#);
+        let back: Phase = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+        assert_eq!(
+            serde_json::to_string(&Phase::BackingOff).unwrap(),
+            r#""backing_off""#
+        );
+    }
+}

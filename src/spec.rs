@@ -1,0 +1,267 @@
+//! How to run one child: [`ChildSpec`], with its [`Restart`] and
+//! [`Shutdown`] policies.
+//!
+//! A spec is plain configuration, checked when the supervisor is built
+//! ([`Builder::build`](crate::supervisor::Builder::build)): names, windows and
+//! backoff parameters give a typed [`ConfigError`](crate::ConfigError)
+//! naming the child's path, never a panic.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::lifecycle::ExitReason;
+use crate::restart_limit::RestartLimit;
+use crate::service::ErasedService;
+use crate::{Backoff, Service};
+
+/// When a child is restarted after its run ends (OTP's `restart`).
+///
+/// | policy | `Ok(())` | `Err` / panic / abort | supervisor's stop |
+/// |---|---|---|---|
+/// | `Permanent` | restarted | restarted | not restarted |
+/// | `Transient` (default) | stays terminated | restarted | not restarted |
+/// | `Temporary` | removed | removed | removed |
+///
+/// Other crates call them "always", "on failure" and "never".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restart {
+    /// Always restarted, even after `Ok(())`: a service that must run for
+    /// the life of its supervisor.
+    Permanent,
+    /// Restarted after an abnormal exit only; `Ok(())` means its job is done.
+    #[default]
+    Transient,
+    /// Never restarted; its spec is removed from the supervisor when it ends,
+    /// as in OTP.
+    Temporary,
+}
+
+impl Restart {
+    /// Whether a run that ended with `reason` calls for a restart (before
+    /// backoff, restart limit and intensity have their say).
+    #[must_use]
+    pub fn should_restart(self, reason: &ExitReason) -> bool {
+        match self {
+            Restart::Permanent => !matches!(reason, ExitReason::CircuitOpen { .. }),
+            Restart::Transient => reason.is_failure(),
+            Restart::Temporary => false,
+        }
+    }
+}
+
+/// How the supervisor stops a child (OTP's `shutdown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shutdown {
+    /// Cancel the child's context, wait up to the timeout for `run` to
+    /// return, then abort the task. The default for workers, with 5 s.
+    Graceful(Duration),
+    /// Abort the task at once; `run` gets no chance to clean up.
+    Brutal,
+    /// Cancel the child's context and wait as long as it takes. The default
+    /// for nested supervisors, which stop their own children first.
+    Infinity,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown::Graceful(Duration::from_secs(5))
+    }
+}
+
+/// Whether a spec runs user code or a nested supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChildKind {
+    Worker,
+    Supervisor,
+}
+
+/// How to start, restart and stop one child.
+///
+/// ```
+/// use std::time::Duration;
+/// use tokio_supervisor::{service_fn, Backoff, ChildSpec, Restart, Shutdown};
+///
+/// let spec = ChildSpec::new("feed", service_fn(|ctx| async move {
+///     ctx.ready();
+///     ctx.cancelled().await;
+///     Ok(())
+/// }))
+/// .restart(Restart::Permanent)
+/// .shutdown(Shutdown::Graceful(Duration::from_secs(2)))
+/// .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(30)))
+/// .restart_limit(5, Duration::from_secs(60))
+/// .wait_ready(Duration::from_secs(10));
+/// assert_eq!(spec.name(), "feed");
+/// ```
+#[derive(Clone)]
+#[must_use = "a ChildSpec does nothing until given to a supervisor"]
+pub struct ChildSpec {
+    pub(crate) name: Arc<str>,
+    pub(crate) service: Arc<dyn ErasedService>,
+    pub(crate) kind: ChildKind,
+    pub(crate) restart: Restart,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) backoff: Backoff,
+    pub(crate) restart_limit: Option<RestartLimit>,
+    pub(crate) ready: Option<ReadyGate>,
+    pub(crate) heartbeat: Option<Duration>,
+}
+
+/// How long a ready-gated start waits for `ctx.ready()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadyGate {
+    /// `None`: wait as long as it takes (nested supervisors).
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl ChildSpec {
+    /// A spec for `service` under `name`, with the defaults: [`Restart::Transient`],
+    /// [`Shutdown::Graceful`] with 5 s, [`Backoff::default`] (exponential,
+    /// 100 ms to 30 s), no restart limit, not ready-gated.
+    ///
+    /// The name must be non-empty, must not contain `/`, and must be unique
+    /// among its siblings; this is checked when the supervisor is built.
+    pub fn new(name: impl Into<String>, service: impl Service) -> Self {
+        ChildSpec {
+            name: name.into().into(),
+            service: Arc::new(service),
+            kind: ChildKind::Worker,
+            restart: Restart::default(),
+            shutdown: Shutdown::default(),
+            backoff: Backoff::default(),
+            restart_limit: None,
+            ready: None,
+            heartbeat: None,
+        }
+    }
+
+    /// Sets the restart policy.
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// Sets how the child is stopped.
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// Sets the delay policy between restarts.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Sets the circuit breaker: more than `max` restarts within `window`
+    /// and the child is given up, terminated with
+    /// [`ExitReason::CircuitOpen`]; its siblings keep running. The window
+    /// must not be zero.
+    pub fn restart_limit(mut self, max: u32, window: Duration) -> Self {
+        self.restart_limit = Some(RestartLimit { max, window });
+        self
+    }
+
+    /// Makes the start ready-gated: the supervisor starts the next sibling
+    /// only once this child has called [`Context::ready`](crate::Context::ready),
+    /// and treats an exit, or no call within `timeout`, as a failed start.
+    pub fn wait_ready(mut self, timeout: Duration) -> Self {
+        self.ready = Some(ReadyGate {
+            timeout: Some(timeout),
+        });
+        self
+    }
+
+    /// Declares a heartbeat timeout. Recorded in the spec; the watchdog that
+    /// acts on it is not part of this release yet.
+    pub fn heartbeat(mut self, timeout: Duration) -> Self {
+        self.heartbeat = Some(timeout);
+        self
+    }
+
+    /// The child's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The child's restart policy.
+    #[must_use]
+    pub fn restart_policy(&self) -> Restart {
+        self.restart
+    }
+
+    /// The child's shutdown policy.
+    #[must_use]
+    pub fn shutdown_policy(&self) -> Shutdown {
+        self.shutdown
+    }
+
+    /// Whether this spec runs a nested supervisor.
+    #[must_use]
+    pub fn is_supervisor(&self) -> bool {
+        self.kind == ChildKind::Supervisor
+    }
+}
+
+impl fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("name", &self.name)
+            .field("supervisor", &self.is_supervisor())
+            .field("restart", &self.restart)
+            .field("shutdown", &self.shutdown)
+            .field("backoff", &self.backoff)
+            .field("restart_limit", &self.restart_limit)
+            .field("ready", &self.ready)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a child or supervisor name is refused.
+pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        Err("names must not be empty")
+    } else if name.contains('/') {
+        Err("names must not contain '/'")
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_matrix() {
+        let ok = ExitReason::Completed;
+        let err = ExitReason::Failed("e".into());
+        let panic = ExitReason::Panicked("p".into());
+        let abort = ExitReason::Aborted;
+        assert!(Restart::Permanent.should_restart(&ok));
+        assert!(Restart::Permanent.should_restart(&err));
+        assert!(!Restart::Transient.should_restart(&ok));
+        assert!(Restart::Transient.should_restart(&err));
+        assert!(Restart::Transient.should_restart(&panic));
+        assert!(
+            Restart::Transient.should_restart(&abort),
+            "a kill is abnormal"
+        );
+        for r in [&ok, &err, &panic, &abort] {
+            assert!(!Restart::Temporary.should_restart(r));
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_name("feed").is_ok());
+        assert!(check_name("").is_err());
+        assert!(check_name("a/b").is_err());
+    }
+}

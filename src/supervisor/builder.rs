@@ -1,0 +1,154 @@
+//! [`Builder`]: configuring a supervisor, checked once in [`Builder::build`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Config, Strategy, Supervisor};
+use crate::restart_limit::RestartLimit;
+use crate::spec::check_name;
+use crate::{ChildSpec, ConfigError};
+
+/// The default restart intensity: 10 restarts within 10 seconds.
+///
+/// OTP's default (1 in 5 s) assumes restarts without delay. With the default
+/// exponential backoff (100 ms doubling), one child that fails over and over
+/// restarts at most 7 times in any 10 s, so it alone never exceeds this
+/// intensity: its backoff (and its own restart limit, if set) deals with it.
+/// Two or more children failing together, or children without backoff in a
+/// tight loop, exceed it within seconds, and the supervisor escalates: the
+/// failure is wider than one child.
+pub const DEFAULT_INTENSITY: RestartLimit = RestartLimit {
+    max: 10,
+    window: Duration::from_secs(10),
+};
+
+/// Configures a [`Supervisor`]; made by [`Supervisor::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tokio_supervisor::{service_fn, ChildSpec, Strategy, Supervisor};
+///
+/// let sup = Supervisor::builder("app")
+///     .strategy(Strategy::OneForOne)
+///     .intensity(5, Duration::from_secs(30))
+///     .child(ChildSpec::new("worker", service_fn(|ctx| async move {
+///         ctx.cancelled().await;
+///         Ok(())
+///     })))
+///     .build()
+///     .expect("valid configuration");
+/// assert_eq!(sup.name(), "app");
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder {
+    name: String,
+    strategy: Strategy,
+    intensity: RestartLimit,
+    children: Vec<ChildSpec>,
+}
+
+impl Builder {
+    pub(super) fn new(name: String) -> Self {
+        Builder {
+            name,
+            strategy: Strategy::default(),
+            intensity: DEFAULT_INTENSITY,
+            children: Vec::new(),
+        }
+    }
+
+    /// Sets what a child's restart does to its siblings.
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Sets the restart intensity: more than `max` restarts within `period`
+    /// and the supervisor stops all its children (in reverse order) and
+    /// fails. `max` may be 0 (the first restart fails the supervisor);
+    /// `period` must not be zero. See [`DEFAULT_INTENSITY`] for the default.
+    pub fn intensity(mut self, max: u32, period: Duration) -> Self {
+        self.intensity = RestartLimit {
+            max,
+            window: period,
+        };
+        self
+    }
+
+    /// Adds a child; children start in the order they are added and stop in
+    /// reverse.
+    pub fn child(mut self, child: impl Into<ChildSpec>) -> Self {
+        self.children.push(child.into());
+        self
+    }
+
+    /// Adds several children, in order.
+    pub fn children<I>(mut self, children: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<ChildSpec>,
+    {
+        self.children.extend(children.into_iter().map(Into::into));
+        self
+    }
+
+    /// Checks the configuration and makes the supervisor.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the path of the first problem found: an
+    /// empty name or one with `/` (the supervisor's or a child's), a
+    /// duplicate child name, a zero intensity period, a zero restart-limit
+    /// window, backoff parameters out of range, or no children.
+    pub fn build(self) -> Result<Supervisor, ConfigError> {
+        if let Err(reason) = check_name(&self.name) {
+            return Err(ConfigError::InvalidName {
+                path: self.name.clone(),
+                name: self.name,
+                reason,
+            });
+        }
+        let sup = &self.name;
+        if self.intensity.window.is_zero() {
+            return Err(ConfigError::ZeroPeriod {
+                supervisor: sup.clone(),
+            });
+        }
+        if self.children.is_empty() {
+            return Err(ConfigError::NoChildren {
+                supervisor: sup.clone(),
+            });
+        }
+        let mut seen = HashSet::new();
+        for spec in &self.children {
+            let path = format!("{sup}/{}", spec.name);
+            if let Err(reason) = check_name(&spec.name) {
+                return Err(ConfigError::InvalidName {
+                    path,
+                    name: spec.name.to_string(),
+                    reason,
+                });
+            }
+            if !seen.insert(spec.name.clone()) {
+                return Err(ConfigError::DuplicateName { path });
+            }
+            if spec.restart_limit.is_some_and(|l| l.window.is_zero()) {
+                return Err(ConfigError::ZeroRestartWindow { path });
+            }
+            if let Err(reason) = spec.backoff.validate() {
+                return Err(ConfigError::InvalidBackoff { path, reason });
+            }
+        }
+        Ok(Supervisor {
+            config: Arc::new(Config {
+                name: self.name.into(),
+                strategy: self.strategy,
+                intensity: self.intensity,
+                children: self.children,
+                events: tokio::sync::broadcast::channel(crate::event::EVENT_CAPACITY).0,
+            }),
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! One entry of the child table: the spec, the lifecycle, the current run
+//! and the counters. Owned by the supervisor's loop; nothing here is shared.
+//!
+//! # Invariants
+//!
+//! * `run.is_some()` exactly when a task of this child is in the loop's
+//!   `JoinSet` (phases `Starting`, `Running`, `Restarting`, `Stopping`).
+//! * `timer` is the one live `DelayQueue` entry of this child, if any
+//!   (restart delay, kill deadline or readiness deadline; never two at once);
+//!   it is cleared when the entry expires or is removed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tokio_util::time::delay_queue;
+
+use super::decision::RestartState;
+use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
+use crate::{ChildSpec, Context, SupervisorError};
+
+/// The current run of a child.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) ctx: Context,
+    pub(crate) abort: AbortHandle,
+    pub(crate) started_at: Instant,
+    pub(crate) id: u64,
+    /// Ready (always true for children that are not ready-gated).
+    pub(crate) ready: bool,
+    /// The readiness deadline passed and the task was aborted for it.
+    pub(crate) ready_timed_out: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Child {
+    pub(crate) spec: ChildSpec,
+    pub(crate) path: Arc<str>,
+    pub(crate) phase: Phase,
+    pub(crate) run: Option<Run>,
+    pub(crate) timer: Option<delay_queue::Key>,
+    pub(crate) next_restart_at: Option<Instant>,
+    pub(crate) restart_state: RestartState,
+    pub(crate) starts: u64,
+    pub(crate) restarts: u64,
+    pub(crate) failures: u64,
+    pub(crate) last_error: Option<String>,
+    pub(crate) last_exit: Option<ExitReason>,
+    /// A nested supervisor's own error, kept to report a failed start with
+    /// the deepest path.
+    pub(crate) last_supervisor_error: Option<SupervisorError>,
+    pub(crate) total_uptime: Duration,
+}
+
+impl Child {
+    pub(crate) fn new(spec: ChildSpec, path: Arc<str>) -> Self {
+        Child {
+            restart_state: RestartState::new(&spec),
+            spec,
+            path,
+            phase: Phase::Starting,
+            run: None,
+            timer: None,
+            next_restart_at: None,
+            starts: 0,
+            restarts: 0,
+            failures: 0,
+            last_error: None,
+            last_exit: None,
+            last_supervisor_error: None,
+            total_uptime: Duration::ZERO,
+        }
+    }
+
+    /// Moves to `next`; an invalid transition is a bug of this crate: it is
+    /// logged (and asserted on in debug builds), and the phase is forced so
+    /// the supervisor stays consistent with the child's real state.
+    pub(crate) fn set_phase(&mut self, next: Phase) {
+        if let Err(e) = self.phase.transition(next.clone()) {
+            tracing::error!(path = %self.path, error = %e, "bug: invalid lifecycle transition");
+            debug_assert!(false, "{}: {e}", self.path);
+            self.phase = next;
+        }
+    }
+
+    pub(crate) fn snapshot(&self, now: Instant) -> ChildSnapshot {
+        let uptime = self
+            .run
+            .as_ref()
+            .map(|r| now.saturating_duration_since(r.started_at));
+        ChildSnapshot {
+            path: self.path.clone(),
+            name: self.spec.name.clone(),
+            phase: self.phase.clone(),
+            restart: self.spec.restart,
+            is_supervisor: self.spec.is_supervisor(),
+            starts: self.starts,
+            restarts: self.restarts,
+            failures: self.failures,
+            last_error: self.last_error.clone(),
+            last_exit: self.last_exit.clone(),
+            uptime,
+            total_uptime: self.total_uptime + uptime.unwrap_or_default(),
+            next_restart_in: self
+                .next_restart_at
+                .map(|t| t.saturating_duration_since(now)),
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Supervisors: [`Supervisor`], its [`Builder`], its [`SupervisorHandle`].
+//!
+//! A supervisor starts its children in order, watches them, restarts them
+//! per their [`ChildSpec`](crate::ChildSpec) and its [`Strategy`], and stops
+//! them in reverse order. It is itself a child of its parent, when nested.
+//!
+//! One tokio task runs each supervisor's event loop (see `runner.rs`); the
+//! handle talks to it through a channel and reads its published state.
+
+mod builder;
+mod child;
+mod decision;
+mod handle;
+pub(crate) mod runner;
+mod table;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use builder::{Builder, DEFAULT_INTENSITY};
+pub use handle::SupervisorHandle;
+
+use crate::event::EVENT_CAPACITY;
+use crate::restart_limit::RestartLimit;
+use crate::service::BoxError;
+use crate::spec::{ChildKind, ReadyGate};
+use crate::{ChildSpec, Context, Restart, Service, Shutdown, SupervisorError};
+use runner::{Runner, State, Wiring};
+
+/// What a child's restart does to its siblings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Only the child that exited is restarted (OTP's `one_for_one`).
+    #[default]
+    OneForOne,
+}
+
+/// The checked configuration of a supervisor.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) name: Arc<str>,
+    #[allow(dead_code)] // one strategy so far
+    pub(crate) strategy: Strategy,
+    pub(crate) intensity: RestartLimit,
+    pub(crate) children: Vec<ChildSpec>,
+    /// The event channel of every tree started from this configuration as a
+    /// root (a nested supervisor sends into its root's channel instead).
+    pub(crate) events: broadcast::Sender<crate::Event>,
+}
+
+/// A configured supervisor, ready to [`start`](Self::start) or to nest in
+/// another as a child.
+///
+/// ```
+/// use std::time::Duration;
+/// use tokio_supervisor::{service_fn, Backoff, ChildSpec, Supervisor};
+///
+/// #[tokio::main]
+/// # async fn _hidden() {}
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let app = Supervisor::builder("app")
+///         .intensity(10, Duration::from_secs(60))
+///         .child(
+///             ChildSpec::new("feed", service_fn(|ctx| async move {
+///                 ctx.cancelled().await;
+///                 Ok(())
+///             }))
+///             .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(30)))
+///             .restart_limit(5, Duration::from_secs(60)),
+///         )
+///         .build()?;
+///
+///     // In a real program: `app.run_until_signal().await?`.
+///     let handle = app.start().await?;
+///     handle.shutdown().await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// Cloning is cheap; each start runs a fresh tree from the same
+/// configuration.
+#[derive(Debug, Clone)]
+pub struct Supervisor {
+    pub(crate) config: Arc<Config>,
+}
+
+impl Supervisor {
+    /// Starts configuring a supervisor named `name` (the root of its
+    /// children's paths; non-empty, no `/`).
+    pub fn builder(name: impl Into<String>) -> Builder {
+        Builder::new(name.into())
+    }
+
+    /// The supervisor's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Subscribes to the events of this supervisor's tree, before it starts,
+    /// so that not even the first `Started` is missed.
+    ///
+    /// The channel belongs to this configuration: it carries the events of
+    /// every run started from it (or from a clone) as a root. Subscribe on
+    /// the root: a supervisor nested in another sends its events to its
+    /// root's subscribers. See the [`event`](crate::event) module for the lag
+    /// behaviour.
+    ///
+    /// ```
+    /// # use tokio_supervisor::{service_fn, ChildSpec, EventKind, Supervisor};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = Supervisor::builder("app")
+    ///     .child(ChildSpec::new("w", service_fn(|ctx| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     })))
+    ///     .build()?;
+    /// let mut events = app.subscribe();
+    /// let handle = app.start().await?;
+    /// let first = events.recv().await?;
+    /// assert_eq!(&*first.path, "app/w");
+    /// assert_eq!(first.kind, EventKind::Started { attempt: 1 });
+    /// # handle.shutdown().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<crate::Event> {
+        self.config.events.subscribe()
+    }
+
+    /// Starts the supervisor as a root: spawns its loop, starts the children
+    /// in order (waiting for each ready-gated one), and returns a handle once
+    /// all have started.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::StartFailed`] if a child failed to start (the ones
+    /// already started were stopped, in reverse order, before this returns);
+    /// [`SupervisorError::NoRuntime`] outside a tokio runtime.
+    ///
+    /// # Cancel safety
+    ///
+    /// If this future is dropped before it completes, the supervisor is shut
+    /// down (nobody would have a handle to it).
+    pub async fn start(self) -> Result<SupervisorHandle, SupervisorError> {
+        let rt = tokio::runtime::Handle::try_current().map_err(|_| SupervisorError::NoRuntime {
+            supervisor: self.config.name.to_string(),
+        })?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (state_tx, state_rx) = watch::channel(State::Starting);
+        let events = self.config.events.clone();
+        let stop = CancellationToken::new();
+        let handle = SupervisorHandle::new(
+            self.config.name.clone(),
+            tx.clone(),
+            state_rx,
+            &events,
+            stop.clone(),
+        );
+        let runner = Runner::new(
+            self.config.clone(),
+            Wiring {
+                path: self.config.name.clone(),
+                stop: stop.clone(),
+                events,
+                tx,
+                rx,
+                state: state_tx,
+                parent: None,
+            },
+        );
+        rt.spawn(runner.run());
+
+        let guard = stop.drop_guard();
+        let mut state = handle.state();
+        let started = state
+            .wait_for(|s| !matches!(s, State::Starting))
+            .await
+            .map(|s| s.clone());
+        guard.disarm();
+        match started {
+            Ok(State::Running | State::Stopping) => Ok(handle),
+            Ok(State::Stopped { outcome, .. }) => outcome.map(|()| handle),
+            Ok(State::Starting) | Err(_) => Err(SupervisorError::Lost {
+                supervisor: self.config.name.to_string(),
+            }),
+        }
+    }
+
+    /// Starts the supervisor, runs it until SIGINT or SIGTERM (Ctrl+C off
+    /// unix), stops it gracefully in reverse order, and returns its outcome.
+    /// A second signal during the graceful stop aborts every child at once.
+    ///
+    /// Meant for `main`: a failure (a failed start, exceeded intensity) is
+    /// returned as an error so the process can exit non-zero and let systemd
+    /// or Kubernetes restart it.
+    ///
+    /// # Errors
+    ///
+    /// The supervisor's failure; [`SupervisorError::Signal`] if the signal
+    /// handlers could not be installed.
+    pub async fn run_until_signal(self) -> Result<(), SupervisorError> {
+        let name = self.config.name.to_string();
+        let mut signals = crate::signal::Signals::new().map_err(|e| SupervisorError::Signal {
+            supervisor: name.clone(),
+            message: e.to_string(),
+        })?;
+        let handle = self.start().await?;
+        tokio::select! {
+            res = handle.wait() => return res,
+            sig = signals.recv() => tracing::info!(supervisor = %name, signal = sig, "stopping on signal"),
+        }
+        handle.request_shutdown();
+        tokio::select! {
+            res = handle.wait() => res,
+            sig = signals.recv() => {
+                tracing::warn!(supervisor = %name, signal = sig, "second signal: aborting every child");
+                handle.kill().await
+            }
+        }
+    }
+
+    /// Starts the supervisor, runs it until `shutdown` completes, then stops
+    /// it gracefully and returns its outcome; returns early if the
+    /// supervisor fails on its own.
+    ///
+    /// [`run_until_signal`](Self::run_until_signal) with a signal of your own.
+    ///
+    /// # Errors
+    ///
+    /// The supervisor's failure.
+    pub async fn run_until<F>(self, shutdown: F) -> Result<(), SupervisorError>
+    where
+        F: Future<Output = ()>,
+    {
+        let handle = self.start().await?;
+        tokio::select! {
+            res = handle.wait() => return res,
+            () = shutdown => {}
+        }
+        handle.shutdown().await
+    }
+}
+
+/// A supervisor nested as a child: its loop runs in the child's task.
+struct Nested(Arc<Config>);
+
+impl Service for Nested {
+    async fn run(&self, ctx: Context) -> Result<(), BoxError> {
+        let events = match ctx.events() {
+            Some(e) => e.clone(),
+            None => broadcast::channel(EVENT_CAPACITY).0,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (state, _) = watch::channel(State::Starting);
+        let runner = Runner::new(
+            self.0.clone(),
+            Wiring {
+                path: ctx.path_arc().clone(),
+                stop: ctx.token(),
+                events,
+                tx,
+                rx,
+                state,
+                parent: Some(ctx),
+            },
+        );
+        runner.run().await.map_err(Into::into)
+    }
+}
+
+/// A supervisor as a child of another: [`Restart::Permanent`],
+/// [`Shutdown::Infinity`] (it stops its own children first), and
+/// ready-gated without a timeout (its parent moves on once all its children
+/// have started; its failed start is its parent's failed start).
+impl From<Supervisor> for ChildSpec {
+    fn from(sup: Supervisor) -> Self {
+        let name = sup.config.name.to_string();
+        let mut spec = ChildSpec::new(name, Nested(sup.config))
+            .restart(Restart::Permanent)
+            .shutdown(Shutdown::Infinity)
+            .backoff(crate::Backoff::none());
+        spec.kind = ChildKind::Supervisor;
+        spec.ready = Some(ReadyGate { timeout: None });
+        spec
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+
+    #[test]
+    fn handle_is_send_sync_clone() {
+        assert_send_sync::<SupervisorHandle>();
+        assert_send_sync::<Supervisor>();
+    }
+}

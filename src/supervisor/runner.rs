@@ -1,0 +1,654 @@
+//! The supervisor's event loop: one task per supervisor, sole owner of its
+//! child table.
+//!
+//! # How it works
+//!
+//! The loop sleeps in one `select!` and wakes only on an event:
+//!
+//! * a child's task ended (`JoinSet::join_next_with_id`: `Ok`, `Err`, panic or
+//!   abort, told apart by the `JoinError`);
+//! * a message: a child's `ctx.ready()`, or a command from a handle;
+//! * a timer of the `DelayQueue` (restart delay, kill deadline, readiness
+//!   deadline): one timer wheel for all children, no task per timer, no
+//!   interval;
+//! * the supervisor's stop token.
+//!
+//! Children are spawned bare into the `JoinSet`: their future is the task,
+//! with no wrapper around its polls. The loop never awaits anything but that
+//! `select!`, and holds no lock: everything it touches is its own.
+//!
+//! Sequences that must happen in order (the start, in spec order; the stop,
+//! in reverse order) are a *plan*: a queue of steps executed one at a time.
+//! A step that has to wait (a ready-gated start waits for `ctx.ready()`, a
+//! stop waits for the task to end) is `current` until the event that
+//! completes it arrives; other events are served meanwhile.
+//!
+//! # Invariants
+//!
+//! * Every task in `tasks` has its id in `task_slots`, and its child's `run`
+//!   is `Some`.
+//! * In `Mode::Stopping`, nothing is ever spawned; the loop ends when the plan
+//!   is done and `tasks` is empty, so when it ends no child task is alive.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::{self, JoinError, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::time::{delay_queue, DelayQueue};
+
+use super::child::{Child, Run};
+use super::decision::{decide, Decision};
+use super::table::Table;
+use super::Config;
+use crate::event::{Event, EventKind};
+use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
+use crate::restart_limit::RestartWindow;
+use crate::service::{error_chain, BoxError};
+use crate::{Context, Shutdown, SupervisorError};
+
+/// A message to a supervisor's loop.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    /// A child's `ctx.ready()`.
+    Ready { slot: usize, run: u64 },
+    /// A request from a handle.
+    Command(Command),
+}
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    WhichChildren(oneshot::Sender<Vec<ChildSnapshot>>),
+    /// Abort every child now (a second Ctrl+C).
+    Kill,
+}
+
+/// The supervisor's state, published to handles.
+#[derive(Debug, Clone)]
+pub(crate) enum State {
+    Starting,
+    Running,
+    Stopping,
+    Stopped {
+        outcome: Result<(), SupervisorError>,
+        children: Arc<Vec<ChildSnapshot>>,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Timer {
+    Restart(usize),
+    Kill(usize),
+    Ready(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Start(usize),
+    Stop(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Starting,
+    Running,
+    Stopping,
+}
+
+/// What a runner is connected to.
+pub(crate) struct Wiring {
+    pub(crate) path: Arc<str>,
+    pub(crate) stop: CancellationToken,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) tx: mpsc::UnboundedSender<Msg>,
+    pub(crate) rx: mpsc::UnboundedReceiver<Msg>,
+    pub(crate) state: watch::Sender<State>,
+    /// For a nested supervisor: its own context, told `ready` once started.
+    pub(crate) parent: Option<Context>,
+}
+
+pub(crate) struct Runner {
+    path: Arc<str>,
+    table: Table,
+    tasks: JoinSet<Result<(), BoxError>>,
+    task_slots: HashMap<task::Id, usize>,
+    timers: DelayQueue<Timer>,
+    intensity: RestartWindow,
+    tx: mpsc::UnboundedSender<Msg>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    stop: CancellationToken,
+    events: broadcast::Sender<Event>,
+    state: watch::Sender<State>,
+    parent: Option<Context>,
+    mode: Mode,
+    plan: VecDeque<Step>,
+    current: Option<Step>,
+    outcome: Option<Result<(), SupervisorError>>,
+    next_run: u64,
+}
+
+impl Runner {
+    pub(crate) fn new(config: Arc<Config>, w: Wiring) -> Self {
+        let mut table = Table::default();
+        for spec in &config.children {
+            let path: Arc<str> = format!("{}/{}", w.path, spec.name).into();
+            table.push(Child::new(spec.clone(), path));
+        }
+        Runner {
+            intensity: RestartWindow::new(config.intensity.max, config.intensity.window),
+            path: w.path,
+            table,
+            tasks: JoinSet::new(),
+            task_slots: HashMap::new(),
+            timers: DelayQueue::new(),
+            tx: w.tx,
+            rx: w.rx,
+            stop: w.stop,
+            events: w.events,
+            state: w.state,
+            parent: w.parent,
+            mode: Mode::Starting,
+            plan: VecDeque::new(),
+            current: None,
+            outcome: None,
+            next_run: 0,
+        }
+    }
+
+    /// Runs the supervisor until it has stopped, and returns its outcome.
+    pub(crate) async fn run(mut self) -> Result<(), SupervisorError> {
+        tracing::debug!(supervisor = %self.path, children = self.table.len(), "supervisor starting");
+        self.plan = self.table.slots().into_iter().map(Step::Start).collect();
+        loop {
+            self.advance();
+            if self.finished() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                // Messages first: a `ready()` sent just before the child's
+                // task ended must be seen before that end.
+                Some(msg) = self.rx.recv() => self.on_msg(msg),
+                Some(res) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    self.on_join(res);
+                }
+                Some(exp) = poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
+                    self.on_timer(*exp.get_ref(), exp.key());
+                }
+                () = self.stop.cancelled(), if self.mode != Mode::Stopping => {
+                    tracing::info!(supervisor = %self.path, "shutdown requested");
+                    self.begin_stop(Ok(()));
+                }
+            }
+        }
+        let outcome = self.outcome.take().unwrap_or(Ok(()));
+        let children = Arc::new(self.snapshots());
+        match &outcome {
+            Ok(()) => tracing::info!(supervisor = %self.path, "supervisor stopped"),
+            Err(e) => tracing::error!(supervisor = %self.path, error = %e, "supervisor failed"),
+        }
+        self.emit(self.path.clone(), EventKind::ShutdownDone);
+        self.state.send_replace(State::Stopped {
+            outcome: outcome.clone(),
+            children,
+        });
+        outcome
+    }
+
+    fn finished(&self) -> bool {
+        self.mode == Mode::Stopping
+            && self.current.is_none()
+            && self.plan.is_empty()
+            && self.tasks.is_empty()
+    }
+
+    /// Executes plan steps until one has to wait, or the plan is done.
+    fn advance(&mut self) {
+        while self.current.is_none() {
+            let Some(step) = self.plan.pop_front() else {
+                if self.mode == Mode::Starting {
+                    self.mode = Mode::Running;
+                    self.state.send_replace(State::Running);
+                    self.emit(self.path.clone(), EventKind::SupervisorStarted);
+                    tracing::info!(supervisor = %self.path, "supervisor started");
+                    if let Some(ctx) = &self.parent {
+                        ctx.ready();
+                    }
+                }
+                return;
+            };
+            let waits = match step {
+                Step::Start(slot) => self.spawn(slot),
+                Step::Stop(slot) => self.stop_child(slot),
+            };
+            if waits {
+                self.current = Some(step);
+            }
+        }
+    }
+
+    // ----- events -----
+
+    fn on_msg(&mut self, msg: Msg) {
+        match msg {
+            Msg::Ready { slot, run } => self.on_ready(slot, run),
+            Msg::Command(Command::WhichChildren(reply)) => {
+                let _ = reply.send(self.snapshots());
+            }
+            Msg::Command(Command::Kill) => self.kill_all(),
+        }
+    }
+
+    fn on_ready(&mut self, slot: usize, run_id: u64) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let Some(run) = child.run.as_mut().filter(|r| r.id == run_id && !r.ready) else {
+            return; // a stale message from an earlier run, or a repeat
+        };
+        run.ready = true;
+        if let Some(key) = child.timer.take() {
+            self.timers.try_remove(&key);
+        }
+        if matches!(child.phase, Phase::Starting | Phase::Restarting) {
+            child.set_phase(Phase::Running);
+        }
+        let path = child.path.clone();
+        tracing::debug!(path = %path, "child ready");
+        self.emit(path, EventKind::Ready);
+        if self.current == Some(Step::Start(slot)) {
+            self.current = None;
+        }
+    }
+
+    fn on_join(&mut self, res: Result<(task::Id, Result<(), BoxError>), JoinError>) {
+        let (id, result) = match res {
+            Ok((id, r)) => (id, Ok(r)),
+            Err(e) => (e.id(), Err(e)),
+        };
+        let Some(slot) = self.task_slots.remove(&id) else {
+            return;
+        };
+        let now = Instant::now();
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let Some(run) = child.run.take() else {
+            return;
+        };
+        if let Some(key) = child.timer.take() {
+            self.timers.try_remove(&key);
+        }
+        let ran_for = now.saturating_duration_since(run.started_at);
+        child.total_uptime += ran_for;
+        let stop_requested = run.ctx.stop_requested();
+        let (reason, sup_err) = classify(result, &run, &child.spec);
+        child.last_exit = Some(reason.clone());
+        child.last_supervisor_error = sup_err;
+        if reason.is_failure() {
+            child.failures += 1;
+            child.last_error = Some(reason.to_string());
+        }
+        let path = child.path.clone();
+        log_exit(
+            &path,
+            &reason,
+            stop_requested || self.mode == Mode::Stopping,
+        );
+        self.emit(
+            path,
+            EventKind::Exited {
+                reason: reason.clone(),
+            },
+        );
+
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        if child.phase == Phase::Stopping || self.mode == Mode::Stopping {
+            // Asked to stop, or ended on its own during shutdown: it keeps
+            // its own reason and is not restarted.
+            child.set_phase(Phase::Terminated(reason));
+            if self.current == Some(Step::Stop(slot)) || self.current == Some(Step::Start(slot)) {
+                self.current = None;
+            }
+            self.remove_if_temporary(slot);
+            return;
+        }
+        if self.current == Some(Step::Start(slot)) && !run.ready {
+            self.current = None;
+            if self.mode == Mode::Starting {
+                child.set_phase(Phase::Terminated(reason.clone()));
+                let err = match child.last_supervisor_error.clone() {
+                    // A nested supervisor's failed start: report the deepest path.
+                    Some(e @ SupervisorError::StartFailed { .. }) => e,
+                    _ => SupervisorError::StartFailed {
+                        path: child.path.to_string(),
+                        reason,
+                    },
+                };
+                self.begin_stop(Err(err));
+                return;
+            }
+        }
+        self.on_exit(slot, reason, ran_for, now);
+    }
+
+    fn on_timer(&mut self, timer: Timer, key: delay_queue::Key) {
+        let slot = match timer {
+            Timer::Restart(s) | Timer::Kill(s) | Timer::Ready(s) => s,
+        };
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        if child.timer != Some(key) {
+            return;
+        }
+        child.timer = None;
+        match timer {
+            Timer::Restart(_) => {
+                child.next_restart_at = None;
+                child.set_phase(Phase::Restarting);
+                let attempt = next_attempt(child);
+                let path = child.path.clone();
+                self.emit(path, EventKind::Restarted { attempt });
+                self.spawn(slot);
+            }
+            Timer::Kill(_) => {
+                if let Some(run) = &child.run {
+                    tracing::warn!(path = %child.path, "child did not stop in time; aborting it");
+                    run.abort.abort();
+                }
+            }
+            Timer::Ready(_) => {
+                if let Some(run) = child.run.as_mut().filter(|r| !r.ready) {
+                    tracing::warn!(path = %child.path, "child not ready in time; aborting it");
+                    run.ready_timed_out = true;
+                    run.abort.abort();
+                }
+            }
+        }
+    }
+
+    // ----- decisions -----
+
+    /// A child's run ended on its own while the supervisor runs.
+    fn on_exit(&mut self, slot: usize, reason: ExitReason, ran_for: Duration, now: Instant) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let decision = decide(
+            &child.spec,
+            &mut child.restart_state,
+            &mut self.intensity,
+            &reason,
+            ran_for,
+            now,
+        );
+        match decision {
+            Decision::Stay => child.set_phase(Phase::Terminated(reason)),
+            Decision::Remove => {
+                child.set_phase(Phase::Terminated(reason));
+                self.remove_if_temporary(slot);
+            }
+            Decision::GiveUp { restarts, window } => {
+                let reason = ExitReason::CircuitOpen { restarts, window };
+                tracing::error!(path = %child.path, %reason, "giving up on child");
+                child.set_phase(Phase::Terminated(reason.clone()));
+                let path = child.path.clone();
+                self.emit(path, EventKind::GaveUp { reason });
+            }
+            Decision::Escalate => {
+                child.set_phase(Phase::Terminated(reason.clone()));
+                let err = SupervisorError::IntensityExceeded {
+                    supervisor: self.path.to_string(),
+                    child: child.path.to_string(),
+                    reason,
+                    max: self.intensity.max(),
+                    period: self.intensity.window(),
+                };
+                tracing::error!(supervisor = %self.path, error = %err, "restart intensity exceeded");
+                self.begin_stop(Err(err));
+            }
+            Decision::Restart { delay } => {
+                child.restarts += 1;
+                if delay.is_zero() {
+                    // No timer at all for a zero delay.
+                    child.set_phase(Phase::Restarting);
+                    let attempt = next_attempt(child);
+                    let path = child.path.clone();
+                    self.emit(path, EventKind::Restarted { attempt });
+                    self.spawn(slot);
+                } else {
+                    child.set_phase(Phase::BackingOff);
+                    child.next_restart_at = Some(now + delay);
+                    child.timer = Some(self.timers.insert_at(Timer::Restart(slot), now + delay));
+                    tracing::debug!(path = %child.path, ?delay, "backing off");
+                    let path = child.path.clone();
+                    self.emit(path, EventKind::BackingOff { delay });
+                }
+            }
+        }
+    }
+
+    // ----- actions -----
+
+    /// Spawns a run of the child. Returns whether the caller must wait for
+    /// its readiness.
+    fn spawn(&mut self, slot: usize) -> bool {
+        let Some(child) = self.table.get_mut(slot) else {
+            return false;
+        };
+        self.next_run += 1;
+        child.starts += 1;
+        let attempt = u32::try_from(child.starts).unwrap_or(u32::MAX);
+        let ctx = Context::new(
+            child.path.clone(),
+            attempt,
+            self.tx.clone(),
+            self.events.clone(),
+            slot,
+            self.next_run,
+        );
+        let fut = child.spec.service.clone().start(ctx.clone());
+        let abort = self.tasks.spawn(fut);
+        self.task_slots.insert(abort.id(), slot);
+        let gate = child.spec.ready;
+        let now = Instant::now();
+        child.run = Some(Run {
+            ctx,
+            abort,
+            started_at: now,
+            id: self.next_run,
+            ready: gate.is_none(),
+            ready_timed_out: false,
+        });
+        match gate {
+            None => child.set_phase(Phase::Running),
+            Some(g) => {
+                if let Some(t) = g.timeout {
+                    child.timer = Some(self.timers.insert_at(Timer::Ready(slot), now + t));
+                }
+            }
+        }
+        tracing::info!(path = %child.path, attempt, "child started");
+        let path = child.path.clone();
+        self.emit(path, EventKind::Started { attempt });
+        gate.is_some()
+    }
+
+    /// Asks a child to stop per its `Shutdown`. Returns whether the caller
+    /// must wait for its task to end.
+    fn stop_child(&mut self, slot: usize) -> bool {
+        let Some(child) = self.table.get_mut(slot) else {
+            return false;
+        };
+        let Some(run) = &child.run else {
+            // Not running: a pending restart or a start that never happened
+            // is simply called off.
+            if let Some(key) = child.timer.take() {
+                self.timers.try_remove(&key);
+            }
+            child.next_restart_at = None;
+            if !matches!(child.phase, Phase::Terminated(_)) {
+                child.set_phase(Phase::Terminated(ExitReason::Shutdown));
+            }
+            return false;
+        };
+        if child.phase == Phase::Stopping {
+            return true;
+        }
+        tracing::debug!(path = %child.path, shutdown = ?child.spec.shutdown, "stopping child");
+        match child.spec.shutdown {
+            Shutdown::Brutal => run.abort.abort(),
+            Shutdown::Infinity => run.ctx.request_stop(),
+            Shutdown::Graceful(timeout) => {
+                run.ctx.request_stop();
+                if let Some(key) = child.timer.take() {
+                    self.timers.try_remove(&key);
+                }
+                child.timer = Some(self.timers.insert(Timer::Kill(slot), timeout));
+            }
+        }
+        child.set_phase(Phase::Stopping);
+        true
+    }
+
+    /// Stops every child in reverse start order, then ends the loop with
+    /// `outcome`. The first outcome wins.
+    fn begin_stop(&mut self, outcome: Result<(), SupervisorError>) {
+        if self.mode == Mode::Stopping {
+            return;
+        }
+        if let Err(e) = &outcome {
+            self.emit(
+                self.path.clone(),
+                EventKind::SupervisorFailed {
+                    error: e.to_string(),
+                },
+            );
+        }
+        self.mode = Mode::Stopping;
+        self.outcome = Some(outcome);
+        self.state.send_replace(State::Stopping);
+        self.emit(self.path.clone(), EventKind::ShutdownStarted);
+        self.plan.clear();
+        self.current = None;
+        // Call off pending restarts first, so no timer can fire a restart.
+        for slot in self.table.slots() {
+            let backing_off = self
+                .table
+                .get(slot)
+                .is_some_and(|c| c.phase == Phase::BackingOff);
+            if backing_off {
+                self.stop_child(slot);
+            }
+        }
+        self.plan = self.table.slots_rev().into_iter().map(Step::Stop).collect();
+    }
+
+    /// Aborts every live child at once (a second stop signal).
+    fn kill_all(&mut self) {
+        self.begin_stop(Ok(()));
+        for child in self.table.iter() {
+            if let Some(run) = &child.run {
+                run.abort.abort();
+            }
+        }
+    }
+
+    fn remove_if_temporary(&mut self, slot: usize) {
+        let temporary = self
+            .table
+            .get(slot)
+            .is_some_and(|c| c.spec.restart == crate::Restart::Temporary);
+        if temporary {
+            if let Some(child) = self.table.remove(slot) {
+                if let Some(key) = child.timer {
+                    self.timers.try_remove(&key);
+                }
+                self.emit(child.path, EventKind::ChildRemoved);
+            }
+        }
+    }
+
+    fn snapshots(&self) -> Vec<ChildSnapshot> {
+        let now = Instant::now();
+        self.table.iter().map(|c| c.snapshot(now)).collect()
+    }
+
+    fn emit(&self, path: Arc<str>, kind: EventKind) {
+        // No subscriber: an error we ignore, by design.
+        let _ = self.events.send(Event {
+            path,
+            at: SystemTime::now(),
+            kind,
+        });
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        // Dropped without publishing an outcome (runtime shut down under us,
+        // or a panic): tell the handles instead of leaving them waiting. The
+        // `JoinSet` aborts the children as it drops.
+        if !matches!(*self.state.borrow(), State::Stopped { .. }) {
+            let children = Arc::new(self.snapshots());
+            self.state.send_replace(State::Stopped {
+                outcome: Err(SupervisorError::Lost {
+                    supervisor: self.path.to_string(),
+                }),
+                children,
+            });
+        }
+    }
+}
+
+fn next_attempt(child: &Child) -> u32 {
+    u32::try_from(child.starts.saturating_add(1)).unwrap_or(u32::MAX)
+}
+
+/// Turns a task's end into an exit reason, and keeps a nested supervisor's
+/// own error.
+fn classify(
+    result: Result<Result<(), BoxError>, JoinError>,
+    run: &Run,
+    spec: &crate::ChildSpec,
+) -> (ExitReason, Option<SupervisorError>) {
+    if run.ready_timed_out {
+        let timeout = spec.ready.and_then(|g| g.timeout).unwrap_or_default();
+        return (ExitReason::ReadyTimeout { timeout }, None);
+    }
+    match result {
+        Ok(Ok(())) if run.ctx.stop_requested() => (ExitReason::Shutdown, None),
+        Ok(Ok(())) => (ExitReason::Completed, None),
+        Ok(Err(e)) => {
+            let sup = e.downcast_ref::<SupervisorError>().cloned();
+            (ExitReason::Failed(error_chain(&*e)), sup)
+        }
+        Err(e) if e.is_panic() => (ExitReason::Panicked(panic_message(e.into_panic())), None),
+        Err(_) => (ExitReason::Aborted, None),
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}
+
+fn log_exit(path: &str, reason: &ExitReason, stopping: bool) {
+    if stopping || !reason.is_failure() {
+        tracing::info!(path, %reason, "child exited");
+    } else {
+        tracing::warn!(path, %reason, "child failed");
+    }
+}

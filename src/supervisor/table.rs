@@ -1,0 +1,155 @@
+//! The child table: children in start order, with O(1) insertion at the end,
+//! removal anywhere and lookup by slot or name.
+//!
+//! # Invariants
+//!
+//! * A slot stays valid for as long as its child is in the table; slots are
+//!   reused only after removal. Anything that may outlive a child (a ready
+//!   message, a timer) also carries the run id, or is cancelled on removal.
+//! * `by_name` holds exactly the names of the children in the table.
+//! * The list threads every occupied slot once, in start order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use slab::Slab;
+
+use super::child::Child;
+
+#[derive(Debug)]
+struct Node {
+    child: Child,
+    prev: Option<usize>,
+    next: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    slab: Slab<Node>,
+    head: Option<usize>,
+    tail: Option<usize>,
+    by_name: HashMap<Arc<str>, usize>,
+}
+
+impl Table {
+    /// Appends a child (last in start order) and returns its slot.
+    pub(crate) fn push(&mut self, child: Child) -> usize {
+        let name = child.spec.name.clone();
+        let slot = self.slab.insert(Node {
+            child,
+            prev: self.tail,
+            next: None,
+        });
+        match self.tail {
+            Some(t) => self.slab[t].next = Some(slot),
+            None => self.head = Some(slot),
+        }
+        self.tail = Some(slot);
+        self.by_name.insert(name, slot);
+        slot
+    }
+
+    /// Removes a child; `None` if the slot is empty.
+    pub(crate) fn remove(&mut self, slot: usize) -> Option<Child> {
+        let node = self.slab.try_remove(slot)?;
+        match node.prev {
+            Some(p) => self.slab[p].next = node.next,
+            None => self.head = node.next,
+        }
+        match node.next {
+            Some(n) => self.slab[n].prev = node.prev,
+            None => self.tail = node.prev,
+        }
+        self.by_name.remove(&node.child.spec.name);
+        Some(node.child)
+    }
+
+    pub(crate) fn get(&self, slot: usize) -> Option<&Child> {
+        self.slab.get(slot).map(|n| &n.child)
+    }
+
+    pub(crate) fn get_mut(&mut self, slot: usize) -> Option<&mut Child> {
+        self.slab.get_mut(slot).map(|n| &mut n.child)
+    }
+
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn slot_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// Slots in start order.
+    pub(crate) fn slots(&self) -> Vec<usize> {
+        let mut out = Vec::with_capacity(self.len());
+        let mut cur = self.head;
+        while let Some(s) = cur {
+            out.push(s);
+            cur = self.slab[s].next;
+        }
+        out
+    }
+
+    /// Slots in reverse start order (the order of shutdown).
+    pub(crate) fn slots_rev(&self) -> Vec<usize> {
+        let mut out = Vec::with_capacity(self.len());
+        let mut cur = self.tail;
+        while let Some(s) = cur {
+            out.push(s);
+            cur = self.slab[s].prev;
+        }
+        out
+    }
+
+    /// Children in start order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Child> + '_ {
+        let mut cur = self.head;
+        std::iter::from_fn(move || {
+            let s = cur?;
+            let node = &self.slab[s];
+            cur = node.next;
+            Some(&node.child)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{service_fn, ChildSpec};
+
+    fn child(name: &str) -> Child {
+        let spec = ChildSpec::new(name, service_fn(|_| async { Ok(()) }));
+        Child::new(spec, format!("sup/{name}").into())
+    }
+
+    fn names(t: &Table) -> Vec<String> {
+        t.iter().map(|c| c.spec.name.to_string()).collect()
+    }
+
+    #[test]
+    fn keeps_start_order_through_removals() {
+        let mut t = Table::default();
+        let a = t.push(child("a"));
+        let b = t.push(child("b"));
+        let c = t.push(child("c"));
+        assert_eq!(names(&t), ["a", "b", "c"]);
+        assert_eq!(t.slots_rev(), [c, b, a]);
+        t.remove(b).unwrap();
+        assert_eq!(names(&t), ["a", "c"]);
+        assert_eq!(t.slot_of("b"), None);
+        let d = t.push(child("d"));
+        assert_eq!(d, b, "slot reused");
+        assert_eq!(names(&t), ["a", "c", "d"]);
+        t.remove(a).unwrap();
+        t.remove(d).unwrap();
+        assert_eq!(t.slots(), [c]);
+        assert_eq!(t.slots_rev(), [c]);
+        t.remove(c).unwrap();
+        assert!(t.slots().is_empty() && t.slots_rev().is_empty());
+        assert!(t.remove(c).is_none());
+        assert_eq!(t.len(), 0);
+    }
+}

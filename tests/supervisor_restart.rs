@@ -1,0 +1,130 @@
+//! Restart policies after `Ok`, `Err` and panic, on virtual time.
+
+mod support;
+
+use support::*;
+use tokio_supervisor::{Backoff, ExitReason, Phase, Restart, Supervisor};
+
+async fn run_one(restart: Restart, act: Act) -> (Log, Vec<tokio_supervisor::ChildSnapshot>) {
+    let log = Log::default();
+    let alive = Alive::default();
+    let spec = scripted("c", &log, &alive, vec![act, Act::Serve])
+        .restart(restart)
+        .backoff(Backoff::none());
+    let h = Supervisor::builder("sup")
+        .child(spec)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(ms(100)).await;
+    let snap = h.which_children().await;
+    h.shutdown().await.unwrap();
+    assert_eq!(alive.count(), 0);
+    (log, snap)
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_restarts_after_ok_err_and_panic() {
+    for act in [
+        Act::OkAfter(ms(10)),
+        Act::ErrAfter(ms(10)),
+        Act::PanicAfter(ms(10)),
+    ] {
+        let (log, snap) = run_one(Restart::Permanent, act.clone()).await;
+        assert_eq!(log.matching("start"), ["c:start:1", "c:start:2"], "{act:?}");
+        assert_eq!(snap[0].phase, Phase::Running);
+        assert_eq!((snap[0].starts, snap[0].restarts), (2, 1));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_restarts_after_err_and_panic_only() {
+    let (log, snap) = run_one(Restart::Transient, Act::OkAfter(ms(10))).await;
+    assert_eq!(log.matching("start"), ["c:start:1"]);
+    assert_eq!(snap[0].phase, Phase::Terminated(ExitReason::Completed));
+    assert_eq!(snap[0].failures, 0);
+
+    let (log, snap) = run_one(Restart::Transient, Act::ErrAfter(ms(10))).await;
+    assert_eq!(log.matching("start"), ["c:start:1", "c:start:2"]);
+    assert_eq!(snap[0].failures, 1);
+    assert_eq!(snap[0].last_error.as_deref(), Some("failed: fail"));
+    assert_eq!(snap[0].last_exit, Some(ExitReason::Failed("fail".into())));
+
+    let (log, snap) = run_one(Restart::Transient, Act::PanicAfter(ms(10))).await;
+    assert_eq!(log.matching("start"), ["c:start:1", "c:start:2"]);
+    assert_eq!(
+        snap[0].last_exit,
+        Some(ExitReason::Panicked("boom".into())),
+        "the panic message is captured"
+    );
+    assert_eq!(snap[0].last_error.as_deref(), Some("panicked: boom"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn temporary_is_never_restarted_and_is_removed() {
+    for act in [
+        Act::OkAfter(ms(10)),
+        Act::ErrAfter(ms(10)),
+        Act::PanicAfter(ms(10)),
+    ] {
+        let (log, snap) = run_one(Restart::Temporary, act.clone()).await;
+        assert_eq!(log.matching("start"), ["c:start:1"], "{act:?}");
+        assert!(snap.is_empty(), "a temporary child is removed when it ends");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn panic_message_reaches_the_exit_event() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .child(
+            scripted("c", &log, &alive, vec![Act::PanicAfter(ms(5)), Act::Serve])
+                .backoff(Backoff::none()),
+        )
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let mut rx = h.subscribe();
+    tokio::time::sleep(ms(10)).await;
+    let events = drain(&mut rx);
+    assert!(
+        events.iter().any(|(p, k)| p == "sup/c"
+            && *k
+                == tokio_supervisor::EventKind::Exited {
+                    reason: ExitReason::Panicked("boom".into())
+                }),
+        "{events:?}"
+    );
+    h.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn siblings_are_untouched_by_a_one_for_one_restart() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .child(scripted("a", &log, &alive, vec![Act::Serve]))
+        .child(
+            scripted("b", &log, &alive, vec![Act::ErrAfter(ms(10)), Act::Serve])
+                .backoff(Backoff::none()),
+        )
+        .child(scripted("c", &log, &alive, vec![Act::Serve]))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(ms(50)).await;
+    assert_eq!(
+        log.matching("start"),
+        ["a:start:1", "b:start:1", "c:start:1", "b:start:2"]
+    );
+    assert!(log.matching("stop").is_empty());
+    h.shutdown().await.unwrap();
+    assert_eq!(log.matching("stop"), ["c:stop", "b:stop", "a:stop"]);
+}
