@@ -100,6 +100,12 @@ pub enum SupervisorError {
         /// The intensity period.
         period: Duration,
     },
+    /// The supervisor was shut down before all its children had started.
+    #[error("supervisor `{supervisor}` was shut down before all its children had started")]
+    StartCancelled {
+        /// The supervisor's path.
+        supervisor: String,
+    },
     /// `start` was called outside a tokio runtime.
     #[error("supervisor `{supervisor}` must be started inside a tokio runtime")]
     NoRuntime {

@@ -188,14 +188,56 @@ impl SupervisorHandle {
         })
     }
 
+    /// Waits until every child has started (each ready-gated one ready), as
+    /// [`Supervisor::start`](crate::Supervisor::start) does; for a handle
+    /// from [`Supervisor::spawn`](crate::Supervisor::spawn).
+    ///
+    /// Returns `Ok` at once if the supervisor had started, even if it has
+    /// stopped since.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::StartFailed`] if a child failed to start (once the
+    /// children already started have stopped), or
+    /// [`SupervisorError::StartCancelled`] if the supervisor was shut down
+    /// before all its children had started.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn started(&self) -> Result<(), SupervisorError> {
+        let mut rx = self.inner.state.clone();
+        let res = rx
+            .wait_for(|s| match s {
+                State::Starting => false,
+                State::Stopping { started } => *started,
+                State::Running | State::Stopped { .. } => true,
+            })
+            .await
+            .map(|s| match &*s {
+                State::Stopped {
+                    started: false,
+                    outcome,
+                    ..
+                } => match outcome {
+                    Err(e) => Err(e.clone()),
+                    Ok(()) => Err(SupervisorError::StartCancelled {
+                        supervisor: self.inner.name.to_string(),
+                    }),
+                },
+                _ => Ok(()),
+            });
+        res.unwrap_or_else(|_| {
+            Err(SupervisorError::Lost {
+                supervisor: self.inner.name.to_string(),
+            })
+        })
+    }
+
     /// Whether the supervisor has stopped.
     #[must_use]
     pub fn is_finished(&self) -> bool {
         matches!(*self.inner.state.borrow(), State::Stopped { .. })
-    }
-
-    pub(crate) fn state(&self) -> watch::Receiver<State> {
-        self.inner.state.clone()
     }
 }
 
@@ -204,7 +246,7 @@ impl fmt::Debug for SupervisorHandle {
         let state = match &*self.inner.state.borrow() {
             State::Starting => "starting",
             State::Running => "running",
-            State::Stopping => "stopping",
+            State::Stopping { .. } => "stopping",
             State::Stopped { .. } => "stopped",
         };
         f.debug_struct("SupervisorHandle")

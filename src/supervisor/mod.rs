@@ -135,21 +135,17 @@ impl Supervisor {
         self.config.events.subscribe()
     }
 
-    /// Starts the supervisor as a root: spawns its loop, starts the children
-    /// in order (waiting for each ready-gated one), and returns a handle once
-    /// all have started.
+    /// Starts the supervisor as a root and returns its handle at once, while
+    /// the children are still starting in the background; await
+    /// [`SupervisorHandle::started`] to know when they have all started.
+    ///
+    /// Prefer [`start`](Self::start), unless you need the handle during a
+    /// slow ready-gated start (to stop it, say).
     ///
     /// # Errors
     ///
-    /// [`SupervisorError::StartFailed`] if a child failed to start (the ones
-    /// already started were stopped, in reverse order, before this returns);
     /// [`SupervisorError::NoRuntime`] outside a tokio runtime.
-    ///
-    /// # Cancel safety
-    ///
-    /// If this future is dropped before it completes, the supervisor is shut
-    /// down (nobody would have a handle to it).
-    pub async fn start(self) -> Result<SupervisorHandle, SupervisorError> {
+    pub fn spawn(self) -> Result<SupervisorHandle, SupervisorError> {
         let rt = tokio::runtime::Handle::try_current().map_err(|_| SupervisorError::NoRuntime {
             supervisor: self.config.name.to_string(),
         })?;
@@ -168,7 +164,7 @@ impl Supervisor {
             self.config.clone(),
             Wiring {
                 path: self.config.name.clone(),
-                stop: stop.clone(),
+                stop,
                 events,
                 tx,
                 rx,
@@ -177,26 +173,35 @@ impl Supervisor {
             },
         );
         rt.spawn(runner.run());
+        Ok(handle)
+    }
 
-        let guard = stop.drop_guard();
-        let mut state = handle.state();
-        let started = state
-            .wait_for(|s| !matches!(s, State::Starting))
-            .await
-            .map(|s| s.clone());
-        guard.disarm();
-        match started {
-            Ok(State::Running | State::Stopping) => Ok(handle),
-            Ok(State::Stopped { outcome, .. }) => outcome.map(|()| handle),
-            Ok(State::Starting) | Err(_) => Err(SupervisorError::Lost {
-                supervisor: self.config.name.to_string(),
-            }),
-        }
+    /// Starts the supervisor as a root: spawns its loop, starts the children
+    /// in order (waiting for each ready-gated one), and returns a handle once
+    /// all have started.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::StartFailed`] if a child failed to start (the ones
+    /// already started were stopped, in reverse order, before this returns);
+    /// [`SupervisorError::NoRuntime`] outside a tokio runtime.
+    ///
+    /// # Cancel safety
+    ///
+    /// If this future is dropped before it completes, the supervisor is shut
+    /// down (nobody would have a handle to it).
+    pub async fn start(self) -> Result<SupervisorHandle, SupervisorError> {
+        let handle = self.spawn()?;
+        let mut guard = ShutdownOnDrop(Some(handle.clone()));
+        handle.started().await?;
+        guard.0 = None;
+        Ok(handle)
     }
 
     /// Starts the supervisor, runs it until SIGINT or SIGTERM (Ctrl+C off
     /// unix), stops it gracefully in reverse order, and returns its outcome.
     /// A second signal during the graceful stop aborts every child at once.
+    /// A signal during start-up stops what has started.
     ///
     /// Meant for `main`: a failure (a failed start, exceeded intensity) is
     /// returned as an error so the process can exit non-zero and let systemd
@@ -212,7 +217,7 @@ impl Supervisor {
             supervisor: name.clone(),
             message: e.to_string(),
         })?;
-        let handle = self.start().await?;
+        let handle = self.spawn()?;
         tokio::select! {
             res = handle.wait() => return res,
             sig = signals.recv() => tracing::info!(supervisor = %name, signal = sig, "stopping on signal"),
@@ -227,11 +232,29 @@ impl Supervisor {
         }
     }
 
-    /// Starts the supervisor, runs it until `shutdown` completes, then stops
-    /// it gracefully and returns its outcome; returns early if the
-    /// supervisor fails on its own.
+    /// Starts the supervisor, runs it until `shutdown` completes (even during
+    /// start-up), then stops it gracefully and returns its outcome; returns
+    /// early if the supervisor fails on its own.
     ///
     /// [`run_until_signal`](Self::run_until_signal) with a signal of your own.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    /// let app = Supervisor::builder("app")
+    ///     .child(ChildSpec::new("w", service_fn(|ctx| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     })))
+    ///     .build()?;
+    /// stop_tx.send(()).unwrap();
+    /// app.run_until(async { let _ = stop_rx.await; }).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -240,12 +263,23 @@ impl Supervisor {
     where
         F: Future<Output = ()>,
     {
-        let handle = self.start().await?;
+        let handle = self.spawn()?;
         tokio::select! {
             res = handle.wait() => return res,
             () = shutdown => {}
         }
         handle.shutdown().await
+    }
+}
+
+/// Shuts the supervisor down if dropped while armed.
+struct ShutdownOnDrop(Option<SupervisorHandle>);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        if let Some(h) = &self.0 {
+            h.request_shutdown();
+        }
     }
 }
 

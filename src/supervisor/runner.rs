@@ -72,8 +72,12 @@ pub(crate) enum Command {
 pub(crate) enum State {
     Starting,
     Running,
-    Stopping,
+    /// `started`: whether every child had started before the stop began.
+    Stopping {
+        started: bool,
+    },
     Stopped {
+        started: bool,
         outcome: Result<(), SupervisorError>,
         children: Arc<Vec<ChildSnapshot>>,
     },
@@ -128,6 +132,8 @@ pub(crate) struct Runner {
     plan: VecDeque<Step>,
     current: Option<Step>,
     outcome: Option<Result<(), SupervisorError>>,
+    /// Whether every child had started (the start plan completed).
+    started: bool,
     next_run: u64,
 }
 
@@ -155,6 +161,7 @@ impl Runner {
             plan: VecDeque::new(),
             current: None,
             outcome: None,
+            started: false,
             next_run: 0,
         }
     }
@@ -193,6 +200,7 @@ impl Runner {
         }
         self.emit(self.path.clone(), EventKind::ShutdownDone);
         self.state.send_replace(State::Stopped {
+            started: self.started,
             outcome: outcome.clone(),
             children,
         });
@@ -212,6 +220,7 @@ impl Runner {
             let Some(step) = self.plan.pop_front() else {
                 if self.mode == Mode::Starting {
                     self.mode = Mode::Running;
+                    self.started = true;
                     self.state.send_replace(State::Running);
                     self.emit(self.path.clone(), EventKind::SupervisorStarted);
                     tracing::info!(supervisor = %self.path, "supervisor started");
@@ -534,7 +543,9 @@ impl Runner {
         }
         self.mode = Mode::Stopping;
         self.outcome = Some(outcome);
-        self.state.send_replace(State::Stopping);
+        self.state.send_replace(State::Stopping {
+            started: self.started,
+        });
         self.emit(self.path.clone(), EventKind::ShutdownStarted);
         self.plan.clear();
         self.current = None;
@@ -599,6 +610,7 @@ impl Drop for Runner {
         if !matches!(*self.state.borrow(), State::Stopped { .. }) {
             let children = Arc::new(self.snapshots());
             self.state.send_replace(State::Stopped {
+                started: self.started,
                 outcome: Err(SupervisorError::Lost {
                     supervisor: self.path.to_string(),
                 }),

@@ -74,6 +74,10 @@ pub enum Act {
     PanicAfter(Duration),
     /// Never call ready; serve until cancelled.
     NeverReady,
+    /// Serve until cancelled, then take `d` to clean up and return Ok.
+    SlowStop(Duration),
+    /// Return Err before calling ready, after `d`.
+    ErrBeforeReady(Duration),
 }
 
 /// A child whose run number `n` (1-based) does `script[n-1]`, and the last
@@ -100,7 +104,7 @@ pub fn scripted(name: &str, log: &Log, alive: &Alive, script: Vec<Act>) -> Child
                     .or(script.last())
                     .cloned()
                     .unwrap_or(Act::Serve);
-                if !matches!(act, Act::NeverReady) {
+                if !matches!(act, Act::NeverReady | Act::ErrBeforeReady(_)) {
                     ctx.ready();
                 }
                 run_act(&name, &log, &ctx, act).await
@@ -121,6 +125,17 @@ async fn run_act(name: &str, log: &Log, ctx: &Context, act: Act) -> Result<(), B
             log.push(format!("{name}:ignoring"));
             std::future::pending::<()>().await;
             Ok(())
+        }
+        Act::SlowStop(d) => {
+            ctx.cancelled().await;
+            log.push(format!("{name}:stopping"));
+            tokio::time::sleep(d).await;
+            log.push(format!("{name}:stop"));
+            Ok(())
+        }
+        Act::ErrBeforeReady(d) => {
+            tokio::time::sleep(d).await;
+            Err("init failed".into())
         }
         Act::OkAfter(d) => {
             tokio::time::sleep(d).await;
@@ -143,6 +158,13 @@ pub async fn settle() {
     for _ in 0..50 {
         tokio::task::yield_now().await;
     }
+}
+
+/// Tasks alive on the current runtime (the test's own body is not one).
+pub fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
 }
 
 pub fn ms(n: u64) -> Duration {
