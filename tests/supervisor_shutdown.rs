@@ -1,0 +1,293 @@
+//! Ordered, graceful shutdown: reverse start order, per-child `Shutdown`,
+//! and nothing left running when `wait()` returns.
+
+mod support;
+
+use support::*;
+use tokio::time::Instant;
+use tokio_supervisor::{service_fn, Backoff, ChildSpec, ExitReason, Phase, Shutdown, Supervisor};
+
+#[tokio::test(start_paused = true)]
+async fn graceful_stop_in_reverse_start_order() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .children(["a", "b", "c", "d"].map(|n| scripted(n, &log, &alive, vec![Act::Serve])))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        log.matching("start"),
+        ["a:start:1", "b:start:1", "c:start:1", "d:start:1"]
+    );
+    assert_eq!(alive.count(), 4);
+    h.shutdown().await.unwrap();
+    assert_eq!(
+        log.matching("stop"),
+        ["d:stop", "c:stop", "b:stop", "a:stop"]
+    );
+    assert_eq!(alive.count(), 0);
+    assert_eq!(
+        alive_tasks(),
+        0,
+        "no task of the supervisor or its children is alive"
+    );
+    for c in h.which_children().await {
+        assert_eq!(
+            c.phase,
+            Phase::Terminated(ExitReason::Shutdown),
+            "{}",
+            c.path
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_child_is_stopped_only_after_the_later_one_has_ended() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .child(scripted("a", &log, &alive, vec![Act::SlowStop(ms(300))]))
+        .child(scripted("b", &log, &alive, vec![Act::SlowStop(ms(200))]))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    h.shutdown().await.unwrap();
+    assert_eq!(
+        log.matching("stop"),
+        ["b:stopping", "b:stop", "a:stopping", "a:stop"]
+    );
+    assert_eq!(t0.elapsed(), ms(500), "sequential: 200 ms, then 300 ms");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_ignoring_cancellation_is_aborted_after_its_timeout() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .child(scripted("a", &log, &alive, vec![Act::Serve]))
+        .child(
+            scripted("stubborn", &log, &alive, vec![Act::IgnoreCancel])
+                .shutdown(Shutdown::Graceful(secs(2))),
+        )
+        .child(scripted("c", &log, &alive, vec![Act::Serve]))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    h.shutdown().await.unwrap();
+    assert_eq!(t0.elapsed(), secs(2), "waited exactly the timeout");
+    assert_eq!(log.matching("stop"), ["c:stop", "a:stop"]);
+    assert_eq!(log.matching("ignoring"), ["stubborn:ignoring"]);
+    let a_stopped = log
+        .timed()
+        .into_iter()
+        .find(|(_, e)| e == "a:stop")
+        .unwrap()
+        .0;
+    assert_eq!(
+        a_stopped - t0,
+        secs(2),
+        "a is stopped only once stubborn is gone"
+    );
+    let snap = h.which_children().await;
+    assert_eq!(snap[1].phase, Phase::Terminated(ExitReason::Aborted));
+    assert_eq!(snap[0].phase, Phase::Terminated(ExitReason::Shutdown));
+    assert_eq!(alive.count(), 0);
+    assert_eq!(alive_tasks(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn brutal_aborts_at_once() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .child(
+            scripted("b", &log, &alive, vec![Act::SlowStop(secs(10))]).shutdown(Shutdown::Brutal),
+        )
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    h.shutdown().await.unwrap();
+    assert_eq!(t0.elapsed(), ms(0));
+    assert!(
+        log.matching("stop").is_empty(),
+        "never saw the cancellation"
+    );
+    let snap = h.which_children().await;
+    assert_eq!(snap[0].phase, Phase::Terminated(ExitReason::Aborted));
+    assert_eq!(alive.count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn infinity_waits_as_long_as_it_takes() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .child(
+            scripted("slow", &log, &alive, vec![Act::SlowStop(secs(3600))])
+                .shutdown(Shutdown::Infinity),
+        )
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    h.shutdown().await.unwrap();
+    assert_eq!(t0.elapsed(), secs(3600));
+    let snap = h.which_children().await;
+    assert_eq!(snap[0].phase, Phase::Terminated(ExitReason::Shutdown));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_during_backoff_never_restarts() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .child(
+            scripted("c", &log, &alive, vec![Act::ErrAfter(ms(10))])
+                .backoff(Backoff::fixed(secs(10))),
+        )
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(secs(1)).await;
+    let snap = h.which_children().await;
+    assert_eq!(snap[0].phase, Phase::BackingOff);
+    assert!(snap[0].next_restart_in.is_some_and(|d| d <= secs(10)));
+    let t0 = Instant::now();
+    h.shutdown().await.unwrap();
+    assert_eq!(t0.elapsed(), ms(0), "nothing to wait for");
+    tokio::time::sleep(secs(60)).await;
+    assert_eq!(log.matching("start"), ["c:start:1"]);
+    let snap = h.which_children().await;
+    assert_eq!(snap[0].phase, Phase::Terminated(ExitReason::Shutdown));
+    assert_eq!(snap[0].next_restart_in, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_while_children_are_starting_ends_cleanly() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .child(scripted("a", &log, &alive, vec![Act::Serve]))
+        .child(scripted("b", &log, &alive, vec![Act::NeverReady]).wait_ready(secs(60)))
+        .child(scripted("c", &log, &alive, vec![Act::Serve]))
+        .build()
+        .unwrap()
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(log.matching("start"), ["a:start:1", "b:start:1"]);
+    h.shutdown().await.unwrap();
+    assert_eq!(log.matching("stop"), ["b:stop", "a:stop"]);
+    assert_eq!(log.matching("c:"), Vec::<String>::new(), "c never started");
+    let err = h.started().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            tokio_supervisor::SupervisorError::StartCancelled { .. }
+        ),
+        "{err}"
+    );
+    let snap = h.which_children().await;
+    assert_eq!(snap[2].phase, Phase::Terminated(ExitReason::Shutdown));
+    assert_eq!(snap[2].starts, 0);
+    assert_eq!(alive.count(), 0);
+    assert_eq!(alive_tasks(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_exiting_on_its_own_during_shutdown_keeps_its_reason() {
+    // OTP's sup_stop race: not restarted, nothing hangs, its own reason kept.
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .child(scripted(
+            "early",
+            &log,
+            &alive,
+            vec![Act::ErrAfter(ms(100))],
+        ))
+        .child(
+            scripted("slow", &log, &alive, vec![Act::SlowStop(ms(500))])
+                .restart(tokio_supervisor::Restart::Permanent),
+        )
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    h.shutdown().await.unwrap(); // slow takes 500 ms; early fails at 100 ms
+    let snap = h.which_children().await;
+    assert_eq!(
+        snap[0].phase,
+        Phase::Terminated(ExitReason::Failed("fail".into()))
+    );
+    assert_eq!(snap[1].phase, Phase::Terminated(ExitReason::Shutdown));
+    assert_eq!(log.matching("start").len(), 2, "nothing restarted");
+}
+
+#[test]
+fn dropping_the_runtime_aborts_every_child_and_wakes_waiters() {
+    let alive = Alive::default();
+    let a2 = alive.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let h = rt.block_on(async move {
+        Supervisor::builder("sup")
+            .child(ChildSpec::new(
+                "c",
+                service_fn(move |ctx| {
+                    let a = a2.clone();
+                    async move {
+                        let _g = a.enter();
+                        ctx.cancelled().await;
+                        Ok(())
+                    }
+                }),
+            ))
+            .build()
+            .unwrap()
+            .start()
+            .await
+            .unwrap()
+    });
+    assert_eq!(alive.count(), 1);
+    drop(rt);
+    assert_eq!(
+        alive.count(),
+        0,
+        "the child task was dropped with its runtime"
+    );
+    // The handle outlives the runtime and still answers, at once.
+    let rt2 = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt2.block_on(async {
+        let err = h.wait().await.unwrap_err();
+        assert!(
+            matches!(err, tokio_supervisor::SupervisorError::Lost { .. }),
+            "{err}"
+        );
+        assert!(h.is_finished());
+        assert_eq!(h.which_children().await.len(), 1);
+        assert!(h.shutdown().await.is_err());
+    });
+}
