@@ -123,8 +123,10 @@ impl Backoff {
     /// Sets how long a run must last for the next failure to start again from
     /// the initial delay (30 s by default).
     ///
-    /// This resets the delay only, never the restart limit or the
-    /// supervisor's intensity (see the [module docs](self)).
+    /// This resets the delay only, never the child's restart limit or the
+    /// supervisor's intensity, which keep counting restarts in their own
+    /// sliding windows. (Resetting them too is a classic bug: a child that
+    /// fails just after each reset then never trips its breaker.)
     #[must_use]
     pub fn reset_after(mut self, stable: Duration) -> Self {
         self.reset_after = stable;

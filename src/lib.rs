@@ -152,3 +152,8 @@ pub use restart_limit::RestartLimit;
 pub use service::{service_fn, BoxError, Service, ServiceFn};
 pub use spec::{ChildSpec, Restart, Shutdown};
 pub use supervisor::{Strategy, Supervisor, SupervisorHandle};
+
+/// The README's example, compiled as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -10,19 +10,7 @@
 //! [`Phase::can_transition_to`]; the supervisor refuses (and logs, and in
 //! debug builds asserts on) any change that the diagram below does not allow.
 //!
-//! ```text
-//!            ┌──────────────────────────────────────────────┐
-//!            ▼                                              │ restart_child
-//!        Starting ──► Running ──► BackingOff ──► Restarting ─┤
-//!            │           │  ▲          │            │  │     │
-//!            │           │  └──────────┼────────────┘  │     │
-//!            │           ▼             ▼               ▼     │
-//!            └──────► Stopping ──► Terminated(reason) ◄──────┘
-//! ```
-//!
-//! `Running → Restarting` is taken directly when the backoff delay is zero;
-//! `Stopping → Restarting` / `Stopping → BackingOff` when a group strategy
-//! stops a sibling in order to restart it.
+//! The allowed transitions are drawn on [`Phase`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -34,7 +22,21 @@ use crate::spec::Restart;
 
 /// Where a child is in its lifecycle.
 ///
-/// See the [module documentation](self) for the allowed transitions.
+/// Every change goes through [`Phase::can_transition_to`]; the allowed ones:
+///
+/// ```text
+///            ┌──────────────────────────────────────────────┐
+///            ▼                                              │ restart_child
+///        Starting ──► Running ──► BackingOff ──► Restarting ─┤
+///            │           │  ▲          │            │  │     │
+///            │           │  └──────────┼────────────┘  │     │
+///            │           ▼             ▼               ▼     │
+///            └──────► Stopping ──► Terminated(reason) ◄──────┘
+/// ```
+///
+/// `Running → Restarting` is taken directly when the backoff delay is zero;
+/// `Stopping → Restarting` / `Stopping → BackingOff` when a group strategy
+/// stops a sibling in order to restart it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

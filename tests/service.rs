@@ -38,11 +38,8 @@ impl Service for Anyhow {
 async fn first_error(spec: ChildSpec) -> ExitReason {
     let h = Supervisor::builder("s")
         .child(spec.backoff(Backoff::fixed(secs(3600))))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(ms(1)).await;
     let reason = h.which_children().await[0].last_exit.clone().unwrap();
     h.shutdown().await.unwrap();
@@ -93,13 +90,7 @@ async fn context_knows_path_attempt_and_fresh_token_per_run() {
         }),
     )
     .backoff(Backoff::none());
-    let h = Supervisor::builder("app")
-        .child(spec)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let h = Supervisor::builder("app").child(spec).start_ok().await;
     settle().await;
     h.shutdown().await.unwrap();
     let seen = seen.lock().unwrap().clone();
@@ -127,11 +118,8 @@ async fn one_service_value_serves_every_restart() {
     }
     let h = Supervisor::builder("app")
         .child(ChildSpec::new("c", Counter(Default::default())).backoff(Backoff::none()))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     settle().await;
     let snap = h.which_children().await;
     assert_eq!((snap[0].starts, snap[0].failures), (5, 4));
@@ -145,11 +133,8 @@ async fn snapshots_serialize_with_serde() {
     let alive = Alive::default();
     let h = Supervisor::builder("app")
         .child(scripted("a", &log, &alive, vec![Act::Serve]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(secs(2)).await;
     let snap = h.which_children().await;
     let json = serde_json::to_value(&snap).unwrap();

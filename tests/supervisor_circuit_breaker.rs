@@ -64,11 +64,8 @@ async fn restarts_spread_over_more_than_the_window_never_open_it() {
                 .backoff(Backoff::none())
                 .restart_limit(1, secs(1)),
         )
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(secs(60)).await;
     let snap = h.which_children().await;
     assert_eq!(snap[0].phase, Phase::Running);
@@ -131,11 +128,8 @@ async fn stable_run_reset_never_resets_the_intensity() {
             scripted("c", &log, &alive, vec![Act::ErrAfter(ms(5_001))])
                 .backoff(Backoff::exponential(ms(100), secs(30)).reset_after(secs(5))),
         )
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let err = h.wait().await.unwrap_err();
     assert!(
         matches!(&err, SupervisorError::IntensityExceeded { max: 3, child, .. } if child == "sup/c"),

@@ -70,11 +70,8 @@ async fn zero_intensity_fails_on_the_first_restart() {
     let h = Supervisor::builder("sup")
         .intensity(0, secs(5))
         .child(scripted("c", &log, &alive, vec![Act::PanicAfter(ms(1))]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let err = h.wait().await.unwrap_err();
     assert!(matches!(
         err,
@@ -92,11 +89,8 @@ async fn the_window_slides() {
     let h = Supervisor::builder("sup")
         .intensity(1, secs(1))
         .child(scripted("c", &log, &alive, vec![Act::ErrAfter(ms(1100))]).backoff(Backoff::none()))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(secs(30)).await;
     assert!(!h.is_finished());
     assert!(log.matching("start").len() >= 27);
@@ -112,11 +106,8 @@ async fn exits_that_are_not_restarted_do_not_count() {
         .child(scripted("t", &log, &alive, vec![Act::ErrAfter(ms(1))]).restart(Restart::Temporary))
         .child(scripted("n", &log, &alive, vec![Act::OkAfter(ms(1))]))
         .child(scripted("s", &log, &alive, vec![Act::Serve]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(secs(1)).await;
     assert!(
         !h.is_finished(),
@@ -136,11 +127,8 @@ async fn backoff_throttles_one_child_below_the_default_intensity() {
     let alive = Alive::default();
     let h = Supervisor::builder("sup")
         .child(scripted("c", &log, &alive, vec![Act::ErrAfter(ms(1))]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(secs(300)).await;
     assert!(!h.is_finished());
     assert!(log.matching("start").len() >= 10);

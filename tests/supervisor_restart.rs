@@ -11,13 +11,7 @@ async fn run_one(restart: Restart, act: Act) -> (Log, Vec<tokio_supervisor::Chil
     let spec = scripted("c", &log, &alive, vec![act, Act::Serve])
         .restart(restart)
         .backoff(Backoff::none());
-    let h = Supervisor::builder("sup")
-        .child(spec)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let h = Supervisor::builder("sup").child(spec).start_ok().await;
     tokio::time::sleep(ms(100)).await;
     let snap = h.which_children().await;
     h.shutdown().await.unwrap();
@@ -84,11 +78,8 @@ async fn panic_message_reaches_the_exit_event() {
             scripted("c", &log, &alive, vec![Act::PanicAfter(ms(5)), Act::Serve])
                 .backoff(Backoff::none()),
         )
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let mut rx = h.subscribe();
     tokio::time::sleep(ms(10)).await;
     let events = drain(&mut rx);
@@ -114,11 +105,8 @@ async fn siblings_are_untouched_by_a_one_for_one_restart() {
                 .backoff(Backoff::none()),
         )
         .child(scripted("c", &log, &alive, vec![Act::Serve]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(ms(50)).await;
     assert_eq!(
         log.matching("start"),

@@ -13,11 +13,8 @@ async fn graceful_stop_in_reverse_start_order() {
     let alive = Alive::default();
     let h = Supervisor::builder("sup")
         .children(["a", "b", "c", "d"].map(|n| scripted(n, &log, &alive, vec![Act::Serve])))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     assert_eq!(
         log.matching("start"),
         ["a:start:1", "b:start:1", "c:start:1", "d:start:1"]
@@ -51,11 +48,8 @@ async fn each_child_is_stopped_only_after_the_later_one_has_ended() {
     let h = Supervisor::builder("sup")
         .child(scripted("a", &log, &alive, vec![Act::SlowStop(ms(300))]))
         .child(scripted("b", &log, &alive, vec![Act::SlowStop(ms(200))]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let t0 = Instant::now();
     h.shutdown().await.unwrap();
     assert_eq!(
@@ -76,11 +70,8 @@ async fn a_child_ignoring_cancellation_is_aborted_after_its_timeout() {
                 .shutdown(Shutdown::Graceful(secs(2))),
         )
         .child(scripted("c", &log, &alive, vec![Act::Serve]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let t0 = Instant::now();
     h.shutdown().await.unwrap();
     assert_eq!(t0.elapsed(), secs(2), "waited exactly the timeout");
@@ -112,11 +103,8 @@ async fn brutal_aborts_at_once() {
         .child(
             scripted("b", &log, &alive, vec![Act::SlowStop(secs(10))]).shutdown(Shutdown::Brutal),
         )
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let t0 = Instant::now();
     h.shutdown().await.unwrap();
     assert_eq!(t0.elapsed(), ms(0));
@@ -138,11 +126,8 @@ async fn infinity_waits_as_long_as_it_takes() {
             scripted("slow", &log, &alive, vec![Act::SlowStop(secs(3600))])
                 .shutdown(Shutdown::Infinity),
         )
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let t0 = Instant::now();
     h.shutdown().await.unwrap();
     assert_eq!(t0.elapsed(), secs(3600));
@@ -159,11 +144,8 @@ async fn shutdown_during_backoff_never_restarts() {
             scripted("c", &log, &alive, vec![Act::ErrAfter(ms(10))])
                 .backoff(Backoff::fixed(secs(10))),
         )
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(secs(1)).await;
     let snap = h.which_children().await;
     assert_eq!(snap[0].phase, Phase::BackingOff);
@@ -226,11 +208,8 @@ async fn a_child_exiting_on_its_own_during_shutdown_keeps_its_reason() {
             scripted("slow", &log, &alive, vec![Act::SlowStop(ms(500))])
                 .restart(tokio_supervisor::Restart::Permanent),
         )
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     h.shutdown().await.unwrap(); // slow takes 500 ms; early fails at 100 ms
     let snap = h.which_children().await;
     assert_eq!(
@@ -263,11 +242,8 @@ fn dropping_the_runtime_aborts_every_child_and_wakes_waiters() {
                     }
                 }),
             ))
-            .build()
-            .unwrap()
-            .start()
+            .start_ok()
             .await
-            .unwrap()
     });
     assert_eq!(alive.count(), 1);
     drop(rt);

@@ -35,11 +35,8 @@ async fn ready_gated_child_holds_back_the_next_sibling() {
     let h = Supervisor::builder("app")
         .child(slow_ready)
         .child(scripted("api", &log, &alive, vec![Act::Serve]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     assert_eq!(
         t0.elapsed(),
         ms(300),
@@ -177,11 +174,8 @@ async fn nested_tree_starts_in_order_and_stops_deepest_first() {
         .child(scripted("cache", &log, &alive, vec![Act::Serve]))
         .child(db)
         .child(scripted("api", &log, &alive, vec![Act::Serve]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     assert_eq!(
         log.matching("start"),
         [

@@ -1,7 +1,7 @@
 //! Supervisors: [`Supervisor`], its [`Builder`], its [`SupervisorHandle`].
 //!
 //! A supervisor starts its children in order, watches them, restarts them
-//! per their [`ChildSpec`](crate::ChildSpec) and its [`Strategy`], and stops
+//! per their [`ChildSpec`] and its [`Strategy`], and stops
 //! them in reverse order. It is itself a child of its parent, when nested.
 //!
 //! One tokio task runs each supervisor's event loop (see `runner.rs`); the

@@ -167,6 +167,17 @@ pub fn alive_tasks() -> usize {
         .num_alive_tasks()
 }
 
+/// `builder.build().unwrap().start().await.unwrap()`.
+pub trait StartOk {
+    async fn start_ok(self) -> tokio_supervisor::SupervisorHandle;
+}
+
+impl StartOk for tokio_supervisor::supervisor::Builder {
+    async fn start_ok(self) -> tokio_supervisor::SupervisorHandle {
+        self.build().unwrap().start().await.unwrap()
+    }
+}
+
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
