@@ -267,3 +267,38 @@ fn dropping_the_runtime_aborts_every_child_and_wakes_waiters() {
         assert!(h.shutdown().await.is_err());
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn stopping_an_unready_child_is_a_shutdown_not_a_ready_timeout() {
+    // Never ready; once cancelled it takes 3 s to clean up, past its 2 s
+    // readiness deadline: the deadline must not fire during the stop.
+    for shutdown in [Shutdown::Infinity, Shutdown::Graceful(secs(10))] {
+        let h = Supervisor::builder("sup")
+            .child(
+                ChildSpec::new(
+                    "slow",
+                    service_fn(|ctx| async move {
+                        ctx.cancelled().await;
+                        tokio::time::sleep(secs(3)).await;
+                        Ok(())
+                    }),
+                )
+                .wait_ready(secs(2))
+                .shutdown(shutdown),
+            )
+            .build()
+            .unwrap()
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(secs(1)).await;
+        let t0 = Instant::now();
+        h.shutdown().await.unwrap();
+        assert_eq!(t0.elapsed(), secs(3), "{shutdown:?}");
+        let snap = h.which_children().await;
+        assert_eq!(
+            snap[0].phase,
+            Phase::Terminated(ExitReason::Shutdown),
+            "{shutdown:?}"
+        );
+    }
+}

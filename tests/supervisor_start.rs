@@ -283,3 +283,49 @@ async fn a_nested_supervisor_that_fails_is_restarted_by_its_parent() {
     h.shutdown().await.unwrap();
     assert_eq!(alive_tasks(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_gated_child_failing_before_ready_in_a_restart_is_restarted_again() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let sup = Supervisor::builder("app")
+        .child(
+            scripted(
+                "g",
+                &log,
+                &alive,
+                vec![
+                    Act::ErrAfter(ms(10)),       // ready, then fails
+                    Act::ErrBeforeReady(ms(10)), // restart fails before ready
+                    Act::NeverReady,             // restart times out
+                    Act::Serve,
+                ],
+            )
+            .wait_ready(secs(1))
+            .backoff(tokio_supervisor::Backoff::none()),
+        )
+        .build()
+        .unwrap();
+    let mut rx = sup.subscribe();
+    let h = sup.start().await.unwrap();
+    tokio::time::sleep(secs(5)).await;
+    let snap = h.which_children().await;
+    assert_eq!(snap[0].phase, Phase::Running);
+    assert_eq!((snap[0].starts, snap[0].failures), (4, 3));
+    let exits: Vec<_> = drain(&mut rx)
+        .into_iter()
+        .filter_map(|(_, k)| match k {
+            tokio_supervisor::EventKind::Exited { reason } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        exits,
+        [
+            ExitReason::Failed("fail".into()),
+            ExitReason::Failed("init failed".into()),
+            ExitReason::ReadyTimeout { timeout: secs(1) },
+        ]
+    );
+    h.shutdown().await.unwrap();
+}

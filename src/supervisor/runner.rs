@@ -426,8 +426,11 @@ impl Runner {
             Decision::Restart { delay } => {
                 child.restarts += 1;
                 if delay.is_zero() {
-                    // No timer at all for a zero delay.
-                    child.set_phase(Phase::Restarting);
+                    // No timer at all for a zero delay. A ready-gated child
+                    // that failed before ready is already `Restarting`.
+                    if child.phase != Phase::Restarting {
+                        child.set_phase(Phase::Restarting);
+                    }
                     let attempt = next_attempt(child);
                     let path = child.path.clone();
                     self.emit(path, EventKind::Restarted { attempt });
@@ -512,14 +515,15 @@ impl Runner {
             return true;
         }
         tracing::debug!(path = %child.path, shutdown = ?child.spec.shutdown, "stopping child");
+        // A readiness deadline no longer applies to a child being stopped.
+        if let Some(key) = child.timer.take() {
+            self.timers.try_remove(&key);
+        }
         match child.spec.shutdown {
             Shutdown::Brutal => run.abort.abort(),
             Shutdown::Infinity => run.ctx.request_stop(),
             Shutdown::Graceful(timeout) => {
                 run.ctx.request_stop();
-                if let Some(key) = child.timer.take() {
-                    self.timers.try_remove(&key);
-                }
                 child.timer = Some(self.timers.insert(Timer::Kill(slot), timeout));
             }
         }
