@@ -233,6 +233,17 @@ impl Context {
         self.inner.stop.load(Ordering::Acquire)
     }
 
+    /// Gives the parent supervisor a nested supervisor's command channel.
+    pub(crate) fn register_nested(&self, nested: mpsc::UnboundedSender<Msg>) {
+        if let Some(n) = &self.inner.notify {
+            let _ = n.tx.send(Msg::Nested {
+                slot: n.slot,
+                run: n.run,
+                tx: nested,
+            });
+        }
+    }
+
     /// The event channel of the tree this context's child belongs to.
     pub(crate) fn events(&self) -> Option<&broadcast::Sender<Event>> {
         self.inner.notify.as_ref().map(|n| &n.events)

@@ -53,11 +53,42 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A supervisor was given no children.
+    /// A static supervisor was given no children (use
+    /// [`Supervisor::dynamic`](crate::Supervisor::dynamic) for one that is
+    /// filled at run time).
     #[error("supervisor `{supervisor}` has no children")]
     NoChildren {
         /// The supervisor's path.
         supervisor: String,
+    },
+    /// A significant child is `Permanent`: it would never end on its own
+    /// terms, so it could never trigger the auto-shutdown (OTP refuses it too).
+    #[error("child `{path}`: a significant child must not be permanent")]
+    SignificantPermanent {
+        /// The child's path.
+        path: String,
+    },
+    /// A significant child under a supervisor whose auto-shutdown is `Never`.
+    #[error(
+        "child `{path}`: significant children need auto_shutdown AnySignificant or AllSignificant"
+    )]
+    SignificantWithoutAutoShutdown {
+        /// The child's path.
+        path: String,
+    },
+    /// `max_children` on a static supervisor.
+    #[error("supervisor `{supervisor}`: max_children is for dynamic supervisors")]
+    MaxChildrenOnStatic {
+        /// The supervisor's path.
+        supervisor: String,
+    },
+    /// An option that a dynamic supervisor does not support.
+    #[error("dynamic supervisor `{supervisor}`: {reason}")]
+    Dynamic {
+        /// The supervisor's path.
+        supervisor: String,
+        /// What is not supported.
+        reason: &'static str,
     },
 }
 
@@ -141,4 +172,92 @@ impl SupervisorError {
             _ => None,
         }
     }
+}
+
+/// Why a command on a [`SupervisorHandle`](crate::SupervisorHandle) was
+/// refused; OTP's answers, typed. Every message names the path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// No child at this path.
+    #[error("no child `{path}`")]
+    NotFound {
+        /// The path asked for.
+        path: String,
+    },
+    /// `start_child`: a child of that name is running (OTP's `already_started`).
+    #[error("child `{path}` is already running")]
+    AlreadyRunning {
+        /// The child's path.
+        path: String,
+    },
+    /// `start_child`: a child of that name exists but is not running (OTP's
+    /// `already_present`); use `restart_child` or `delete_child`.
+    #[error("child `{path}` is already present (not running); restart or delete it")]
+    AlreadyPresent {
+        /// The child's path.
+        path: String,
+    },
+    /// `restart_child` / `delete_child` of a running child.
+    #[error("child `{path}` is running")]
+    Running {
+        /// The child's path.
+        path: String,
+    },
+    /// `restart_child` / `delete_child` of a child waiting to be restarted.
+    #[error("child `{path}` is restarting")]
+    Restarting {
+        /// The child's path.
+        path: String,
+    },
+    /// A path that goes through a child that is not a supervisor, or through
+    /// a nested supervisor that is not running.
+    #[error("`{path}` is not a running supervisor")]
+    NotASupervisor {
+        /// The path of that child.
+        path: String,
+    },
+    /// A name refused (empty, or with `/`).
+    #[error("invalid child name {name:?} at `{path}`: {reason}")]
+    InvalidName {
+        /// Where the name was given.
+        path: String,
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A spec refused (see [`ConfigError`]).
+    #[error(transparent)]
+    InvalidSpec(#[from] ConfigError),
+    /// A dynamic supervisor already has `max` children.
+    #[error("supervisor `{supervisor}` already has its maximum of {max} children")]
+    MaxChildren {
+        /// The supervisor's path.
+        supervisor: String,
+        /// Its `max_children`.
+        max: usize,
+    },
+    /// The child failed to start (an exit or readiness timeout before ready).
+    /// A child added by `start_child` is not kept; one restarted by
+    /// `restart_child` is kept, terminated.
+    #[error("failed to start `{path}`: {reason}")]
+    StartFailed {
+        /// The child's path.
+        path: String,
+        /// How its start ended.
+        reason: ExitReason,
+    },
+    /// The supervisor is stopping.
+    #[error("supervisor `{supervisor}` is shutting down")]
+    ShuttingDown {
+        /// The supervisor's path.
+        supervisor: String,
+    },
+    /// The supervisor has stopped.
+    #[error("supervisor `{supervisor}` has stopped")]
+    Stopped {
+        /// The supervisor's path.
+        supervisor: String,
+    },
 }

@@ -62,7 +62,10 @@ pub enum EventKind {
         /// [`ExitReason::CircuitOpen`] with the limit.
         reason: ExitReason,
     },
-    /// A child was removed from its supervisor (a `Temporary` child ended).
+    /// A child was added at run time (`start_child`) and has started.
+    ChildAdded,
+    /// A child was removed from its supervisor (a `Temporary` child ended,
+    /// or `delete_child`).
     ChildRemoved,
     /// The supervisor started all its children.
     SupervisorStarted,

@@ -145,13 +145,13 @@ pub mod supervisor;
 
 pub use backoff::Backoff;
 pub use context::Context;
-pub use error::{ConfigError, SupervisorError};
+pub use error::{ConfigError, ControlError, SupervisorError};
 pub use event::{Event, EventKind};
 pub use lifecycle::{ChildSnapshot, ExitReason, InvalidTransition, Phase};
 pub use restart_limit::RestartLimit;
 pub use service::{service_fn, BoxError, Service, ServiceFn};
 pub use spec::{ChildSpec, Restart, Shutdown};
-pub use supervisor::{Strategy, Supervisor, SupervisorHandle};
+pub use supervisor::{AutoShutdown, ChildCounts, Strategy, Supervisor, SupervisorHandle};
 
 /// The README's example, compiled as a doctest so that it stays true.
 #[cfg(doctest)]

@@ -110,6 +110,7 @@ pub struct ChildSpec {
     pub(crate) restart_limit: Option<RestartLimit>,
     pub(crate) ready: Option<ReadyGate>,
     pub(crate) heartbeat: Option<Duration>,
+    pub(crate) significant: bool,
 }
 
 /// How long a ready-gated start waits for `ctx.ready()`.
@@ -137,6 +138,7 @@ impl ChildSpec {
             restart_limit: None,
             ready: None,
             heartbeat: None,
+            significant: false,
         }
     }
 
@@ -184,6 +186,23 @@ impl ChildSpec {
         self
     }
 
+    /// Marks the child significant for its supervisor's
+    /// [`AutoShutdown`](crate::AutoShutdown) (OTP 24's `significant`): when it
+    /// ends on its own and is not restarted (a `Transient` child returning
+    /// `Ok`, a `Temporary` child ending in any way), the supervisor may stop
+    /// by itself. A significant child must not be `Permanent`, and its
+    /// supervisor's auto-shutdown must not be `Never`.
+    pub fn significant(mut self, significant: bool) -> Self {
+        self.significant = significant;
+        self
+    }
+
+    /// Whether the child is significant.
+    #[must_use]
+    pub fn is_significant(&self) -> bool {
+        self.significant
+    }
+
     /// The child's name.
     #[must_use]
     pub fn name(&self) -> &str {
@@ -219,6 +238,7 @@ impl fmt::Debug for ChildSpec {
             .field("backoff", &self.backoff)
             .field("restart_limit", &self.restart_limit)
             .field("ready", &self.ready)
+            .field("significant", &self.significant)
             .finish_non_exhaustive()
     }
 }

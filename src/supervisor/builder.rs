@@ -4,10 +4,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Config, Strategy, Supervisor};
+use super::{AutoShutdown, Config, Strategy, Supervisor};
 use crate::restart_limit::RestartLimit;
 use crate::spec::check_name;
-use crate::{ChildSpec, ConfigError};
+use crate::{ChildSpec, ConfigError, Restart};
 
 /// The default restart intensity: 10 restarts within 10 seconds.
 ///
@@ -45,6 +45,9 @@ pub const DEFAULT_INTENSITY: RestartLimit = RestartLimit {
 pub struct Builder {
     name: String,
     strategy: Strategy,
+    auto_shutdown: AutoShutdown,
+    dynamic: bool,
+    max_children: Option<usize>,
     intensity: RestartLimit,
     children: Vec<ChildSpec>,
 }
@@ -54,14 +57,39 @@ impl Builder {
         Builder {
             name,
             strategy: Strategy::default(),
+            auto_shutdown: AutoShutdown::default(),
+            dynamic: false,
+            max_children: None,
             intensity: DEFAULT_INTENSITY,
             children: Vec::new(),
         }
     }
 
+    pub(super) fn dynamic(mut self) -> Self {
+        self.dynamic = true;
+        self
+    }
+
     /// Sets what a child's restart does to its siblings.
     pub fn strategy(mut self, strategy: Strategy) -> Self {
         self.strategy = strategy;
+        self
+    }
+
+    /// Sets when the supervisor stops by itself as its significant children
+    /// end (`Never` by default).
+    pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
+        self.auto_shutdown = auto_shutdown;
+        self
+    }
+
+    /// For a [dynamic](Supervisor::dynamic) supervisor: how many children it
+    /// may have at once (those waiting to restart included); beyond it,
+    /// `start_child` answers
+    /// [`ControlError::MaxChildren`](crate::ControlError::MaxChildren).
+    /// Unlimited by default. A static supervisor refuses it in `build`.
+    pub fn max_children(mut self, max: usize) -> Self {
+        self.max_children = Some(max);
         self
     }
 
@@ -101,7 +129,9 @@ impl Builder {
     /// A [`ConfigError`] naming the path of the first problem found: an
     /// empty name or one with `/` (the supervisor's or a child's), a
     /// duplicate child name, a zero intensity period, a zero restart-limit
-    /// window, backoff parameters out of range, or no children.
+    /// window, backoff parameters out of range, a significant child that is
+    /// `Permanent` or under `AutoShutdown::Never`, a static supervisor with
+    /// no children, or an option a dynamic supervisor does not take.
     pub fn build(self) -> Result<Supervisor, ConfigError> {
         if let Err(reason) = check_name(&self.name) {
             return Err(ConfigError::InvalidName {
@@ -116,39 +146,82 @@ impl Builder {
                 supervisor: sup.clone(),
             });
         }
-        if self.children.is_empty() {
+        let dynamic_error = |reason| {
+            Err(ConfigError::Dynamic {
+                supervisor: sup.clone(),
+                reason,
+            })
+        };
+        if self.dynamic {
+            if !self.children.is_empty() {
+                return dynamic_error("children are added at run time, with start_child");
+            }
+            if self.strategy != Strategy::OneForOne {
+                return dynamic_error("the strategy is always OneForOne");
+            }
+            if self.auto_shutdown != AutoShutdown::Never {
+                return dynamic_error("auto_shutdown is not supported");
+            }
+        } else if self.max_children.is_some() {
+            return Err(ConfigError::MaxChildrenOnStatic {
+                supervisor: sup.clone(),
+            });
+        } else if self.children.is_empty() {
             return Err(ConfigError::NoChildren {
                 supervisor: sup.clone(),
             });
         }
         let mut seen = HashSet::new();
         for spec in &self.children {
-            let path = format!("{sup}/{}", spec.name);
-            if let Err(reason) = check_name(&spec.name) {
-                return Err(ConfigError::InvalidName {
-                    path,
-                    name: spec.name.to_string(),
-                    reason,
-                });
-            }
+            validate_spec(sup, spec, self.auto_shutdown)?;
             if !seen.insert(spec.name.clone()) {
-                return Err(ConfigError::DuplicateName { path });
-            }
-            if spec.restart_limit.is_some_and(|l| l.window.is_zero()) {
-                return Err(ConfigError::ZeroRestartWindow { path });
-            }
-            if let Err(reason) = spec.backoff.validate() {
-                return Err(ConfigError::InvalidBackoff { path, reason });
+                return Err(ConfigError::DuplicateName {
+                    path: format!("{sup}/{}", spec.name),
+                });
             }
         }
         Ok(Supervisor {
             config: Arc::new(Config {
                 name: self.name.into(),
                 strategy: self.strategy,
+                auto_shutdown: self.auto_shutdown,
+                dynamic: self.dynamic.then_some(self.max_children),
                 intensity: self.intensity,
                 children: self.children,
                 events: tokio::sync::broadcast::channel(crate::event::EVENT_CAPACITY).0,
             }),
         })
     }
+}
+
+/// Checks one spec for a supervisor at `parent` (its path) with
+/// `auto_shutdown`; shared by `build` and `start_child`.
+pub(crate) fn validate_spec(
+    parent: &str,
+    spec: &ChildSpec,
+    auto_shutdown: AutoShutdown,
+) -> Result<(), ConfigError> {
+    let path = format!("{parent}/{}", spec.name);
+    if let Err(reason) = check_name(&spec.name) {
+        return Err(ConfigError::InvalidName {
+            path,
+            name: spec.name.to_string(),
+            reason,
+        });
+    }
+    if spec.restart_limit.is_some_and(|l| l.window.is_zero()) {
+        return Err(ConfigError::ZeroRestartWindow { path });
+    }
+    if let Err(reason) = spec.backoff.validate() {
+        return Err(ConfigError::InvalidBackoff { path, reason });
+    }
+    if spec.significant {
+        if spec.restart == Restart::Permanent {
+            return Err(ConfigError::SignificantPermanent { path });
+        }
+        if auto_shutdown == AutoShutdown::Never {
+            return Err(ConfigError::SignificantWithoutAutoShutdown { path });
+        }
+    }
+    Ok(())
 }

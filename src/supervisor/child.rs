@@ -12,13 +12,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::time::delay_queue;
 
 use super::decision::RestartState;
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
-use crate::{ChildSpec, Context, SupervisorError};
+use crate::{ChildSpec, Context, ControlError, SupervisorError};
 
 /// The current run of a child.
 #[derive(Debug)]
@@ -31,6 +32,23 @@ pub(crate) struct Run {
     pub(crate) ready: bool,
     /// The readiness deadline passed and the task was aborted for it.
     pub(crate) ready_timed_out: bool,
+    /// Started by a command (`start_child`, `restart_child`) that waits for
+    /// its readiness: a failure before ready answers that command and is
+    /// neither restarted nor counted.
+    pub(crate) manual: bool,
+    /// A nested supervisor's command channel, once it has told us.
+    pub(crate) nested: Option<tokio::sync::mpsc::UnboundedSender<super::runner::Msg>>,
+}
+
+/// A command waiting for something to happen to a child.
+#[derive(Debug)]
+pub(crate) enum Waiter {
+    /// `start_child`: answered with the path once ready.
+    Added(oneshot::Sender<Result<String, ControlError>>),
+    /// `restart_child`: answered once ready.
+    Restarted(oneshot::Sender<Result<(), ControlError>>),
+    /// `terminate_child`: answered once the task has ended.
+    Terminated(oneshot::Sender<Result<(), ControlError>>),
 }
 
 #[derive(Debug)]
@@ -51,6 +69,11 @@ pub(crate) struct Child {
     /// the deepest path.
     pub(crate) last_supervisor_error: Option<SupervisorError>,
     pub(crate) total_uptime: Duration,
+    /// Waiting for a start step of the current plan (the initial start, or a
+    /// group restart).
+    pub(crate) pending_start: bool,
+    /// Commands waiting on this child.
+    pub(crate) waiters: Vec<Waiter>,
 }
 
 impl Child {
@@ -70,6 +93,47 @@ impl Child {
             last_exit: None,
             last_supervisor_error: None,
             total_uptime: Duration::ZERO,
+            pending_start: false,
+            waiters: Vec::new(),
+        }
+    }
+
+    /// Whether the child counts as alive for `AllSignificant`: not
+    /// terminated, or about to be started again.
+    pub(crate) fn is_alive_or_pending(&self) -> bool {
+        self.pending_start || !matches!(self.phase, Phase::Terminated(_))
+    }
+
+    /// Answers the commands waiting for this child's start with `result`
+    /// (the path, for `start_child`).
+    pub(crate) fn answer_starts(&mut self, result: Result<(), ControlError>) {
+        for w in std::mem::take(&mut self.waiters) {
+            match w {
+                Waiter::Added(r) => {
+                    let _ = r.send(result.clone().map(|()| self.path.to_string()));
+                }
+                Waiter::Restarted(r) => {
+                    let _ = r.send(result.clone());
+                }
+                other @ Waiter::Terminated(_) => self.waiters.push(other),
+            }
+        }
+    }
+
+    /// Whether a `start_child` is waiting for this child's start.
+    pub(crate) fn is_being_added(&self) -> bool {
+        self.waiters.iter().any(|w| matches!(w, Waiter::Added(_)))
+    }
+
+    /// Answers the commands waiting for this child's end.
+    pub(crate) fn answer_terminates(&mut self) {
+        for w in std::mem::take(&mut self.waiters) {
+            match w {
+                Waiter::Terminated(r) => {
+                    let _ = r.send(Ok(()));
+                }
+                other => self.waiters.push(other),
+            }
         }
     }
 

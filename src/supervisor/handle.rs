@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 use super::runner::{Command, Msg, State};
 use crate::event::Event;
 use crate::lifecycle::ChildSnapshot;
-use crate::SupervisorError;
+use crate::supervisor::ChildCounts;
+use crate::{ChildSpec, ControlError, SupervisorError};
 
 /// A handle to a running supervisor: ask what runs, subscribe to events,
 /// stop it, wait for it.
@@ -111,6 +112,172 @@ impl SupervisorHandle {
             State::Stopped { children, .. } => children.as_ref().clone(),
             _ => Vec::new(),
         }
+    }
+
+    /// Counts the children, as OTP's `count_children`. After the supervisor
+    /// has stopped, counts its final snapshots (none active).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn count_children(&self) -> ChildCounts {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .inner
+            .tx
+            .send(Msg::Command(Command::CountChildren(reply)))
+            .is_ok()
+        {
+            if let Ok(counts) = rx.await {
+                return counts;
+            }
+        }
+        let mut counts = ChildCounts::default();
+        if let State::Stopped { children, .. } = &*self.inner.state.borrow() {
+            for c in children.iter() {
+                counts.specs += 1;
+                if c.is_supervisor {
+                    counts.supervisors += 1;
+                } else {
+                    counts.workers += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    /// Adds `spec` to this supervisor and starts it (for a ready-gated child:
+    /// waits until it is ready). Returns the child's full path, to use with
+    /// the other commands (in a [dynamic](crate::Supervisor::dynamic)
+    /// supervisor, the name gets a unique number: `pool/conn-7`).
+    ///
+    /// A child added this way is part of the running supervisor only: if the
+    /// supervisor is itself restarted by its parent, it comes back with its
+    /// initial children (as OTP).
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::AlreadyRunning`] / [`ControlError::AlreadyPresent`] if
+    /// the name is taken (running, or not) — unlike registries that replace
+    /// silently; [`ControlError::InvalidName`] / [`ControlError::InvalidSpec`];
+    /// [`ControlError::MaxChildren`]; [`ControlError::StartFailed`] if it
+    /// exits or times out before ready (nothing is kept);
+    /// [`ControlError::ShuttingDown`] / [`ControlError::Stopped`].
+    ///
+    /// # Cancel safety
+    ///
+    /// The command is carried out even if this future is dropped; only the
+    /// answer is lost.
+    pub async fn start_child(&self, spec: ChildSpec) -> Result<String, ControlError> {
+        self.start_child_in("", spec).await
+    }
+
+    /// [`start_child`](Self::start_child) into the nested supervisor at
+    /// `supervisor` (a path such as `"db"`; `""` is this supervisor).
+    ///
+    /// # Errors
+    ///
+    /// As [`start_child`](Self::start_child), and
+    /// [`ControlError::NotFound`] / [`ControlError::NotASupervisor`] for the
+    /// path.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`start_child`](Self::start_child).
+    pub async fn start_child_in(
+        &self,
+        supervisor: &str,
+        spec: ChildSpec,
+    ) -> Result<String, ControlError> {
+        let at = self.relative(supervisor).to_owned();
+        self.request(|reply| Command::Start { at, spec, reply })
+            .await
+    }
+
+    /// Stops the child at `path` per its [`Shutdown`](crate::Shutdown) and
+    /// waits until its task has ended. It is not restarted and nothing is
+    /// counted toward intensity. A `Temporary` child is removed; any other
+    /// keeps its spec, terminated, until [`restart_child`](Self::restart_child)
+    /// or [`delete_child`](Self::delete_child). Terminating a child that is
+    /// not running is `Ok` (OTP answers `ok` again).
+    ///
+    /// Paths are relative to this supervisor (`"db/pool"`) or full, as in
+    /// snapshots (`"app/db/pool"`).
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::NotFound`], [`ControlError::NotASupervisor`] for a
+    /// path through a worker, [`ControlError::ShuttingDown`] /
+    /// [`ControlError::Stopped`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`start_child`](Self::start_child).
+    pub async fn terminate_child(&self, path: &str) -> Result<(), ControlError> {
+        let path = self.relative(path).to_owned();
+        self.request(|reply| Command::Terminate { path, reply })
+            .await
+    }
+
+    /// Starts again a terminated child (stopped by hand, completed, or given
+    /// up by its circuit breaker, which this closes), keeping its spec; waits
+    /// until it is ready.
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::NotFound`], [`ControlError::Running`],
+    /// [`ControlError::Restarting`] (waiting for its restart),
+    /// [`ControlError::StartFailed`] (the spec is kept),
+    /// [`ControlError::ShuttingDown`] / [`ControlError::Stopped`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`start_child`](Self::start_child).
+    pub async fn restart_child(&self, path: &str) -> Result<(), ControlError> {
+        let path = self.relative(path).to_owned();
+        self.request(|reply| Command::Restart { path, reply }).await
+    }
+
+    /// Removes a terminated child's spec.
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::NotFound`], [`ControlError::Running`],
+    /// [`ControlError::Restarting`], [`ControlError::ShuttingDown`] /
+    /// [`ControlError::Stopped`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`start_child`](Self::start_child).
+    pub async fn delete_child(&self, path: &str) -> Result<(), ControlError> {
+        let path = self.relative(path).to_owned();
+        self.request(|reply| Command::Delete { path, reply }).await
+    }
+
+    /// Sends a command and waits for its answer; a supervisor that is gone
+    /// answers `Stopped` at once.
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, ControlError>>) -> Command,
+    ) -> Result<T, ControlError> {
+        let (reply, rx) = oneshot::channel();
+        if self.inner.tx.send(Msg::Command(make(reply))).is_err() {
+            return Err(self.gone());
+        }
+        rx.await.unwrap_or_else(|_| Err(self.gone()))
+    }
+
+    fn gone(&self) -> ControlError {
+        ControlError::Stopped {
+            supervisor: self.inner.name.to_string(),
+        }
+    }
+
+    /// A path relative to this supervisor: a leading `"{name}/"` is dropped.
+    fn relative<'a>(&self, path: &'a str) -> &'a str {
+        path.strip_prefix(&*self.inner.name)
+            .and_then(|p| p.strip_prefix('/'))
+            .unwrap_or(path)
     }
 
     /// Subscribes to the events of the whole tree from now on.

@@ -30,21 +30,79 @@ use crate::spec::{ChildKind, ReadyGate};
 use crate::{ChildSpec, Context, Restart, Service, Shutdown, SupervisorError};
 use runner::{Runner, State, Wiring};
 
-/// What a child's restart does to its siblings.
+/// What a child's restart does to its siblings (OTP's restart strategies).
+///
+/// With a group strategy, the siblings affected by a restart are stopped one
+/// by one in reverse start order, each per its [`Shutdown`], then started
+/// again in start order, each ready-gated one waiting for its readiness
+/// before the next. The triggering exit counts once toward the intensity,
+/// and its backoff delay applies to the whole group, between the stop and the
+/// start.
+///
+/// As in OTP (`terminate_children/2` then `start_children/2`), every
+/// affected child that is not `Temporary` is started again, including one
+/// that had completed (a `Transient` child that returned `Ok`) or had been
+/// stopped with `terminate_child`: the group comes back as a whole, in its
+/// initial shape. An affected `Temporary` child is stopped and removed. One
+/// exception of this crate's: a child given up by its circuit breaker
+/// ([`ExitReason::CircuitOpen`](crate::ExitReason::CircuitOpen)) stays given
+/// up, until restarted by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Strategy {
     /// Only the child that exited is restarted (OTP's `one_for_one`).
     #[default]
     OneForOne,
+    /// Every child is restarted when one exits and needs a restart (OTP's
+    /// `one_for_all`): for children that only make sense together.
+    OneForAll,
+    /// The child that exited and every child started after it are restarted
+    /// (OTP's `rest_for_one`): for children that depend on the earlier ones.
+    RestForOne,
+}
+
+/// When a supervisor stops by itself because its significant children
+/// ended (OTP 24's `auto_shutdown`); see [`ChildSpec::significant`].
+///
+/// Only a significant child's own exit that is not restarted triggers it;
+/// `terminate_child`, a sibling's group restart and the supervisor's own stop
+/// never do. An auto-shutdown is a normal stop: the supervisor's outcome is
+/// `Ok`, so a `Transient` parent entry does not restart it, and if that entry
+/// is significant too, the parent's own auto-shutdown may follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoShutdown {
+    /// Never stop by itself (the default); significant children are refused.
+    #[default]
+    Never,
+    /// Stop when any significant child has ended.
+    AnySignificant,
+    /// Stop when every significant child has ended (one waiting to restart
+    /// still counts as alive).
+    AllSignificant,
+}
+
+/// How many children a supervisor has, as OTP's `count_children`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ChildCounts {
+    /// Every child in the table, running or not.
+    pub specs: usize,
+    /// Children with a live task (a child waiting to restart is not active).
+    pub active: usize,
+    /// Children that are nested supervisors.
+    pub supervisors: usize,
+    /// Children that are workers.
+    pub workers: usize,
 }
 
 /// The checked configuration of a supervisor.
 #[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) name: Arc<str>,
-    #[allow(dead_code)] // one strategy so far
     pub(crate) strategy: Strategy,
+    pub(crate) auto_shutdown: AutoShutdown,
+    /// `Some(max_children)` for a dynamic supervisor.
+    pub(crate) dynamic: Option<Option<usize>>,
     pub(crate) intensity: RestartLimit,
     pub(crate) children: Vec<ChildSpec>,
     /// The event channel of every tree started from this configuration as a
@@ -94,6 +152,34 @@ impl Supervisor {
     /// children's paths; non-empty, no `/`).
     pub fn builder(name: impl Into<String>) -> Builder {
         Builder::new(name.into())
+    }
+
+    /// Starts configuring a dynamic supervisor (Elixir's
+    /// `DynamicSupervisor`): it starts with no children; they are added at
+    /// run time with [`SupervisorHandle::start_child`], each under a unique
+    /// name made of its spec's name and a number (`conn-7`), up to
+    /// [`max_children`](Builder::max_children). Its strategy is
+    /// `OneForOne`; it takes no significant children.
+    ///
+    /// ```
+    /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = Supervisor::dynamic("pool").max_children(100).build()?.start().await?;
+    /// let conn = ChildSpec::new("conn", service_fn(|ctx| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }));
+    /// let first = pool.start_child(conn.clone()).await?;
+    /// let second = pool.start_child(conn).await?;
+    /// assert_eq!((first.as_str(), second.as_str()), ("pool/conn-1", "pool/conn-2"));
+    /// pool.terminate_child(&first).await?;
+    /// # pool.shutdown().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn dynamic(name: impl Into<String>) -> Builder {
+        Builder::new(name.into()).dynamic()
     }
 
     /// The supervisor's name.
@@ -294,6 +380,8 @@ impl Service for Nested {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let (state, _) = watch::channel(State::Starting);
+        // Tell the parent where to forward commands for paths below us.
+        ctx.register_nested(tx.clone());
         let runner = Runner::new(
             self.0.clone(),
             Wiring {

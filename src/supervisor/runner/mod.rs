@@ -7,28 +7,40 @@
 //!
 //! * a child's task ended (`JoinSet::join_next_with_id`: `Ok`, `Err`, panic or
 //!   abort, told apart by the `JoinError`);
-//! * a message: a child's `ctx.ready()`, or a command from a handle;
+//! * a message: a child's `ctx.ready()`, a nested supervisor's command
+//!   channel, or a command from a handle;
 //! * a timer of the `DelayQueue` (restart delay, kill deadline, readiness
-//!   deadline): one timer wheel for all children, no task per timer, no
-//!   interval;
+//!   deadline, a group restart's delay): one timer wheel for all children, no
+//!   task per timer, no interval;
 //! * the supervisor's stop token.
 //!
 //! Children are spawned bare into the `JoinSet`: their future is the task,
 //! with no wrapper around its polls. The loop never awaits anything but that
 //! `select!`, and holds no lock: everything it touches is its own.
 //!
-//! Sequences that must happen in order (the start, in spec order; the stop,
-//! in reverse order) are a *plan*: a queue of steps executed one at a time.
-//! A step that has to wait (a ready-gated start waits for `ctx.ready()`, a
-//! stop waits for the task to end) is `current` until the event that
-//! completes it arrives; other events are served meanwhile.
+//! Sequences that must happen in order (the start, in spec order; a group
+//! restart: stop in reverse order, wait the backoff, start in order; the
+//! stop, in reverse order) are a *plan*: a queue of steps executed one at a
+//! time. A step that has to wait (a ready-gated start waits for
+//! `ctx.ready()`, a stop waits for the task to end, a delay for its timer) is
+//! `current` until the event that completes it arrives; other events and
+//! commands are served meanwhile, so the supervisor never stops answering.
+//!
+//! The submodules hold the two kinds of decisions: `strategy` (what an exit
+//! leads to) and `control` (the commands).
 //!
 //! # Invariants
 //!
 //! * Every task in `tasks` has its id in `task_slots`, and its child's `run`
 //!   is `Some`.
+//! * A child with `pending_start` is started by a `Start` step of the
+//!   current plan; whoever abandons a plan keeps its pending children pending
+//!   (a new group restart starts them) or clears them (a stop).
 //! * In `Mode::Stopping`, nothing is ever spawned; the loop ends when the plan
 //!   is done and `tasks` is empty, so when it ends no child task is alive.
+
+mod control;
+mod strategy;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
@@ -42,27 +54,55 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::time::{delay_queue, DelayQueue};
 
 use super::child::{Child, Run};
-use super::decision::{decide, Decision};
 use super::table::Table;
-use super::Config;
+use super::{ChildCounts, Config};
 use crate::event::{Event, EventKind};
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::restart_limit::RestartWindow;
 use crate::service::{error_chain, BoxError};
-use crate::{Context, Shutdown, SupervisorError};
+use crate::{ChildSpec, Context, ControlError, Restart, Shutdown, SupervisorError};
 
 /// A message to a supervisor's loop.
 #[derive(Debug)]
 pub(crate) enum Msg {
     /// A child's `ctx.ready()`.
     Ready { slot: usize, run: u64 },
+    /// A nested supervisor's command channel, sent as it starts.
+    Nested {
+        slot: usize,
+        run: u64,
+        tx: mpsc::UnboundedSender<Msg>,
+    },
     /// A request from a handle.
     Command(Command),
 }
 
+type Reply<T> = oneshot::Sender<Result<T, ControlError>>;
+
+/// A request from a handle. Paths are relative to the supervisor that
+/// receives it; a nested supervisor's part is forwarded to it.
 #[derive(Debug)]
 pub(crate) enum Command {
     WhichChildren(oneshot::Sender<Vec<ChildSnapshot>>),
+    CountChildren(oneshot::Sender<ChildCounts>),
+    /// Start `spec` in the supervisor at `at` (empty: this one).
+    Start {
+        at: String,
+        spec: ChildSpec,
+        reply: Reply<String>,
+    },
+    Terminate {
+        path: String,
+        reply: Reply<()>,
+    },
+    Restart {
+        path: String,
+        reply: Reply<()>,
+    },
+    Delete {
+        path: String,
+        reply: Reply<()>,
+    },
     /// Abort every child now (a second Ctrl+C).
     Kill,
 }
@@ -88,12 +128,15 @@ enum Timer {
     Restart(usize),
     Kill(usize),
     Ready(usize),
+    /// The delay step of the current plan.
+    Plan,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Start(usize),
     Stop(usize),
+    Wait(Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,11 +159,13 @@ pub(crate) struct Wiring {
 }
 
 pub(crate) struct Runner {
+    config: Arc<Config>,
     path: Arc<str>,
     table: Table,
     tasks: JoinSet<Result<(), BoxError>>,
     task_slots: HashMap<task::Id, usize>,
     timers: DelayQueue<Timer>,
+    plan_timer: Option<delay_queue::Key>,
     intensity: RestartWindow,
     tx: mpsc::UnboundedSender<Msg>,
     rx: mpsc::UnboundedReceiver<Msg>,
@@ -135,22 +180,29 @@ pub(crate) struct Runner {
     /// Whether every child had started (the start plan completed).
     started: bool,
     next_run: u64,
+    /// The number of the last child a dynamic supervisor named.
+    next_dynamic_id: u64,
 }
 
 impl Runner {
     pub(crate) fn new(config: Arc<Config>, w: Wiring) -> Self {
         let mut table = Table::default();
+        let mut plan = VecDeque::with_capacity(config.children.len());
         for spec in &config.children {
             let path: Arc<str> = format!("{}/{}", w.path, spec.name).into();
-            table.push(Child::new(spec.clone(), path));
+            let mut child = Child::new(spec.clone(), path);
+            child.pending_start = true;
+            plan.push_back(Step::Start(table.push(child)));
         }
         Runner {
             intensity: RestartWindow::new(config.intensity.max, config.intensity.window),
+            config,
             path: w.path,
             table,
             tasks: JoinSet::new(),
             task_slots: HashMap::new(),
             timers: DelayQueue::new(),
+            plan_timer: None,
             tx: w.tx,
             rx: w.rx,
             stop: w.stop,
@@ -158,18 +210,18 @@ impl Runner {
             state: w.state,
             parent: w.parent,
             mode: Mode::Starting,
-            plan: VecDeque::new(),
+            plan,
             current: None,
             outcome: None,
             started: false,
             next_run: 0,
+            next_dynamic_id: 0,
         }
     }
 
     /// Runs the supervisor until it has stopped, and returns its outcome.
     pub(crate) async fn run(mut self) -> Result<(), SupervisorError> {
         tracing::debug!(supervisor = %self.path, children = self.table.len(), "supervisor starting");
-        self.plan = self.table.slots().into_iter().map(Step::Start).collect();
         loop {
             self.advance();
             if self.finished() {
@@ -231,12 +283,61 @@ impl Runner {
                 return;
             };
             let waits = match step {
-                Step::Start(slot) => self.spawn(slot),
+                Step::Start(slot) => self.plan_start(slot),
                 Step::Stop(slot) => self.stop_child(slot),
+                Step::Wait(delay) => self.plan_wait(delay),
             };
             if waits {
                 self.current = Some(step);
             }
+        }
+    }
+
+    /// A plan's start step: starts the child if it is still pending.
+    fn plan_start(&mut self, slot: usize) -> bool {
+        let Some(child) = self.table.get_mut(slot) else {
+            return false;
+        };
+        if !child.pending_start || child.run.is_some() {
+            return false;
+        }
+        child.pending_start = false;
+        child.next_restart_at = None;
+        match child.phase {
+            Phase::Starting => {}
+            Phase::BackingOff => child.set_phase(Phase::Restarting),
+            _ => child.set_phase(Phase::Starting),
+        }
+        if child.starts > 0 {
+            child.restarts += 1;
+            let attempt = next_attempt(child);
+            let path = child.path.clone();
+            self.emit(path, EventKind::Restarted { attempt });
+        }
+        self.spawn(slot, false)
+    }
+
+    /// A plan's delay step (a group restart's backoff).
+    fn plan_wait(&mut self, delay: Duration) -> bool {
+        if delay.is_zero() {
+            return false;
+        }
+        let at = Instant::now() + delay;
+        for slot in self.table.slots() {
+            if let Some(c) = self.table.get_mut(slot).filter(|c| c.pending_start) {
+                c.next_restart_at = Some(at);
+            }
+        }
+        self.plan_timer = Some(self.timers.insert_at(Timer::Plan, at));
+        true
+    }
+
+    /// Abandons the plan in progress (its pending children stay pending).
+    fn clear_plan(&mut self) {
+        self.plan.clear();
+        self.current = None;
+        if let Some(key) = self.plan_timer.take() {
+            self.timers.try_remove(&key);
         }
     }
 
@@ -245,10 +346,17 @@ impl Runner {
     fn on_msg(&mut self, msg: Msg) {
         match msg {
             Msg::Ready { slot, run } => self.on_ready(slot, run),
-            Msg::Command(Command::WhichChildren(reply)) => {
-                let _ = reply.send(self.snapshots());
+            Msg::Nested { slot, run, tx } => {
+                if let Some(r) = self
+                    .table
+                    .get_mut(slot)
+                    .and_then(|c| c.run.as_mut())
+                    .filter(|r| r.id == run)
+                {
+                    r.nested = Some(tx);
+                }
             }
-            Msg::Command(Command::Kill) => self.kill_all(),
+            Msg::Command(cmd) => self.on_command(cmd),
         }
     }
 
@@ -260,6 +368,7 @@ impl Runner {
             return; // a stale message from an earlier run, or a repeat
         };
         run.ready = true;
+        let manual = std::mem::take(&mut run.manual);
         if let Some(key) = child.timer.take() {
             self.timers.try_remove(&key);
         }
@@ -268,6 +377,9 @@ impl Runner {
         }
         let path = child.path.clone();
         tracing::debug!(path = %path, "child ready");
+        if manual {
+            self.finish_manual_start(slot);
+        }
         self.emit(path, EventKind::Ready);
         if self.current == Some(Step::Start(slot)) {
             self.current = None;
@@ -314,41 +426,23 @@ impl Runner {
                 reason: reason.clone(),
             },
         );
-
-        let Some(child) = self.table.get_mut(slot) else {
-            return;
-        };
-        if child.phase == Phase::Stopping || self.mode == Mode::Stopping {
-            // Asked to stop, or ended on its own during shutdown: it keeps
-            // its own reason and is not restarted.
-            child.set_phase(Phase::Terminated(reason));
-            if self.current == Some(Step::Stop(slot)) || self.current == Some(Step::Start(slot)) {
-                self.current = None;
-            }
-            self.remove_if_temporary(slot);
-            return;
-        }
-        if self.current == Some(Step::Start(slot)) && !run.ready {
+        if self.current == Some(Step::Stop(slot)) {
             self.current = None;
-            if self.mode == Mode::Starting {
-                child.set_phase(Phase::Terminated(reason.clone()));
-                let err = match child.last_supervisor_error.clone() {
-                    // A nested supervisor's failed start: report the deepest path.
-                    Some(e @ SupervisorError::StartFailed { .. }) => e,
-                    _ => SupervisorError::StartFailed {
-                        path: child.path.to_string(),
-                        reason,
-                    },
-                };
-                self.begin_stop(Err(err));
-                return;
-            }
         }
-        self.on_exit(slot, reason, ran_for, now);
+        self.after_exit(slot, reason, run, ran_for, now);
     }
 
     fn on_timer(&mut self, timer: Timer, key: delay_queue::Key) {
         let slot = match timer {
+            Timer::Plan => {
+                if self.plan_timer == Some(key) {
+                    self.plan_timer = None;
+                    if matches!(self.current, Some(Step::Wait(_))) {
+                        self.current = None;
+                    }
+                }
+                return;
+            }
             Timer::Restart(s) | Timer::Kill(s) | Timer::Ready(s) => s,
         };
         let Some(child) = self.table.get_mut(slot) else {
@@ -365,7 +459,7 @@ impl Runner {
                 let attempt = next_attempt(child);
                 let path = child.path.clone();
                 self.emit(path, EventKind::Restarted { attempt });
-                self.spawn(slot);
+                self.spawn(slot, false);
             }
             Timer::Kill(_) => {
                 if let Some(run) = &child.run {
@@ -380,78 +474,15 @@ impl Runner {
                     run.abort.abort();
                 }
             }
-        }
-    }
-
-    // ----- decisions -----
-
-    /// A child's run ended on its own while the supervisor runs.
-    fn on_exit(&mut self, slot: usize, reason: ExitReason, ran_for: Duration, now: Instant) {
-        let Some(child) = self.table.get_mut(slot) else {
-            return;
-        };
-        let decision = decide(
-            &child.spec,
-            &mut child.restart_state,
-            &mut self.intensity,
-            &reason,
-            ran_for,
-            now,
-        );
-        match decision {
-            Decision::Stay => child.set_phase(Phase::Terminated(reason)),
-            Decision::Remove => {
-                child.set_phase(Phase::Terminated(reason));
-                self.remove_if_temporary(slot);
-            }
-            Decision::GiveUp { restarts, window } => {
-                let reason = ExitReason::CircuitOpen { restarts, window };
-                tracing::error!(path = %child.path, %reason, "giving up on child");
-                child.set_phase(Phase::Terminated(reason.clone()));
-                let path = child.path.clone();
-                self.emit(path, EventKind::GaveUp { reason });
-            }
-            Decision::Escalate => {
-                child.set_phase(Phase::Terminated(reason.clone()));
-                let err = SupervisorError::IntensityExceeded {
-                    supervisor: self.path.to_string(),
-                    child: child.path.to_string(),
-                    reason,
-                    max: self.intensity.max(),
-                    period: self.intensity.window(),
-                };
-                tracing::error!(supervisor = %self.path, error = %err, "restart intensity exceeded");
-                self.begin_stop(Err(err));
-            }
-            Decision::Restart { delay } => {
-                child.restarts += 1;
-                if delay.is_zero() {
-                    // No timer at all for a zero delay. A ready-gated child
-                    // that failed before ready is already `Restarting`.
-                    if child.phase != Phase::Restarting {
-                        child.set_phase(Phase::Restarting);
-                    }
-                    let attempt = next_attempt(child);
-                    let path = child.path.clone();
-                    self.emit(path, EventKind::Restarted { attempt });
-                    self.spawn(slot);
-                } else {
-                    child.set_phase(Phase::BackingOff);
-                    child.next_restart_at = Some(now + delay);
-                    child.timer = Some(self.timers.insert_at(Timer::Restart(slot), now + delay));
-                    tracing::debug!(path = %child.path, ?delay, "backing off");
-                    let path = child.path.clone();
-                    self.emit(path, EventKind::BackingOff { delay });
-                }
-            }
+            Timer::Plan => {}
         }
     }
 
     // ----- actions -----
 
-    /// Spawns a run of the child. Returns whether the caller must wait for
-    /// its readiness.
-    fn spawn(&mut self, slot: usize) -> bool {
+    /// Spawns a run of the child; `manual` when a command waits for its
+    /// readiness. Returns whether the caller must wait for that readiness.
+    fn spawn(&mut self, slot: usize, manual: bool) -> bool {
         let Some(child) = self.table.get_mut(slot) else {
             return false;
         };
@@ -478,6 +509,8 @@ impl Runner {
             id: self.next_run,
             ready: gate.is_none(),
             ready_timed_out: false,
+            manual: manual && gate.is_some(),
+            nested: None,
         });
         match gate {
             None => child.set_phase(Phase::Running),
@@ -490,6 +523,9 @@ impl Runner {
         tracing::info!(path = %child.path, attempt, "child started");
         let path = child.path.clone();
         self.emit(path, EventKind::Started { attempt });
+        if manual && gate.is_none() {
+            self.finish_manual_start(slot);
+        }
         gate.is_some()
     }
 
@@ -506,6 +542,7 @@ impl Runner {
                 self.timers.try_remove(&key);
             }
             child.next_restart_at = None;
+            child.pending_start = false;
             if !matches!(child.phase, Phase::Terminated(_)) {
                 child.set_phase(Phase::Terminated(ExitReason::Shutdown));
             }
@@ -551,16 +588,18 @@ impl Runner {
             started: self.started,
         });
         self.emit(self.path.clone(), EventKind::ShutdownStarted);
-        self.plan.clear();
-        self.current = None;
-        // Call off pending restarts first, so no timer can fire a restart.
+        self.clear_plan();
+        // Call off pending starts and restarts first, so that no timer can
+        // fire a restart.
         for slot in self.table.slots() {
-            let backing_off = self
+            let idle = self
                 .table
                 .get(slot)
-                .is_some_and(|c| c.phase == Phase::BackingOff);
-            if backing_off {
+                .is_some_and(|c| c.run.is_none() && !matches!(c.phase, Phase::Terminated(_)));
+            if idle {
                 self.stop_child(slot);
+            } else if let Some(c) = self.table.get_mut(slot) {
+                c.pending_start = false;
             }
         }
         self.plan = self.table.slots_rev().into_iter().map(Step::Stop).collect();
@@ -576,19 +615,28 @@ impl Runner {
         }
     }
 
-    fn remove_if_temporary(&mut self, slot: usize) {
+    /// Removes a child from the table, cancelling its timer.
+    fn remove(&mut self, slot: usize) {
+        if let Some(mut child) = self.table.remove(slot) {
+            if let Some(key) = child.timer.take() {
+                self.timers.try_remove(&key);
+            }
+            self.plan
+                .retain(|s| *s != Step::Start(slot) && *s != Step::Stop(slot));
+            tracing::debug!(path = %child.path, "child removed");
+            self.emit(child.path, EventKind::ChildRemoved);
+        }
+    }
+
+    fn remove_if_temporary(&mut self, slot: usize) -> bool {
         let temporary = self
             .table
             .get(slot)
-            .is_some_and(|c| c.spec.restart == crate::Restart::Temporary);
+            .is_some_and(|c| c.spec.restart == Restart::Temporary);
         if temporary {
-            if let Some(child) = self.table.remove(slot) {
-                if let Some(key) = child.timer {
-                    self.timers.try_remove(&key);
-                }
-                self.emit(child.path, EventKind::ChildRemoved);
-            }
+            self.remove(slot);
         }
+        temporary
     }
 
     fn snapshots(&self) -> Vec<ChildSnapshot> {
@@ -633,7 +681,7 @@ fn next_attempt(child: &Child) -> u32 {
 fn classify(
     result: Result<Result<(), BoxError>, JoinError>,
     run: &Run,
-    spec: &crate::ChildSpec,
+    spec: &ChildSpec,
 ) -> (ExitReason, Option<SupervisorError>) {
     if run.ready_timed_out {
         let timeout = spec.ready.and_then(|g| g.timeout).unwrap_or_default();

@@ -1,0 +1,292 @@
+//! Commands from handles: `start_child`, `terminate_child`,
+//! `restart_child`, `delete_child`, `which_children`, `count_children`.
+//!
+//! The answers are OTP's (see `ControlError`). A path with a `/` is
+//! forwarded, minus its first segment, to the nested supervisor that segment
+//! names. Commands never block the loop: one that has to wait (a ready-gated
+//! start, a graceful stop) leaves its reply with the child, answered when the
+//! event comes.
+
+use super::{Command, Mode, Msg, Reply, Runner, Step};
+use crate::event::EventKind;
+use crate::lifecycle::Phase;
+use crate::supervisor::builder::validate_spec;
+use crate::supervisor::child::{Child, Waiter};
+use crate::supervisor::decision::RestartState;
+use crate::supervisor::ChildCounts;
+use crate::{ChildSpec, ControlError};
+
+impl Runner {
+    pub(super) fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::WhichChildren(reply) => {
+                let _ = reply.send(self.snapshots());
+            }
+            Command::CountChildren(reply) => {
+                let _ = reply.send(self.counts());
+            }
+            Command::Kill => self.kill_all(),
+            Command::Start { at, spec, reply } => {
+                if at.is_empty() {
+                    self.cmd_start(spec, reply);
+                } else {
+                    let (head, rest) = split(&at);
+                    let (head, rest) = (head.to_owned(), rest.to_owned());
+                    self.forward(
+                        &head,
+                        Command::Start {
+                            at: rest,
+                            spec,
+                            reply,
+                        },
+                    );
+                }
+            }
+            Command::Terminate { path, reply } => match split(&path) {
+                (name, "") => self.cmd_terminate(name, reply),
+                (head, rest) => {
+                    let (head, path) = (head.to_owned(), rest.to_owned());
+                    self.forward(&head, Command::Terminate { path, reply });
+                }
+            },
+            Command::Restart { path, reply } => match split(&path) {
+                (name, "") => self.cmd_restart(name, reply),
+                (head, rest) => {
+                    let (head, path) = (head.to_owned(), rest.to_owned());
+                    self.forward(&head, Command::Restart { path, reply });
+                }
+            },
+            Command::Delete { path, reply } => match split(&path) {
+                (name, "") => self.cmd_delete(name, reply),
+                (head, rest) => {
+                    let (head, path) = (head.to_owned(), rest.to_owned());
+                    self.forward(&head, Command::Delete { path, reply });
+                }
+            },
+        }
+    }
+
+    /// Sends `cmd` on to the nested supervisor `name`.
+    fn forward(&mut self, name: &str, cmd: Command) {
+        let path = self.child_path(name);
+        let Some(child) = self.table.slot_of(name).and_then(|s| self.table.get(s)) else {
+            return cmd.refuse(ControlError::NotFound { path });
+        };
+        let tx = child.run.as_ref().and_then(|r| r.nested.clone());
+        match tx {
+            Some(tx) => {
+                if let Err(e) = tx.send(Msg::Command(cmd)) {
+                    if let Msg::Command(cmd) = e.0 {
+                        cmd.refuse(ControlError::NotASupervisor { path });
+                    }
+                }
+            }
+            None => cmd.refuse(ControlError::NotASupervisor { path }),
+        }
+    }
+
+    fn cmd_start(&mut self, mut spec: ChildSpec, reply: Reply<String>) {
+        if let Err(e) = self.refuse_if_stopping() {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        if let Some(max) = self.config.dynamic {
+            if max.is_some_and(|max| self.table.len() >= max) {
+                let _ = reply.send(Err(ControlError::MaxChildren {
+                    supervisor: self.path.to_string(),
+                    max: max.unwrap_or_default(),
+                }));
+                return;
+            }
+            if let Err(reason) = crate::spec::check_name(&spec.name) {
+                let _ = reply.send(Err(ControlError::InvalidName {
+                    path: self.child_path(&spec.name),
+                    name: spec.name.to_string(),
+                    reason,
+                }));
+                return;
+            }
+            self.next_dynamic_id += 1;
+            spec.name = format!("{}-{}", spec.name, self.next_dynamic_id).into();
+        }
+        if let Err(e) = validate_spec(&self.path, &spec, self.config.auto_shutdown) {
+            let _ = reply.send(Err(match e {
+                crate::ConfigError::InvalidName { path, name, reason } => {
+                    ControlError::InvalidName { path, name, reason }
+                }
+                other => ControlError::InvalidSpec(other),
+            }));
+            return;
+        }
+        if let Some(existing) = self
+            .table
+            .slot_of(&spec.name)
+            .and_then(|s| self.table.get(s))
+        {
+            let path = existing.path.to_string();
+            let _ = reply.send(Err(if existing.run.is_some() {
+                ControlError::AlreadyRunning { path }
+            } else {
+                ControlError::AlreadyPresent { path }
+            }));
+            return;
+        }
+        let path = self.child_path(&spec.name).into();
+        let mut child = Child::new(spec, path);
+        child.waiters.push(Waiter::Added(reply));
+        let slot = self.table.push(child);
+        self.spawn(slot, true);
+    }
+
+    /// Called when a child started by a command is ready (at once for one
+    /// that is not ready-gated).
+    pub(super) fn finish_manual_start(&mut self, slot: usize) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let added = child.is_being_added();
+        child.answer_starts(Ok(()));
+        if added {
+            let path = child.path.clone();
+            tracing::info!(path = %path, "child added");
+            self.emit(path, EventKind::ChildAdded);
+        }
+    }
+
+    fn cmd_terminate(&mut self, name: &str, reply: Reply<()>) {
+        if let Err(e) = self.refuse_if_stopping() {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let Some(slot) = self.table.slot_of(name) else {
+            let _ = reply.send(Err(ControlError::NotFound {
+                path: self.child_path(name),
+            }));
+            return;
+        };
+        self.plan.retain(|s| *s != Step::Start(slot));
+        if self.current == Some(Step::Start(slot)) {
+            self.current = None;
+        }
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        child.pending_start = false;
+        if child.run.is_some() {
+            // Answered when the task has ended (OTP's terminate_child is
+            // synchronous too).
+            child.waiters.push(Waiter::Terminated(reply));
+            self.stop_child(slot);
+        } else {
+            // Waiting to restart, or already terminated: `ok`, again.
+            self.stop_child(slot);
+            self.remove_if_temporary(slot);
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    fn cmd_restart(&mut self, name: &str, reply: Reply<()>) {
+        if let Err(e) = self.refuse_if_stopping() {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let path = self.child_path(name);
+        let Some(slot) = self.table.slot_of(name) else {
+            let _ = reply.send(Err(ControlError::NotFound { path }));
+            return;
+        };
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        if child.run.is_some() {
+            let _ = reply.send(Err(ControlError::Running { path }));
+            return;
+        }
+        if child.pending_start || child.phase == Phase::BackingOff {
+            let _ = reply.send(Err(ControlError::Restarting { path }));
+            return;
+        }
+        // Terminated (by hand, completed, or given up by its breaker): a
+        // restart by hand closes the breaker and starts the backoff over.
+        child.restart_state = RestartState::new(&child.spec);
+        child.set_phase(Phase::Starting);
+        child.waiters.push(Waiter::Restarted(reply));
+        tracing::info!(path = %child.path, "restart by hand");
+        self.spawn(slot, true);
+    }
+
+    fn cmd_delete(&mut self, name: &str, reply: Reply<()>) {
+        if let Err(e) = self.refuse_if_stopping() {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let path = self.child_path(name);
+        let Some(slot) = self.table.slot_of(name) else {
+            let _ = reply.send(Err(ControlError::NotFound { path }));
+            return;
+        };
+        let Some(child) = self.table.get(slot) else {
+            return;
+        };
+        if child.run.is_some() {
+            let _ = reply.send(Err(ControlError::Running { path }));
+        } else if child.pending_start || child.phase == Phase::BackingOff {
+            let _ = reply.send(Err(ControlError::Restarting { path }));
+        } else {
+            self.remove(slot);
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    pub(super) fn counts(&self) -> ChildCounts {
+        let mut c = ChildCounts::default();
+        for child in self.table.iter() {
+            c.specs += 1;
+            if child.run.is_some() {
+                c.active += 1;
+            }
+            if child.spec.is_supervisor() {
+                c.supervisors += 1;
+            } else {
+                c.workers += 1;
+            }
+        }
+        c
+    }
+
+    fn refuse_if_stopping(&self) -> Result<(), ControlError> {
+        if self.mode == Mode::Stopping {
+            Err(ControlError::ShuttingDown {
+                supervisor: self.path.to_string(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn child_path(&self, name: &str) -> String {
+        format!("{}/{name}", self.path)
+    }
+}
+
+impl Command {
+    /// Answers the command with `err`.
+    pub(super) fn refuse(self, err: ControlError) {
+        match self {
+            Command::Start { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+            Command::Terminate { reply, .. }
+            | Command::Restart { reply, .. }
+            | Command::Delete { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+            Command::WhichChildren(_) | Command::CountChildren(_) | Command::Kill => {}
+        }
+    }
+}
+
+/// `"db/pool/conn"` → `("db", "pool/conn")`; `"db"` → `("db", "")`.
+fn split(path: &str) -> (&str, &str) {
+    path.split_once('/').unwrap_or((path, ""))
+}

@@ -1,0 +1,266 @@
+//! What a child's exit leads to: nothing, a restart of the child, a group
+//! restart (`OneForAll`, `RestForOne`), a given-up child, the supervisor's
+//! auto-shutdown, or its failure.
+//!
+//! The rule that decides whether to restart at all is the pure
+//! `decision::decide`; this module carries the decision out on the table.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Mode, Runner, Step, Timer};
+use crate::event::EventKind;
+use crate::lifecycle::{ExitReason, Phase};
+use crate::supervisor::child::Run;
+use crate::supervisor::decision::{decide, Decision};
+use crate::supervisor::{AutoShutdown, Strategy};
+use crate::{ControlError, Restart, SupervisorError};
+
+impl Runner {
+    /// Dispatches a child's ended run, once its exit is recorded.
+    pub(super) fn after_exit(
+        &mut self,
+        slot: usize,
+        reason: ExitReason,
+        run: Run,
+        ran_for: Duration,
+        now: Instant,
+    ) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+
+        // 1. Asked to stop (a command, a group restart, the supervisor's
+        //    stop), or ended on its own during the supervisor's stop: it keeps
+        //    its own reason and is not restarted; nothing is counted.
+        if child.phase == Phase::Stopping || self.mode == Mode::Stopping {
+            let regrouped = child.pending_start && self.mode != Mode::Stopping;
+            if regrouped {
+                child.set_phase(Phase::BackingOff);
+            } else {
+                child.pending_start = false;
+                child.set_phase(Phase::Terminated(reason.clone()));
+            }
+            if run.manual {
+                let err = if self.mode == Mode::Stopping {
+                    ControlError::ShuttingDown {
+                        supervisor: self.path.to_string(),
+                    }
+                } else {
+                    ControlError::StartFailed {
+                        path: child.path.to_string(),
+                        reason: reason.clone(),
+                    }
+                };
+                let added = child.is_being_added();
+                child.answer_starts(Err(err));
+                if added && !regrouped {
+                    child.answer_terminates();
+                    self.table.remove(slot);
+                    return;
+                }
+            }
+            child.answer_terminates();
+            if self.current == Some(Step::Start(slot)) {
+                self.current = None;
+            }
+            if !regrouped {
+                self.remove_if_temporary(slot);
+            }
+            return;
+        }
+
+        // 2. A start by command that failed before ready: the command gets
+        //    the error; not restarted, not counted. `start_child` keeps
+        //    nothing (OTP), `restart_child` keeps the spec.
+        if run.manual {
+            child.set_phase(Phase::Terminated(reason.clone()));
+            let added = child.is_being_added();
+            let err = ControlError::StartFailed {
+                path: child.path.to_string(),
+                reason,
+            };
+            child.answer_starts(Err(err));
+            if added {
+                self.table.remove(slot);
+            } else {
+                self.remove_if_temporary(slot);
+            }
+            return;
+        }
+
+        // 3. A plan's start that failed before ready: during the initial
+        //    start, the supervisor's start fails; later (a group restart), it
+        //    is a failure like any other.
+        if self.current == Some(Step::Start(slot)) && !run.ready {
+            self.current = None;
+            if self.mode == Mode::Starting {
+                child.set_phase(Phase::Terminated(reason.clone()));
+                let err = match child.last_supervisor_error.clone() {
+                    // A nested supervisor's failed start: the deepest path.
+                    Some(e @ SupervisorError::StartFailed { .. }) => e,
+                    _ => SupervisorError::StartFailed {
+                        path: child.path.to_string(),
+                        reason,
+                    },
+                };
+                self.begin_stop(Err(err));
+                return;
+            }
+        }
+        self.on_exit(slot, reason, ran_for, now);
+    }
+
+    /// A child's run ended on its own while the supervisor runs.
+    fn on_exit(&mut self, slot: usize, reason: ExitReason, ran_for: Duration, now: Instant) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let decision = decide(
+            &child.spec,
+            &mut child.restart_state,
+            &mut self.intensity,
+            &reason,
+            ran_for,
+            now,
+        );
+        let significant = child.spec.significant;
+        match decision {
+            Decision::Stay => {
+                child.set_phase(Phase::Terminated(reason));
+                self.check_auto_shutdown(significant);
+            }
+            Decision::Remove => {
+                child.set_phase(Phase::Terminated(reason));
+                self.remove(slot);
+                self.check_auto_shutdown(significant);
+            }
+            Decision::GiveUp { restarts, window } => {
+                let reason = ExitReason::CircuitOpen { restarts, window };
+                tracing::error!(path = %child.path, %reason, "giving up on child");
+                child.set_phase(Phase::Terminated(reason.clone()));
+                let path = child.path.clone();
+                self.emit(path, EventKind::GaveUp { reason });
+            }
+            Decision::Escalate => {
+                child.set_phase(Phase::Terminated(reason.clone()));
+                let err = SupervisorError::IntensityExceeded {
+                    supervisor: self.path.to_string(),
+                    child: child.path.to_string(),
+                    reason,
+                    max: self.intensity.max(),
+                    period: self.intensity.window(),
+                };
+                tracing::error!(supervisor = %self.path, error = %err, "restart intensity exceeded");
+                self.begin_stop(Err(err));
+            }
+            Decision::Restart { delay } => match self.config.strategy {
+                Strategy::OneForOne => self.restart_one(slot, delay, now),
+                Strategy::OneForAll | Strategy::RestForOne => self.restart_group(slot, delay),
+            },
+        }
+    }
+
+    /// `OneForOne`: restarts this child alone, after `delay`.
+    fn restart_one(&mut self, slot: usize, delay: Duration, now: Instant) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        child.restarts += 1;
+        if delay.is_zero() {
+            // No timer at all for a zero delay. A ready-gated child that
+            // failed before ready is already `Restarting`.
+            if child.phase != Phase::Restarting {
+                child.set_phase(Phase::Restarting);
+            }
+            let attempt = super::next_attempt(child);
+            let path = child.path.clone();
+            self.emit(path, EventKind::Restarted { attempt });
+            self.spawn(slot, false);
+        } else {
+            child.set_phase(Phase::BackingOff);
+            child.next_restart_at = Some(now + delay);
+            child.timer = Some(self.timers.insert_at(Timer::Restart(slot), now + delay));
+            tracing::debug!(path = %child.path, ?delay, "backing off");
+            let path = child.path.clone();
+            self.emit(path, EventKind::BackingOff { delay });
+        }
+    }
+
+    /// `OneForAll` / `RestForOne`: stops the affected siblings in reverse
+    /// start order, waits `delay`, and starts every pending child in start
+    /// order. A plan in progress is abandoned; the children it still had to
+    /// start stay pending and are started by this one.
+    fn restart_group(&mut self, trigger: usize, delay: Duration) {
+        let order = self.table.slots();
+        let from = match self.config.strategy {
+            Strategy::RestForOne => order.iter().position(|&s| s == trigger).unwrap_or(0),
+            _ => 0,
+        };
+        let members = &order[from..];
+        if let Some(child) = self.table.get_mut(trigger) {
+            child.pending_start = true;
+            if child.phase != Phase::BackingOff {
+                child.set_phase(Phase::BackingOff);
+            }
+            tracing::warn!(
+                path = %child.path,
+                strategy = ?self.config.strategy,
+                siblings = members.len() - 1,
+                ?delay,
+                "restarting the group"
+            );
+            if !delay.is_zero() {
+                let path = child.path.clone();
+                self.emit(path, EventKind::BackingOff { delay });
+            }
+        }
+        self.clear_plan();
+        for &slot in members.iter().rev().filter(|&&s| s != trigger) {
+            let Some(child) = self.table.get_mut(slot) else {
+                continue;
+            };
+            let given_up = matches!(
+                child.phase,
+                Phase::Terminated(ExitReason::CircuitOpen { .. })
+            );
+            if child.spec.restart != Restart::Temporary && !given_up {
+                child.pending_start = true;
+            }
+            if child.run.is_some() {
+                self.plan.push_back(Step::Stop(slot));
+            } else if let Some(key) = child.timer.take() {
+                // Waiting for its own restart: the group's restart replaces it.
+                self.timers.try_remove(&key);
+                child.next_restart_at = None;
+            }
+        }
+        self.plan.push_back(Step::Wait(delay));
+        for slot in self.table.slots() {
+            if self.table.get(slot).is_some_and(|c| c.pending_start) {
+                self.plan.push_back(Step::Start(slot));
+            }
+        }
+    }
+
+    /// A significant child ended and is not restarted: the supervisor may
+    /// stop by itself.
+    fn check_auto_shutdown(&mut self, significant: bool) {
+        if !significant || self.mode == Mode::Stopping {
+            return;
+        }
+        let stop = match self.config.auto_shutdown {
+            AutoShutdown::Never => false,
+            AutoShutdown::AnySignificant => true,
+            AutoShutdown::AllSignificant => !self
+                .table
+                .iter()
+                .any(|c| c.spec.significant && c.is_alive_or_pending()),
+        };
+        if stop {
+            tracing::info!(supervisor = %self.path, mode = ?self.config.auto_shutdown, "auto-shutdown: significant children ended");
+            self.begin_stop(Ok(()));
+        }
+    }
+}
