@@ -194,3 +194,153 @@ pub fn drain(rx: &mut tokio::sync::broadcast::Receiver<Event>) -> Vec<(String, E
     }
     out
 }
+
+/// How a remote-controlled child's run ends.
+#[derive(Debug, Clone, Copy)]
+pub enum How {
+    /// Return `Ok(())` (OTP's `normal`).
+    Normal,
+    /// Return `Err` (an abnormal exit).
+    Abnormal,
+    /// Panic (the closest to OTP's `kill` a child can do to itself).
+    Panic,
+}
+
+#[derive(Default)]
+struct RemoteInner {
+    senders: std::collections::HashMap<String, tokio::sync::mpsc::UnboundedSender<How>>,
+    /// Starts left to fail, per path (`u32::MAX`: always).
+    fail_start: std::collections::HashMap<String, u32>,
+    runs: std::collections::HashMap<String, u32>,
+}
+
+/// Children driven from the test, like OTP's `supervisor_1` and
+/// `supervisor_deadlock` helpers: `exit(path, How)` ends the current run of
+/// the child at that (full) path; `fail_start(path)` makes the next starts of
+/// a ready-gated child fail before ready.
+#[derive(Clone, Default)]
+pub struct Remote(Arc<Mutex<RemoteInner>>);
+
+struct Registered {
+    remote: Remote,
+    path: String,
+    tx: tokio::sync::mpsc::UnboundedSender<How>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut inner = self.remote.0.lock().unwrap();
+        if inner
+            .senders
+            .get(&self.path)
+            .is_some_and(|t| t.same_channel(&self.tx))
+        {
+            inner.senders.remove(&self.path);
+        }
+    }
+}
+
+impl Remote {
+    /// A child that runs until told how to end, or cancelled.
+    pub fn spec(&self, name: &str) -> ChildSpec {
+        self.make(name, false)
+    }
+
+    /// A ready-gated child (1 s); its start fails while `fail_start` is set.
+    pub fn gated(&self, name: &str) -> ChildSpec {
+        self.make(name, true).wait_ready(secs(1))
+    }
+
+    fn make(&self, name: &str, gated: bool) -> ChildSpec {
+        let remote = self.clone();
+        ChildSpec::new(
+            name,
+            service_fn(move |ctx: Context| {
+                let remote = remote.clone();
+                async move {
+                    let path = ctx.path().to_owned();
+                    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                    let fail = {
+                        let mut inner = remote.0.lock().unwrap();
+                        inner.senders.insert(path.clone(), tx.clone());
+                        *inner.runs.entry(path.clone()).or_default() += 1;
+                        let left = inner.fail_start.get_mut(&path);
+                        match left {
+                            Some(n) if gated && *n > 0 => {
+                                if *n != u32::MAX {
+                                    *n -= 1;
+                                }
+                                true
+                            }
+                            _ => false,
+                        }
+                    };
+                    let _reg = Registered {
+                        remote: remote.clone(),
+                        path,
+                        tx,
+                    };
+                    if fail {
+                        tokio::time::sleep(ms(10)).await;
+                        return Err("start failed".into());
+                    }
+                    ctx.ready();
+                    tokio::select! {
+                        _ = ctx.cancelled() => Ok(()),
+                        how = rx.recv() => match how {
+                            Some(How::Normal) => Ok(()),
+                            Some(How::Abnormal) => Err("abnormal".into()),
+                            Some(How::Panic) => panic!("killed"),
+                            None => Ok(()),
+                        },
+                    }
+                }
+            }),
+        )
+    }
+
+    /// Ends the current run of the child at `path`, and lets the supervisor
+    /// react.
+    pub async fn exit(&self, path: &str, how: How) {
+        let tx = self.0.lock().unwrap().senders.get(path).cloned();
+        tx.unwrap_or_else(|| panic!("{path} is not running"))
+            .send(how)
+            .unwrap();
+        settle().await;
+    }
+
+    pub fn set_fail_start(&self, path: &str, fail: bool) {
+        self.fail_next(path, if fail { u32::MAX } else { 0 });
+    }
+
+    /// The next `n` starts of the ready-gated child at `path` fail.
+    pub fn fail_next(&self, path: &str, n: u32) {
+        self.0.lock().unwrap().fail_start.insert(path.to_owned(), n);
+    }
+
+    /// How many runs the child at `path` has had.
+    pub fn runs(&self, path: &str) -> u32 {
+        self.0.lock().unwrap().runs.get(path).copied().unwrap_or(0)
+    }
+
+    /// Whether a run of the child at `path` is alive.
+    pub fn alive(&self, path: &str) -> bool {
+        self.0.lock().unwrap().senders.contains_key(path)
+    }
+}
+
+/// `[specs, active, supervisors, workers]`, as the OTP suite's
+/// `get_child_counts`.
+pub async fn counts(h: &tokio_supervisor::SupervisorHandle) -> [usize; 4] {
+    let c = h.count_children().await;
+    [c.specs, c.active, c.supervisors, c.workers]
+}
+
+/// The names of the children, in start order.
+pub async fn names(h: &tokio_supervisor::SupervisorHandle) -> Vec<String> {
+    h.which_children()
+        .await
+        .into_iter()
+        .map(|c| c.name.to_string())
+        .collect()
+}

@@ -198,12 +198,12 @@ impl Runner {
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
-        if child.run.is_some() {
-            let _ = reply.send(Err(ControlError::Running { path }));
+        if is_restarting(child) {
+            let _ = reply.send(Err(ControlError::Restarting { path }));
             return;
         }
-        if child.pending_start || child.phase == Phase::BackingOff {
-            let _ = reply.send(Err(ControlError::Restarting { path }));
+        if child.run.is_some() {
+            let _ = reply.send(Err(ControlError::Running { path }));
             return;
         }
         // Terminated (by hand, completed, or given up by its breaker): a
@@ -228,10 +228,10 @@ impl Runner {
         let Some(child) = self.table.get(slot) else {
             return;
         };
-        if child.run.is_some() {
-            let _ = reply.send(Err(ControlError::Running { path }));
-        } else if child.pending_start || child.phase == Phase::BackingOff {
+        if is_restarting(child) {
             let _ = reply.send(Err(ControlError::Restarting { path }));
+        } else if child.run.is_some() {
+            let _ = reply.send(Err(ControlError::Running { path }));
         } else {
             self.remove(slot);
             let _ = reply.send(Ok(()));
@@ -284,6 +284,12 @@ impl Command {
             Command::WhichChildren(_) | Command::CountChildren(_) | Command::Kill => {}
         }
     }
+}
+
+/// OTP's `restarting`: waiting for an automatic restart, or in a restart
+/// attempt that is not ready yet.
+fn is_restarting(child: &Child) -> bool {
+    child.pending_start || matches!(child.phase, Phase::BackingOff | Phase::Restarting)
 }
 
 /// `"db/pool/conn"` → `("db", "pool/conn")`; `"db"` → `("db", "")`.
