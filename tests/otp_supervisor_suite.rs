@@ -500,7 +500,8 @@ async fn child_adm_simple() {
 /// Every invalid spec gets its own error.
 #[tokio::test(start_paused = true)]
 async fn child_specs() {
-    let bad: Vec<(ChildSpec, fn(&ConfigError) -> bool)> = vec![
+    type IsExpected = fn(&ConfigError) -> bool;
+    let bad: Vec<(ChildSpec, IsExpected)> = vec![
         (done_at_once(""), |e| {
             matches!(e, ConfigError::InvalidName { .. })
         }),
