@@ -1628,3 +1628,88 @@ async fn which_children_simple_one_for_one() {
     );
     assert!(children.iter().all(|c| c.phase == Phase::Running));
 }
+
+// ----- shutdown_termination: a child's own `shutdown` exit is `Ok(())` ----
+
+#[tokio::test(start_paused = true)]
+async fn permanent_shutdown() {
+    let (remote, counts, _) = terminate_one(Restart::Permanent, How::Normal).await;
+    assert_eq!(remote.runs("sup/child1"), 2, "always restarted");
+    assert_eq!(counts, [2, 2, 0, 2]);
+    remote.exit("sup/child1", How::Normal).await;
+    assert_eq!(remote.runs("sup/child1"), 3, "again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_shutdown() {
+    let remote = Remote::default();
+    let h = sup(Strategy::OneForOne, 2, 3600)
+        .child(permanent(&remote, "child0"))
+        .child(remote.spec("child1").backoff(Backoff::none()))
+        .start_ok()
+        .await;
+    remote.exit("sup/child1", How::Normal).await;
+    assert_eq!(counts(&h).await, [2, 1, 0, 2], "not restarted, kept");
+    h.restart_child("child1").await.unwrap();
+    remote.exit("sup/child1", How::Normal).await;
+    assert_eq!(counts(&h).await, [2, 1, 0, 2]);
+    assert_eq!(remote.runs("sup/child1"), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn temporary_shutdown() {
+    let remote = Remote::default();
+    let h = sup(Strategy::OneForOne, 2, 3600)
+        .child(permanent(&remote, "child0"))
+        .start_ok()
+        .await;
+    let temp = remote.spec("child1").restart(Restart::Temporary);
+    for _ in 0..2 {
+        h.start_child(temp.clone()).await.unwrap();
+        remote.exit("sup/child1", How::Normal).await;
+        assert_eq!(
+            counts(&h).await,
+            [1, 1, 0, 1],
+            "removed; the name is free again"
+        );
+    }
+}
+
+/// OTP-16804: once a temporary child of a dynamic supervisor has died, the
+/// later temporary children must still not keep their start parameters.
+#[tokio::test(start_paused = true)]
+async fn simple_one_for_one_corruption() {
+    struct Params(Arc<AtomicUsize>);
+    impl Drop for Params {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let live = Arc::new(AtomicUsize::new(0));
+    let remote = Remote::default();
+    let h = Supervisor::dynamic("sup").start_ok().await;
+    let first = h
+        .start_child(remote.spec("child").restart(Restart::Temporary))
+        .await
+        .unwrap();
+    remote.exit(&first, How::Abnormal).await;
+    for _ in 0..10 {
+        live.fetch_add(1, Ordering::SeqCst);
+        let params = Params(live.clone());
+        let spec = ChildSpec::new(
+            "child",
+            service_fn(move |ctx| {
+                let _keep = &params;
+                async move {
+                    ctx.cancelled().await;
+                    Ok(())
+                }
+            }),
+        )
+        .restart(Restart::Temporary);
+        let p = h.start_child(spec).await.unwrap();
+        h.terminate_child(&p).await.unwrap();
+    }
+    assert_eq!(live.load(Ordering::SeqCst), 0);
+    assert!(h.which_children().await.is_empty());
+}
