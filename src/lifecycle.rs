@@ -268,7 +268,9 @@ pub struct ChildSnapshot {
     /// How many times a task was spawned for the child (the first start
     /// included).
     pub starts: u64,
-    /// How many restarts were decided for the child (after an exit).
+    /// How many times the supervisor started the child again after an exit
+    /// (its automatic restarts, group restarts included; not
+    /// `restart_child`).
     pub restarts: u64,
     /// How many runs ended abnormally (error, panic, abort, ready timeout).
     pub failures: u64,

@@ -455,11 +455,7 @@ impl Runner {
         match timer {
             Timer::Restart(_) => {
                 child.next_restart_at = None;
-                child.set_phase(Phase::Restarting);
-                let attempt = next_attempt(child);
-                let path = child.path.clone();
-                self.emit(path, EventKind::Restarted { attempt });
-                self.spawn(slot, false);
+                self.restart_now(slot);
             }
             Timer::Kill(_) => {
                 if let Some(run) = &child.run {
@@ -479,6 +475,23 @@ impl Runner {
     }
 
     // ----- actions -----
+
+    /// Starts a child again after an exit (an automatic restart).
+    fn restart_now(&mut self, slot: usize) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        // A ready-gated child that failed before ready is already
+        // `Restarting`.
+        if child.phase != Phase::Restarting {
+            child.set_phase(Phase::Restarting);
+        }
+        child.restarts += 1;
+        let attempt = next_attempt(child);
+        let path = child.path.clone();
+        self.emit(path, EventKind::Restarted { attempt });
+        self.spawn(slot, false);
+    }
 
     /// Spawns a run of the child; `manual` when a command waits for its
     /// readiness. Returns whether the caller must wait for that readiness.

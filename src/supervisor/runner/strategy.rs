@@ -167,17 +167,9 @@ impl Runner {
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
-        child.restarts += 1;
         if delay.is_zero() {
-            // No timer at all for a zero delay. A ready-gated child that
-            // failed before ready is already `Restarting`.
-            if child.phase != Phase::Restarting {
-                child.set_phase(Phase::Restarting);
-            }
-            let attempt = super::next_attempt(child);
-            let path = child.path.clone();
-            self.emit(path, EventKind::Restarted { attempt });
-            self.spawn(slot, false);
+            // No timer at all for a zero delay.
+            self.restart_now(slot);
         } else {
             child.set_phase(Phase::BackingOff);
             child.next_restart_at = Some(now + delay);
