@@ -502,12 +502,12 @@ fn observe(cfg: &Cfg, actions: &[Action]) -> Observed {
         let running = (0..n)
             .map(|i| {
                 snap.iter()
-                    .any(|c| &*c.name == format!("c{i}") && c.phase == Phase::Running)
+                    .any(|c| c.name.as_ref() == format!("c{i}") && c.phase == Phase::Running)
             })
             .collect();
         let failed = h.shutdown().await.is_err();
         let snap = h.which_children().await;
-        let find = |i: usize| snap.iter().find(|c| &*c.name == format!("c{i}"));
+        let find = |i: usize| snap.iter().find(|c| c.name.as_ref() == format!("c{i}"));
         let log = log.lock().unwrap().clone();
         Observed {
             log,
@@ -528,7 +528,7 @@ fn config() -> Config {
         ..Config::default()
     };
     if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
-        c.rng_seed = RngSeed::Fixed(0x5eed_0f_07b);
+        c.rng_seed = RngSeed::Fixed(0x5eed_f07b);
     }
     if let Some(cases) = std::env::var("PROPTEST_CASES")
         .ok()
