@@ -14,12 +14,12 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::event::Event;
 use crate::supervisor::runner::Msg;
+use crate::supervisor::Tree;
 
 /// The handle a running child gets: cancellation, readiness, heartbeat, and
 /// who it is.
@@ -61,7 +61,7 @@ struct Inner {
 
 struct Notifier {
     tx: mpsc::UnboundedSender<Msg>,
-    events: broadcast::Sender<Event>,
+    tree: Arc<Tree>,
     slot: usize,
     run: u64,
 }
@@ -71,7 +71,7 @@ impl Context {
         path: Arc<str>,
         attempt: u32,
         tx: mpsc::UnboundedSender<Msg>,
-        events: broadcast::Sender<Event>,
+        tree: Arc<Tree>,
         slot: usize,
         run: u64,
     ) -> Self {
@@ -86,7 +86,7 @@ impl Context {
                 born: Instant::now(),
                 notify: Some(Notifier {
                     tx,
-                    events,
+                    tree,
                     slot,
                     run,
                 }),
@@ -244,9 +244,9 @@ impl Context {
         }
     }
 
-    /// The event channel of the tree this context's child belongs to.
-    pub(crate) fn events(&self) -> Option<&broadcast::Sender<Event>> {
-        self.inner.notify.as_ref().map(|n| &n.events)
+    /// The tree this context's child belongs to.
+    pub(crate) fn tree(&self) -> Option<&Arc<Tree>> {
+        self.inner.notify.as_ref().map(|n| &n.tree)
     }
 }
 
@@ -268,8 +268,7 @@ mod tests {
     #[tokio::test]
     async fn stop_request_reaches_flag_token_and_child_tokens() {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let (events, _) = broadcast::channel(1);
-        let ctx = Context::new("app/x".into(), 3, tx, events, 7, 42);
+        let ctx = Context::new("app/x".into(), 3, tx, Tree::new(), 7, 42);
         let child = ctx.token();
         assert!(!ctx.is_cancelled());
         ctx.request_stop();
@@ -288,8 +287,7 @@ mod tests {
     #[tokio::test]
     async fn a_childs_own_cancel_does_not_stop_the_context() {
         let (tx, _rx) = mpsc::unbounded_channel();
-        let (events, _) = broadcast::channel(1);
-        let ctx = Context::new("app/x".into(), 1, tx, events, 0, 0);
+        let ctx = Context::new("app/x".into(), 1, tx, Tree::new(), 0, 0);
         ctx.token().cancel();
         assert!(!ctx.is_cancelled());
         assert!(!ctx.inner.token.is_cancelled());

@@ -188,7 +188,7 @@ impl Builder {
                 dynamic: self.dynamic.then_some(self.max_children),
                 intensity: self.intensity,
                 children: self.children,
-                events: tokio::sync::broadcast::channel(crate::event::EVENT_CAPACITY).0,
+                tree: super::Tree::new(),
             }),
         })
     }

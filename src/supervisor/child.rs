@@ -19,6 +19,7 @@ use tokio_util::time::delay_queue;
 
 use super::decision::RestartState;
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
+use crate::metrics::ChildCounters;
 use crate::{ChildSpec, Context, ControlError, SupervisorError};
 
 /// The current run of a child.
@@ -55,6 +56,7 @@ pub(crate) enum Waiter {
 pub(crate) struct Child {
     pub(crate) spec: ChildSpec,
     pub(crate) path: Arc<str>,
+    pub(crate) counters: Arc<ChildCounters>,
     pub(crate) phase: Phase,
     pub(crate) run: Option<Run>,
     pub(crate) timer: Option<delay_queue::Key>,
@@ -77,11 +79,12 @@ pub(crate) struct Child {
 }
 
 impl Child {
-    pub(crate) fn new(spec: ChildSpec, path: Arc<str>) -> Self {
+    pub(crate) fn new(spec: ChildSpec, path: Arc<str>, counters: Arc<ChildCounters>) -> Self {
         Child {
             restart_state: RestartState::new(&spec),
             spec,
             path,
+            counters,
             phase: Phase::Starting,
             run: None,
             timer: None,

@@ -61,6 +61,7 @@ struct Inner {
     tx: mpsc::UnboundedSender<Msg>,
     state: watch::Receiver<State>,
     events: broadcast::WeakSender<Event>,
+    metrics: Arc<crate::metrics::Registry>,
     stop: CancellationToken,
 }
 
@@ -69,7 +70,7 @@ impl SupervisorHandle {
         name: Arc<str>,
         tx: mpsc::UnboundedSender<Msg>,
         state: watch::Receiver<State>,
-        events: &broadcast::Sender<Event>,
+        tree: &super::Tree,
         stop: CancellationToken,
     ) -> Self {
         SupervisorHandle {
@@ -77,7 +78,8 @@ impl SupervisorHandle {
                 name,
                 tx,
                 state,
-                events: events.downgrade(),
+                events: tree.events.downgrade(),
+                metrics: tree.metrics.clone(),
                 stop,
             }),
         }
@@ -112,6 +114,14 @@ impl SupervisorHandle {
             State::Stopped { children, .. } => children.as_ref().clone(),
             _ => Vec::new(),
         }
+    }
+
+    /// The counters of the whole tree (every supervisor under this one
+    /// included); see [`MetricsSnapshot`](crate::MetricsSnapshot). Takes no
+    /// lock a child could meet; works after the supervisor has stopped.
+    #[must_use]
+    pub fn metrics(&self) -> crate::MetricsSnapshot {
+        self.inner.metrics.snapshot()
     }
 
     /// Counts the children, as OTP's `count_children`. After the supervisor

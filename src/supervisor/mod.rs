@@ -105,9 +105,25 @@ pub(crate) struct Config {
     pub(crate) dynamic: Option<Option<usize>>,
     pub(crate) intensity: RestartLimit,
     pub(crate) children: Vec<ChildSpec>,
-    /// The event channel of every tree started from this configuration as a
-    /// root (a nested supervisor sends into its root's channel instead).
+    /// The event channel and metrics of every tree started from this
+    /// configuration as a root (a nested supervisor uses its root's).
+    pub(crate) tree: Arc<Tree>,
+}
+
+/// What the whole tree shares: the event channel and the metrics registry.
+#[derive(Debug)]
+pub(crate) struct Tree {
     pub(crate) events: broadcast::Sender<crate::Event>,
+    pub(crate) metrics: Arc<crate::metrics::Registry>,
+}
+
+impl Tree {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Tree {
+            events: broadcast::channel(EVENT_CAPACITY).0,
+            metrics: Arc::default(),
+        })
+    }
 }
 
 /// A configured supervisor, ready to [`start`](Self::start) or to nest in
@@ -218,7 +234,7 @@ impl Supervisor {
     /// ```
     #[must_use]
     pub fn subscribe(&self) -> broadcast::Receiver<crate::Event> {
-        self.config.events.subscribe()
+        self.config.tree.events.subscribe()
     }
 
     /// Starts the supervisor as a root and returns its handle at once, while
@@ -237,13 +253,13 @@ impl Supervisor {
         })?;
         let (tx, rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(State::Starting);
-        let events = self.config.events.clone();
+        let tree = self.config.tree.clone();
         let stop = CancellationToken::new();
         let handle = SupervisorHandle::new(
             self.config.name.clone(),
             tx.clone(),
             state_rx,
-            &events,
+            &tree,
             stop.clone(),
         );
         let runner = Runner::new(
@@ -251,7 +267,7 @@ impl Supervisor {
             Wiring {
                 path: self.config.name.clone(),
                 stop,
-                events,
+                tree,
                 tx,
                 rx,
                 state: state_tx,
@@ -374,9 +390,9 @@ struct Nested(Arc<Config>);
 
 impl Service for Nested {
     async fn run(&self, ctx: Context) -> Result<(), BoxError> {
-        let events = match ctx.events() {
-            Some(e) => e.clone(),
-            None => broadcast::channel(EVENT_CAPACITY).0,
+        let tree = match ctx.tree() {
+            Some(t) => t.clone(),
+            None => Tree::new(),
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let (state, _) = watch::channel(State::Starting);
@@ -387,7 +403,7 @@ impl Service for Nested {
             Wiring {
                 path: ctx.path_arc().clone(),
                 stop: ctx.token(),
-                events,
+                tree,
                 tx,
                 rx,
                 state,

@@ -122,7 +122,7 @@ mod tests {
 
     fn child(name: &str) -> Child {
         let spec = ChildSpec::new(name, service_fn(|_| async { Ok(()) }));
-        Child::new(spec, format!("sup/{name}").into())
+        Child::new(spec, format!("sup/{name}").into(), Default::default())
     }
 
     fn names(t: &Table) -> Vec<String> {

@@ -212,6 +212,10 @@ struct RemoteInner {
     /// Starts left to fail, per path (`u32::MAX`: always).
     fail_start: std::collections::HashMap<String, u32>,
     runs: std::collections::HashMap<String, u32>,
+    /// Starts left that never become ready, per path.
+    hang: std::collections::HashMap<String, u32>,
+    /// How long a stop takes, per path.
+    slow_stop: std::collections::HashMap<String, Duration>,
 }
 
 /// Children driven from the test, like OTP's `supervisor_1` and
@@ -260,6 +264,17 @@ impl Remote {
                 async move {
                     let path = ctx.path().to_owned();
                     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                    let (hang, slow_stop) = {
+                        let mut inner = remote.0.lock().unwrap();
+                        let hang = match inner.hang.get_mut(&path) {
+                            Some(n) if *n > 0 => {
+                                *n -= 1;
+                                true
+                            }
+                            _ => false,
+                        };
+                        (hang, inner.slow_stop.get(&path).copied())
+                    };
                     let fail = {
                         let mut inner = remote.0.lock().unwrap();
                         inner.senders.insert(path.clone(), tx.clone());
@@ -284,9 +299,16 @@ impl Remote {
                         tokio::time::sleep(ms(10)).await;
                         return Err("start failed".into());
                     }
-                    ctx.ready();
+                    if !hang {
+                        ctx.ready();
+                    }
                     tokio::select! {
-                        _ = ctx.cancelled() => Ok(()),
+                        _ = ctx.cancelled() => {
+                            if let Some(d) = slow_stop {
+                                tokio::time::sleep(d).await;
+                            }
+                            Ok(())
+                        }
                         how = rx.recv() => match how {
                             Some(How::Normal) => Ok(()),
                             Some(How::Abnormal) => Err("abnormal".into()),
@@ -316,6 +338,16 @@ impl Remote {
     /// The next `n` starts of the ready-gated child at `path` fail.
     pub fn fail_next(&self, path: &str, n: u32) {
         self.0.lock().unwrap().fail_start.insert(path.to_owned(), n);
+    }
+
+    /// The next start of the child at `path` never calls `ready`.
+    pub fn hang_next(&self, path: &str) {
+        self.0.lock().unwrap().hang.insert(path.to_owned(), 1);
+    }
+
+    /// Stopping the child at `path` takes `d`.
+    pub fn slow_stop(&self, path: &str, d: Duration) {
+        self.0.lock().unwrap().slow_stop.insert(path.to_owned(), d);
     }
 
     /// How many runs the child at `path` has had.

@@ -7,6 +7,8 @@
 //! start, a graceful stop) leaves its reply with the child, answered when the
 //! event comes.
 
+use std::sync::Arc;
+
 use super::{Command, Mode, Msg, Reply, Runner, Step};
 use crate::event::EventKind;
 use crate::lifecycle::Phase;
@@ -131,8 +133,9 @@ impl Runner {
             }));
             return;
         }
-        let path = self.child_path(&spec.name).into();
-        let mut child = Child::new(spec, path);
+        let path: Arc<str> = self.child_path(&spec.name).into();
+        let counters = self.tree.metrics.register(&path);
+        let mut child = Child::new(spec, path, counters);
         child.waiters.push(Waiter::Added(reply));
         let slot = self.table.push(child);
         self.spawn(slot, true);

@@ -47,7 +47,7 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -55,7 +55,7 @@ use tokio_util::time::{delay_queue, DelayQueue};
 
 use super::child::{Child, Run};
 use super::table::Table;
-use super::{ChildCounts, Config};
+use super::{ChildCounts, Config, Tree};
 use crate::event::{Event, EventKind};
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::restart_limit::RestartWindow;
@@ -150,7 +150,7 @@ enum Mode {
 pub(crate) struct Wiring {
     pub(crate) path: Arc<str>,
     pub(crate) stop: CancellationToken,
-    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) tree: Arc<Tree>,
     pub(crate) tx: mpsc::UnboundedSender<Msg>,
     pub(crate) rx: mpsc::UnboundedReceiver<Msg>,
     pub(crate) state: watch::Sender<State>,
@@ -170,7 +170,7 @@ pub(crate) struct Runner {
     tx: mpsc::UnboundedSender<Msg>,
     rx: mpsc::UnboundedReceiver<Msg>,
     stop: CancellationToken,
-    events: broadcast::Sender<Event>,
+    tree: Arc<Tree>,
     state: watch::Sender<State>,
     parent: Option<Context>,
     mode: Mode,
@@ -190,7 +190,8 @@ impl Runner {
         let mut plan = VecDeque::with_capacity(config.children.len());
         for spec in &config.children {
             let path: Arc<str> = format!("{}/{}", w.path, spec.name).into();
-            let mut child = Child::new(spec.clone(), path);
+            let counters = w.tree.metrics.register(&path);
+            let mut child = Child::new(spec.clone(), path, counters);
             child.pending_start = true;
             plan.push_back(Step::Start(table.push(child)));
         }
@@ -206,7 +207,7 @@ impl Runner {
             tx: w.tx,
             rx: w.rx,
             stop: w.stop,
-            events: w.events,
+            tree: w.tree,
             state: w.state,
             parent: w.parent,
             mode: Mode::Starting,
@@ -310,6 +311,7 @@ impl Runner {
         }
         if child.starts > 0 {
             child.restarts += 1;
+            self.tree.metrics.restarted(&child.counters);
             let attempt = next_attempt(child);
             let path = child.path.clone();
             self.emit(path, EventKind::Restarted { attempt });
@@ -415,6 +417,7 @@ impl Runner {
             child.last_error = Some(reason.to_string());
         }
         let path = child.path.clone();
+        self.tree.metrics.exited(&child.counters, &reason, ran_for);
         log_exit(
             &path,
             &reason,
@@ -487,6 +490,7 @@ impl Runner {
             child.set_phase(Phase::Restarting);
         }
         child.restarts += 1;
+        self.tree.metrics.restarted(&child.counters);
         let attempt = next_attempt(child);
         let path = child.path.clone();
         self.emit(path, EventKind::Restarted { attempt });
@@ -501,12 +505,13 @@ impl Runner {
         };
         self.next_run += 1;
         child.starts += 1;
+        self.tree.metrics.started(&child.counters);
         let attempt = u32::try_from(child.starts).unwrap_or(u32::MAX);
         let ctx = Context::new(
             child.path.clone(),
             attempt,
             self.tx.clone(),
-            self.events.clone(),
+            self.tree.clone(),
             slot,
             self.next_run,
         );
@@ -628,17 +633,25 @@ impl Runner {
         }
     }
 
-    /// Removes a child from the table, cancelling its timer.
+    /// Removes a child from the table (a `ChildRemoved` event).
     fn remove(&mut self, slot: usize) {
-        if let Some(mut child) = self.table.remove(slot) {
-            if let Some(key) = child.timer.take() {
-                self.timers.try_remove(&key);
-            }
-            self.plan
-                .retain(|s| *s != Step::Start(slot) && *s != Step::Stop(slot));
-            tracing::debug!(path = %child.path, "child removed");
-            self.emit(child.path, EventKind::ChildRemoved);
+        if let Some(path) = self.forget(slot) {
+            tracing::debug!(path = %path, "child removed");
+            self.emit(path, EventKind::ChildRemoved);
         }
+    }
+
+    /// Removes a child from the table, with its timer and its metrics, and
+    /// without an event (a child whose `start_child` failed was never added).
+    fn forget(&mut self, slot: usize) -> Option<Arc<str>> {
+        let mut child = self.table.remove(slot)?;
+        if let Some(key) = child.timer.take() {
+            self.timers.try_remove(&key);
+        }
+        self.plan
+            .retain(|s| *s != Step::Start(slot) && *s != Step::Stop(slot));
+        self.tree.metrics.unregister(&child.path);
+        Some(child.path)
     }
 
     fn remove_if_temporary(&mut self, slot: usize) -> bool {
@@ -659,7 +672,7 @@ impl Runner {
 
     fn emit(&self, path: Arc<str>, kind: EventKind) {
         // No subscriber: an error we ignore, by design.
-        let _ = self.events.send(Event {
+        let _ = self.tree.events.send(Event {
             path,
             at: SystemTime::now(),
             kind,

@@ -57,7 +57,7 @@ impl Runner {
                 child.answer_starts(Err(err));
                 if added && !regrouped {
                     child.answer_terminates();
-                    self.table.remove(slot);
+                    self.forget(slot);
                     return;
                 }
             }
@@ -83,7 +83,7 @@ impl Runner {
             };
             child.answer_starts(Err(err));
             if added {
-                self.table.remove(slot);
+                self.forget(slot);
             } else {
                 self.remove_if_temporary(slot);
             }
@@ -139,6 +139,7 @@ impl Runner {
             Decision::GiveUp { restarts, window } => {
                 let reason = ExitReason::CircuitOpen { restarts, window };
                 tracing::error!(path = %child.path, %reason, "giving up on child");
+                self.tree.metrics.circuit_opened(&child.counters);
                 child.set_phase(Phase::Terminated(reason.clone()));
                 let path = child.path.clone();
                 self.emit(path, EventKind::GaveUp { reason });
@@ -153,6 +154,7 @@ impl Runner {
                     period: self.intensity.window(),
                 };
                 tracing::error!(supervisor = %self.path, error = %err, "restart intensity exceeded");
+                self.tree.metrics.intensity_exceeded(&self.path);
                 self.begin_stop(Err(err));
             }
             Decision::Restart { delay } => match self.config.strategy {

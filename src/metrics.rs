@@ -1,0 +1,324 @@
+//! Counters of a supervision tree: [`MetricsSnapshot`].
+//!
+//! # Design
+//!
+//! Every counter is an atomic written only by a supervisor's own loop (one
+//! relaxed `fetch_add` per event); children never touch them. The registry
+//! that lists the children's counters is shared by the whole tree (a nested
+//! supervisor registers into its root's) and is locked only when a child is
+//! added or removed, and when a snapshot is read: never on a child's path,
+//! never by a child.
+//!
+//! The registry stays bounded: a child's counters leave it when the child
+//! leaves its supervisor (a `Temporary` child that ended, `delete_child`);
+//! the totals keep counting.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::lifecycle::ExitReason;
+
+/// Exit reason labels, in a fixed order (index = `reason_index`).
+const REASONS: [&str; 7] = [
+    "completed",
+    "shutdown",
+    "failed",
+    "panicked",
+    "aborted",
+    "ready_timeout",
+    "circuit_open",
+];
+
+fn reason_index(reason: &ExitReason) -> usize {
+    let label = reason.as_str();
+    REASONS.iter().position(|r| *r == label).unwrap_or(2)
+}
+
+/// The counters of one child (or of the whole tree).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    starts: AtomicU64,
+    restarts: AtomicU64,
+    exits: [AtomicU64; REASONS.len()],
+    circuit_open: AtomicU64,
+    /// Uptime of ended runs, in microseconds (for the average and the
+    /// exporters' histograms).
+    uptime_us: AtomicU64,
+}
+
+impl Counters {
+    fn read(&self) -> Counts {
+        let exits = REASONS
+            .iter()
+            .zip(&self.exits)
+            .map(|(r, n)| ((*r).to_owned(), n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        Counts {
+            starts: self.starts.load(Ordering::Relaxed),
+            restarts: self.restarts.load(Ordering::Relaxed),
+            exits,
+            circuit_open: self.circuit_open.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// One child's counters, as the loop holds them.
+#[derive(Debug, Default)]
+pub(crate) struct ChildCounters {
+    counters: Counters,
+    active: AtomicBool,
+}
+
+/// The registry of a tree.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    total: Counters,
+    active: AtomicU64,
+    intensity_exceeded: AtomicU64,
+    children: Mutex<BTreeMap<Arc<str>, Arc<ChildCounters>>>,
+    supervisors: Mutex<BTreeMap<Arc<str>, u64>>,
+}
+
+impl Registry {
+    pub(crate) fn register(&self, path: &Arc<str>) -> Arc<ChildCounters> {
+        let c = Arc::new(ChildCounters::default());
+        self.children.lock().insert(path.clone(), c.clone());
+        c
+    }
+
+    pub(crate) fn unregister(&self, path: &str) {
+        self.children.lock().remove(path);
+    }
+
+    pub(crate) fn restarted(&self, c: &ChildCounters) {
+        for k in [&c.counters, &self.total] {
+            k.restarts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn started(&self, c: &ChildCounters) {
+        for k in [&c.counters, &self.total] {
+            k.starts.fetch_add(1, Ordering::Relaxed);
+        }
+        if !c.active.swap(true, Ordering::Relaxed) {
+            self.active.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn exited(
+        &self,
+        c: &ChildCounters,
+        reason: &ExitReason,
+        uptime: std::time::Duration,
+    ) {
+        let i = reason_index(reason);
+        let us = u64::try_from(uptime.as_micros()).unwrap_or(u64::MAX);
+        for k in [&c.counters, &self.total] {
+            k.exits[i].fetch_add(1, Ordering::Relaxed);
+            k.uptime_us.fetch_add(us, Ordering::Relaxed);
+        }
+        if c.active.swap(false, Ordering::Relaxed) {
+            self.active.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn circuit_opened(&self, c: &ChildCounters) {
+        c.counters.circuit_open.fetch_add(1, Ordering::Relaxed);
+        self.total.circuit_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn intensity_exceeded(&self, supervisor: &Arc<str>) {
+        self.intensity_exceeded.fetch_add(1, Ordering::Relaxed);
+        *self
+            .supervisors
+            .lock()
+            .entry(supervisor.clone())
+            .or_default() += 1;
+    }
+
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+        let children = self
+            .children
+            .lock()
+            .iter()
+            .map(|(path, c)| ChildMetrics {
+                path: path.clone(),
+                counts: c.counters.read(),
+                active: c.active.load(Ordering::Relaxed),
+            })
+            .collect();
+        let supervisors = self
+            .supervisors
+            .lock()
+            .iter()
+            .map(|(path, n)| SupervisorMetrics {
+                path: path.clone(),
+                intensity_exceeded: *n,
+            })
+            .collect();
+        MetricsSnapshot {
+            total: self.total.read(),
+            active: self.active.load(Ordering::Relaxed),
+            intensity_exceeded: self.intensity_exceeded.load(Ordering::Relaxed),
+            uptime_total: std::time::Duration::from_micros(
+                self.total.uptime_us.load(Ordering::Relaxed),
+            ),
+            children,
+            supervisors,
+        }
+    }
+}
+
+/// Counts of lifecycle events, for one child or for a whole tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Tasks spawned (first starts and restarts).
+    pub starts: u64,
+    /// Automatic restarts (group restarts included).
+    pub restarts: u64,
+    /// Ended runs by [`ExitReason`] label (`"failed"`, `"panicked"`, …);
+    /// labels with no exit are left out.
+    pub exits: BTreeMap<String, u64>,
+    /// Times the circuit breaker opened.
+    pub circuit_open: u64,
+}
+
+impl Counts {
+    /// Ended runs that were failures (failed, panicked, aborted, ready
+    /// timeout).
+    #[must_use]
+    pub fn failures(&self) -> u64 {
+        ["failed", "panicked", "aborted", "ready_timeout"]
+            .iter()
+            .filter_map(|r| self.exits.get(*r))
+            .sum()
+    }
+}
+
+/// One child's counters in a [`MetricsSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ChildMetrics {
+    /// Full path of the child.
+    pub path: Arc<str>,
+    /// Its counters.
+    pub counts: Counts,
+    /// Whether it has a live task now.
+    pub active: bool,
+}
+
+/// A supervisor's own counters in a [`MetricsSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SupervisorMetrics {
+    /// Full path of the supervisor.
+    pub path: Arc<str>,
+    /// Times it exceeded its restart intensity.
+    pub intensity_exceeded: u64,
+}
+
+/// The counters of a whole supervision tree, as returned by
+/// [`SupervisorHandle::metrics`](crate::SupervisorHandle::metrics).
+///
+/// Reading it takes no lock a child could meet (see the module docs of
+/// `metrics.rs`), so it is cheap to poll from a dashboard.
+///
+/// ```
+/// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let handle = Supervisor::builder("app")
+///     .child(ChildSpec::new("w", service_fn(|ctx| async move {
+///         ctx.cancelled().await;
+///         Ok(())
+///     })))
+///     .build()?
+///     .start()
+///     .await?;
+/// let m = handle.metrics();
+/// assert_eq!((m.total.starts, m.active), (1, 1));
+/// assert_eq!(m.children[0].path.as_ref(), "app/w");
+/// # handle.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MetricsSnapshot {
+    /// Totals over every child of the tree, past and present.
+    pub total: Counts,
+    /// Children with a live task now.
+    pub active: u64,
+    /// Times any supervisor of the tree exceeded its intensity.
+    pub intensity_exceeded: u64,
+    /// Summed uptime of every ended run.
+    pub uptime_total: std::time::Duration,
+    /// Each child currently in the tree, by path.
+    pub children: Vec<ChildMetrics>,
+    /// Supervisors that exceeded their intensity at least once.
+    pub supervisors: Vec<SupervisorMetrics>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn counts_per_child_and_in_total() {
+        let r = Registry::default();
+        let a: Arc<str> = "app/a".into();
+        let ca = r.register(&a);
+        r.started(&ca);
+        r.exited(
+            &ca,
+            &ExitReason::Panicked("x".into()),
+            Duration::from_secs(2),
+        );
+        r.restarted(&ca);
+        r.started(&ca);
+        r.circuit_opened(&ca);
+        r.intensity_exceeded(&"app".into());
+        let s = r.snapshot();
+        assert_eq!(s.total.starts, 2);
+        assert_eq!(s.total.restarts, 1);
+        assert_eq!(s.total.exits.get("panicked"), Some(&1));
+        assert_eq!(s.total.failures(), 1);
+        assert_eq!(s.active, 1);
+        assert_eq!(s.intensity_exceeded, 1);
+        assert_eq!(s.uptime_total, Duration::from_secs(2));
+        assert_eq!(s.children[0].counts, s.total);
+        assert!(s.children[0].active);
+        r.unregister("app/a");
+        let s = r.snapshot();
+        assert!(s.children.is_empty());
+        assert_eq!(s.total.starts, 2, "totals outlive the child");
+    }
+
+    #[test]
+    fn every_reason_has_its_label() {
+        for (i, label) in REASONS.iter().enumerate() {
+            let reason = match *label {
+                "completed" => ExitReason::Completed,
+                "shutdown" => ExitReason::Shutdown,
+                "failed" => ExitReason::Failed(String::new()),
+                "panicked" => ExitReason::Panicked(String::new()),
+                "aborted" => ExitReason::Aborted,
+                "ready_timeout" => ExitReason::ReadyTimeout {
+                    timeout: Duration::ZERO,
+                },
+                _ => ExitReason::CircuitOpen {
+                    restarts: 0,
+                    window: Duration::ZERO,
+                },
+            };
+            assert_eq!(reason_index(&reason), i);
+        }
+    }
+}
