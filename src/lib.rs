@@ -143,6 +143,7 @@ mod service;
 mod signal;
 mod spec;
 pub mod supervisor;
+mod task;
 
 pub use backoff::Backoff;
 pub use context::Context;
@@ -154,6 +155,7 @@ pub use restart_limit::RestartLimit;
 pub use service::{service_fn, BoxError, Service, ServiceFn};
 pub use spec::{ChildSpec, Restart, Shutdown};
 pub use supervisor::{AutoShutdown, ChildCounts, Strategy, Supervisor, SupervisorHandle};
+pub use task::{task_fn, TaskError, TaskFn, TaskHandle, TaskOutput};
 
 /// The README's example, compiled as a doctest so that it stays true.
 #[cfg(doctest)]

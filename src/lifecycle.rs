@@ -284,6 +284,9 @@ pub struct ChildSnapshot {
     pub total_uptime: Duration,
     /// When backing off, how long until the next attempt.
     pub next_restart_in: Option<Duration>,
+    /// For a blocking task: the CPU time its thread has used, where the
+    /// platform tells it cheaply (Linux).
+    pub cpu_time: Option<Duration>,
 }
 
 #[cfg(test)]

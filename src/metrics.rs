@@ -80,6 +80,7 @@ pub(crate) struct Registry {
     total: Counters,
     active: AtomicU64,
     intensity_exceeded: AtomicU64,
+    blocking_detached: AtomicU64,
     children: Mutex<BTreeMap<Arc<str>, Arc<ChildCounters>>>,
     supervisors: Mutex<BTreeMap<Arc<str>, u64>>,
 }
@@ -132,6 +133,10 @@ impl Registry {
         self.total.circuit_open.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn blocking_detached(&self) {
+        self.blocking_detached.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn intensity_exceeded(&self, supervisor: &Arc<str>) {
         self.intensity_exceeded.fetch_add(1, Ordering::Relaxed);
         *self
@@ -165,6 +170,7 @@ impl Registry {
             total: self.total.read(),
             active: self.active.load(Ordering::Relaxed),
             intensity_exceeded: self.intensity_exceeded.load(Ordering::Relaxed),
+            blocking_detached: self.blocking_detached.load(Ordering::Relaxed),
             uptime_total: std::time::Duration::from_micros(
                 self.total.uptime_us.load(Ordering::Relaxed),
             ),
@@ -257,6 +263,9 @@ pub struct MetricsSnapshot {
     pub active: u64,
     /// Times any supervisor of the tree exceeded its intensity.
     pub intensity_exceeded: u64,
+    /// Blocking tasks that did not finish within their shutdown timeout and
+    /// were left running on their thread (blocking work cannot be aborted).
+    pub blocking_detached: u64,
     /// Summed uptime of every ended run.
     pub uptime_total: std::time::Duration,
     /// Each child currently in the tree, by path.

@@ -111,6 +111,10 @@ pub struct ChildSpec {
     pub(crate) ready: Option<ReadyGate>,
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) significant: bool,
+    /// A task's completion hook (settles its `TaskHandle`).
+    pub(crate) on_exit: Option<crate::task::OnExit>,
+    /// A blocking task's CPU-time probe.
+    pub(crate) cpu: Option<Arc<crate::task::CpuProbe>>,
 }
 
 /// How long a ready-gated start waits for `ctx.ready()`.
@@ -139,6 +143,8 @@ impl ChildSpec {
             ready: None,
             heartbeat: None,
             significant: false,
+            on_exit: None,
+            cpu: None,
         }
     }
 
@@ -167,6 +173,14 @@ impl ChildSpec {
     pub fn restart_limit(mut self, max: u32, window: Duration) -> Self {
         self.restart_limit = Some(RestartLimit { max, window });
         self
+    }
+
+    /// Caps the restarts over the child's whole life at `max` (a restart
+    /// limit with an unbounded window): the `Restart { max }` of task
+    /// registries. One more, and the child is given up
+    /// ([`ExitReason::CircuitOpen`]).
+    pub fn max_restarts(self, max: u32) -> Self {
+        self.restart_limit(max, Duration::MAX)
     }
 
     /// Makes the start ready-gated: the supervisor starts the next sibling

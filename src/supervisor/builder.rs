@@ -50,6 +50,7 @@ pub struct Builder {
     max_children: Option<usize>,
     intensity: RestartLimit,
     children: Vec<ChildSpec>,
+    blocking_limit: Option<usize>,
 }
 
 impl Builder {
@@ -62,6 +63,7 @@ impl Builder {
             max_children: None,
             intensity: DEFAULT_INTENSITY,
             children: Vec::new(),
+            blocking_limit: None,
         }
     }
 
@@ -90,6 +92,16 @@ impl Builder {
     /// Unlimited by default. A static supervisor refuses it in `build`.
     pub fn max_children(mut self, max: usize) -> Self {
         self.max_children = Some(max);
+        self
+    }
+
+    /// How many [`spawn_blocking`](crate::SupervisorHandle::spawn_blocking)
+    /// tasks of this supervisor run at once; the others wait their turn,
+    /// visible in `Phase::Starting`. The default is the number of CPUs
+    /// (`std::thread::available_parallelism`): blocking tasks are meant for
+    /// CPU-bound work. At least 1.
+    pub fn blocking_limit(mut self, limit: usize) -> Self {
+        self.blocking_limit = Some(limit);
         self
     }
 
@@ -189,6 +201,13 @@ impl Builder {
                 intensity: self.intensity,
                 children: self.children,
                 tree: super::Tree::new(),
+                blocking: Arc::new(tokio::sync::Semaphore::new(
+                    self.blocking_limit
+                        .unwrap_or_else(|| {
+                            std::thread::available_parallelism().map_or(4, |n| n.get())
+                        })
+                        .max(1),
+                )),
             }),
         })
     }

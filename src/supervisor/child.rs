@@ -172,6 +172,7 @@ impl Child {
             next_restart_in: self
                 .next_restart_at
                 .map(|t| t.saturating_duration_since(now)),
+            cpu_time: self.spec.cpu.as_ref().and_then(|p| p.cpu_time()),
         }
     }
 }

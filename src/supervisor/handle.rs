@@ -10,7 +10,7 @@ use super::runner::{Command, Msg, State};
 use crate::event::Event;
 use crate::lifecycle::ChildSnapshot;
 use crate::supervisor::ChildCounts;
-use crate::{ChildSpec, ControlError, SupervisorError};
+use crate::{ChildSpec, ControlError, SupervisorError, TaskHandle};
 
 /// A handle to a running supervisor: ask what runs, subscribe to events,
 /// stop it, wait for it.
@@ -62,7 +62,33 @@ struct Inner {
     state: watch::Receiver<State>,
     events: broadcast::WeakSender<Event>,
     metrics: Arc<crate::metrics::Registry>,
+    blocking: Arc<tokio::sync::Semaphore>,
     stop: CancellationToken,
+}
+
+/// Enough of a handle to abort a task by path (kept by `TaskHandle`).
+#[derive(Debug, Clone)]
+pub(crate) struct Control {
+    tx: mpsc::UnboundedSender<Msg>,
+    name: Arc<str>,
+}
+
+impl Control {
+    /// `terminate_child(path)`, without waiting for the answer.
+    pub(crate) fn terminate_detached(&self, path: &str) {
+        let path = relative(&self.name, path).to_owned();
+        let (reply, _) = oneshot::channel();
+        let _ = self
+            .tx
+            .send(Msg::Command(Command::Terminate { path, reply }));
+    }
+}
+
+/// A path relative to the supervisor `name`: a leading `"{name}/"` is dropped.
+fn relative<'a>(name: &str, path: &'a str) -> &'a str {
+    path.strip_prefix(name)
+        .and_then(|p| p.strip_prefix('/'))
+        .unwrap_or(path)
 }
 
 impl SupervisorHandle {
@@ -71,6 +97,7 @@ impl SupervisorHandle {
         tx: mpsc::UnboundedSender<Msg>,
         state: watch::Receiver<State>,
         tree: &super::Tree,
+        blocking: Arc<tokio::sync::Semaphore>,
         stop: CancellationToken,
     ) -> Self {
         SupervisorHandle {
@@ -80,6 +107,7 @@ impl SupervisorHandle {
                 state,
                 events: tree.events.downgrade(),
                 metrics: tree.metrics.clone(),
+                blocking,
                 stop,
             }),
         }
@@ -200,8 +228,144 @@ impl SupervisorHandle {
         spec: ChildSpec,
     ) -> Result<String, ControlError> {
         let at = self.relative(supervisor).to_owned();
-        self.request(|reply| Command::Start { at, spec, reply })
-            .await
+        self.request(|reply| Command::Start {
+            at,
+            spec: Box::new(spec),
+            task: false,
+            reply,
+        })
+        .await
+    }
+
+    /// Runs `future` as a one-off task named `name`: a `Temporary` child of
+    /// this supervisor (listed by `which_children` while it runs, gone when
+    /// it ends, stopped with the tree, aborted by
+    /// [`terminate_child`](Self::terminate_child)). Returns once it is
+    /// spawned; its [`TaskHandle`] gives the typed result.
+    ///
+    /// The future gets no [`Context`](crate::Context), so stopping the task
+    /// aborts it ([`Shutdown::Brutal`](crate::Shutdown::Brutal)). For a task
+    /// that restarts, or stops gracefully, start a [`ChildSpec`] (see
+    /// [`task_fn`](crate::task_fn)).
+    ///
+    /// ```
+    /// # use tokio_supervisor::Supervisor;
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let jobs = Supervisor::dynamic("jobs").build()?.start().await?;
+    /// let task = jobs.spawn_task("fetch", async { "page".len() }).await?;
+    /// assert_eq!(task.path(), "jobs/fetch");
+    /// assert_eq!(task.join().await?, 4);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// The name is kept as given, in a [dynamic](crate::Supervisor::dynamic)
+    /// supervisor too (where `start_child` numbers its children), so that a
+    /// task can be found and aborted by its name.
+    ///
+    /// # Errors
+    ///
+    /// As [`start_child`](Self::start_child): a name in use
+    /// (`AlreadyRunning` / `AlreadyPresent`, never a silent replacement),
+    /// an invalid name, `MaxChildren`, `ShuttingDown` / `Stopped`.
+    ///
+    /// # Cancel safety
+    ///
+    /// If dropped before it answers, the task may have started: it runs
+    /// under the supervisor with nobody awaiting it.
+    pub fn spawn_task<F>(
+        &self,
+        name: impl Into<String>,
+        future: F,
+    ) -> impl std::future::Future<Output = Result<TaskHandle<F::Output>, ControlError>> + Send + '_
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (service, hook, rx) = crate::task::one_shot(future);
+        let mut spec = ChildSpec::new(name, service)
+            .restart(crate::Restart::Temporary)
+            .shutdown(crate::Shutdown::Brutal)
+            .backoff(crate::Backoff::none());
+        spec.on_exit = Some(hook);
+        self.start_task(spec, rx)
+    }
+
+    /// Runs `f` on tokio's blocking pool as a task named `name`, at most
+    /// [`blocking_limit`](crate::supervisor::Builder::blocking_limit) of this
+    /// supervisor's at once: one over the cap waits its turn, listed as
+    /// [`Phase::Starting`](crate::Phase::Starting) until it holds a permit.
+    /// A panic in `f` is captured (`TaskError::Panicked`); its snapshot shows
+    /// its CPU time (Linux).
+    ///
+    /// Blocking work cannot be aborted. A task still waiting for its permit
+    /// is simply dropped when aborted or stopped; one that runs is waited for
+    /// up to its shutdown timeout (5 s), then left running on its thread,
+    /// detached, and reported: an error log with its path, and
+    /// [`MetricsSnapshot::blocking_detached`](crate::MetricsSnapshot::blocking_detached).
+    /// The supervisor never hangs on it.
+    ///
+    /// ```
+    /// # use tokio_supervisor::Supervisor;
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let jobs = Supervisor::dynamic("jobs").blocking_limit(2).build()?.start().await?;
+    /// let hash = jobs.spawn_blocking("hash", || (0..1_000u64).sum::<u64>()).await?;
+    /// assert_eq!(hash.join().await?, 499_500);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn_task`](Self::spawn_task).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`spawn_task`](Self::spawn_task).
+    pub fn spawn_blocking<F, R>(
+        &self,
+        name: impl Into<String>,
+        f: F,
+    ) -> impl std::future::Future<Output = Result<TaskHandle<R>, ControlError>> + Send + '_
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (service, hook, rx) = crate::task::blocking(f, self.inner.blocking.clone());
+        let probe = service.probe.clone();
+        let mut spec = ChildSpec::new(name, service)
+            .restart(crate::Restart::Temporary)
+            .backoff(crate::Backoff::none());
+        spec.on_exit = Some(hook);
+        spec.cpu = Some(probe);
+        // "Ready" means "holds a permit": pending until then.
+        spec.ready = Some(crate::spec::ReadyGate { timeout: None });
+        self.start_task(spec, rx)
+    }
+
+    async fn start_task<T>(
+        &self,
+        spec: ChildSpec,
+        rx: oneshot::Receiver<Result<T, crate::TaskError>>,
+    ) -> Result<TaskHandle<T>, ControlError> {
+        let path = self
+            .request(|reply| Command::Start {
+                at: String::new(),
+                spec: Box::new(spec),
+                task: true,
+                reply,
+            })
+            .await?;
+        Ok(TaskHandle::new(path.into(), rx, self.control()))
+    }
+
+    fn control(&self) -> Control {
+        Control {
+            tx: self.inner.tx.clone(),
+            name: self.inner.name.clone(),
+        }
     }
 
     /// Stops the child at `path` per its [`Shutdown`](crate::Shutdown) and
@@ -285,9 +449,7 @@ impl SupervisorHandle {
 
     /// A path relative to this supervisor: a leading `"{name}/"` is dropped.
     fn relative<'a>(&self, path: &'a str) -> &'a str {
-        path.strip_prefix(&*self.inner.name)
-            .and_then(|p| p.strip_prefix('/'))
-            .unwrap_or(path)
+        relative(&self.inner.name, path)
     }
 
     /// Subscribes to the events of the whole tree from now on.

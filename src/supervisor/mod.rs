@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use builder::{Builder, DEFAULT_INTENSITY};
+pub(crate) use handle::Control;
 pub use handle::SupervisorHandle;
 
 use crate::event::EVENT_CAPACITY;
@@ -108,6 +109,8 @@ pub(crate) struct Config {
     /// The event channel and metrics of every tree started from this
     /// configuration as a root (a nested supervisor uses its root's).
     pub(crate) tree: Arc<Tree>,
+    /// The permits of `spawn_blocking` tasks.
+    pub(crate) blocking: Arc<tokio::sync::Semaphore>,
 }
 
 /// What the whole tree shares: the event channel and the metrics registry.
@@ -260,6 +263,7 @@ impl Supervisor {
             tx.clone(),
             state_rx,
             &tree,
+            self.config.blocking.clone(),
             stop.clone(),
         );
         let runner = Runner::new(

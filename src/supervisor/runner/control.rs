@@ -28,20 +28,24 @@ impl Runner {
                 let _ = reply.send(self.counts());
             }
             Command::Kill => self.kill_all(),
-            Command::Start { at, spec, reply } => {
+            Command::Start {
+                at,
+                spec,
+                task,
+                reply,
+            } => {
                 if at.is_empty() {
-                    self.cmd_start(spec, reply);
+                    self.cmd_start(*spec, task, reply);
                 } else {
                     let (head, rest) = split(&at);
                     let (head, rest) = (head.to_owned(), rest.to_owned());
-                    self.forward(
-                        &head,
-                        Command::Start {
-                            at: rest,
-                            spec,
-                            reply,
-                        },
-                    );
+                    let cmd = Command::Start {
+                        at: rest,
+                        spec,
+                        task,
+                        reply,
+                    };
+                    self.forward(&head, cmd);
                 }
             }
             Command::Terminate { path, reply } => match split(&path) {
@@ -87,19 +91,23 @@ impl Runner {
         }
     }
 
-    fn cmd_start(&mut self, mut spec: ChildSpec, reply: Reply<String>) {
+    fn cmd_start(&mut self, mut spec: ChildSpec, task: bool, reply: Reply<String>) {
         if let Err(e) = self.refuse_if_stopping() {
             let _ = reply.send(Err(e));
             return;
         }
-        if let Some(max) = self.config.dynamic {
-            if max.is_some_and(|max| self.table.len() >= max) {
+        if let Some(Some(max)) = self.config.dynamic {
+            if self.table.len() >= max {
                 let _ = reply.send(Err(ControlError::MaxChildren {
                     supervisor: self.path.to_string(),
-                    max: max.unwrap_or_default(),
+                    max,
                 }));
                 return;
             }
+        }
+        // A dynamic supervisor numbers the children it is given; a task keeps
+        // its name, to be found by it.
+        if self.config.dynamic.is_some() && !task {
             if let Err(reason) = crate::spec::check_name(&spec.name) {
                 let _ = reply.send(Err(ControlError::InvalidName {
                     path: self.child_path(&spec.name),
@@ -139,6 +147,13 @@ impl Runner {
         child.waiters.push(Waiter::Added(reply));
         let slot = self.table.push(child);
         self.spawn(slot, true);
+        if task {
+            // A task: answered once spawned, ready (holding its permit) or not.
+            if let Some(run) = self.table.get_mut(slot).and_then(|c| c.run.as_mut()) {
+                run.manual = false;
+            }
+            self.finish_manual_start(slot);
+        }
     }
 
     /// Called when a child started by a command is ready (at once for one

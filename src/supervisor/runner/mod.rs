@@ -88,7 +88,10 @@ pub(crate) enum Command {
     /// Start `spec` in the supervisor at `at` (empty: this one).
     Start {
         at: String,
-        spec: ChildSpec,
+        spec: Box<ChildSpec>,
+        /// A task: answered at once (not when ready), and named exactly as
+        /// given, also in a dynamic supervisor.
+        task: bool,
         reply: Reply<String>,
     },
     Terminate {
@@ -410,6 +413,9 @@ impl Runner {
         child.total_uptime += ran_for;
         let stop_requested = run.ctx.stop_requested();
         let (reason, sup_err) = classify(result, &run, &child.spec);
+        if let Some(settle_task) = &child.spec.on_exit {
+            settle_task(&reason);
+        }
         child.last_exit = Some(reason.clone());
         child.last_supervisor_error = sup_err;
         if reason.is_failure() {
@@ -462,7 +468,17 @@ impl Runner {
             }
             Timer::Kill(_) => {
                 if let Some(run) = &child.run {
-                    tracing::warn!(path = %child.path, "child did not stop in time; aborting it");
+                    if child.spec.cpu.is_some() {
+                        // Blocking work cannot be aborted: say so, loudly.
+                        tracing::error!(
+                            path = %child.path,
+                            "blocking task did not finish within its shutdown timeout; \
+                             its thread runs on, detached"
+                        );
+                        self.tree.metrics.blocking_detached();
+                    } else {
+                        tracing::warn!(path = %child.path, "child did not stop in time; aborting it");
+                    }
                     run.abort.abort();
                 }
             }
@@ -516,7 +532,20 @@ impl Runner {
             self.next_run,
         );
         let fut = child.spec.service.clone().start(ctx.clone());
-        let abort = self.tasks.spawn(fut);
+        // The run happens inside a `child{path, attempt}` span, attached only
+        // when a subscriber wants it: otherwise the future is spawned bare.
+        let span = tracing::info_span!(
+            "child",
+            path = %child.path,
+            attempt,
+            wall_time = tracing::field::Empty,
+            cpu_time = tracing::field::Empty,
+        );
+        let abort = if span.is_disabled() {
+            self.tasks.spawn(fut)
+        } else {
+            self.tasks.spawn(tracing::Instrument::instrument(fut, span))
+        };
         self.task_slots.insert(abort.id(), slot);
         let gate = child.spec.ready;
         let now = Instant::now();

@@ -1,0 +1,390 @@
+//! One-off, restartable and blocking tasks, as children of the tree.
+//!
+//! Blocking tasks run on real threads: where a test needs one to take a
+//! while, it blocks on a channel the test controls (never a timed sleep), so
+//! no verdict depends on the machine's speed.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use support::*;
+use tokio_supervisor::{
+    task_fn, Backoff, ChildSpec, ControlError, ExitReason, Phase, Restart, Supervisor, TaskError,
+};
+
+#[tokio::test(start_paused = true)]
+async fn a_task_gives_its_typed_result_and_leaves_the_table() {
+    let h = Supervisor::dynamic("jobs").start_ok().await;
+    let t = h
+        .spawn_task("compute", async {
+            tokio::time::sleep(secs(2)).await;
+            vec![1, 2, 3]
+        })
+        .await
+        .unwrap();
+    assert_eq!(t.name(), "compute");
+    assert_eq!(t.path(), "jobs/compute");
+    tokio::time::sleep(secs(1)).await;
+    let snap = h.which_children().await;
+    assert_eq!(snap.len(), 1, "visible while it runs");
+    assert_eq!(snap[0].phase, Phase::Running);
+    assert_eq!(snap[0].uptime, Some(secs(1)), "its wall time so far");
+    assert_eq!(snap[0].restart, Restart::Temporary);
+    assert_eq!(t.join().await, Ok(vec![1, 2, 3]));
+    assert!(h.which_children().await.is_empty(), "gone when it ends");
+}
+
+#[tokio::test(start_paused = true)]
+async fn panic_abort_and_shutdown_are_task_errors() {
+    let h = Supervisor::dynamic("jobs").start_ok().await;
+    let p = h
+        .spawn_task("p", async { panic!("bad row 7") })
+        .await
+        .unwrap();
+    assert_eq!(
+        p.join().await,
+        Err::<(), _>(TaskError::Panicked("bad row 7".into()))
+    );
+
+    let a = h
+        .spawn_task("a", std::future::pending::<u32>())
+        .await
+        .unwrap();
+    a.abort();
+    assert_eq!(a.join().await, Err(TaskError::Cancelled));
+
+    let s = h
+        .spawn_task("s", std::future::pending::<u32>())
+        .await
+        .unwrap();
+    h.shutdown().await.unwrap();
+    assert_eq!(s.join().await, Err(TaskError::Cancelled));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_handle_does_not_cancel_abort_on_drop_does() {
+    let h = Supervisor::dynamic("jobs").start_ok().await;
+    let done = Arc::new(AtomicUsize::new(0));
+    let d2 = done.clone();
+    let t = h
+        .spawn_task("kept", async move {
+            tokio::time::sleep(secs(1)).await;
+            d2.fetch_add(1, Ordering::SeqCst);
+        })
+        .await
+        .unwrap();
+    drop(t);
+    tokio::time::sleep(secs(2)).await;
+    assert_eq!(done.load(Ordering::SeqCst), 1, "ran to its end");
+
+    let d3 = done.clone();
+    let t = h
+        .spawn_task("guarded", async move {
+            tokio::time::sleep(secs(1)).await;
+            d3.fetch_add(1, Ordering::SeqCst);
+        })
+        .await
+        .unwrap()
+        .abort_on_drop();
+    drop(t);
+    tokio::time::sleep(secs(2)).await;
+    assert_eq!(done.load(Ordering::SeqCst), 1, "aborted on drop");
+    assert!(h.which_children().await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn try_join_gives_the_handle_back_until_done() {
+    let h = Supervisor::dynamic("jobs").start_ok().await;
+    let t = h
+        .spawn_task("t", async {
+            tokio::time::sleep(secs(1)).await;
+            42
+        })
+        .await
+        .unwrap();
+    let t = t.try_join().expect_err("not done yet");
+    tokio::time::sleep(secs(2)).await;
+    assert_eq!(t.try_join().ok(), Some(Ok(42)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn names_in_use_are_refused_and_terminate_child_aborts_by_name() {
+    let h = Supervisor::dynamic("jobs").start_ok().await;
+    let t = h
+        .spawn_task("index", std::future::pending::<()>())
+        .await
+        .unwrap();
+    let again = h.spawn_task("index", async {}).await.unwrap_err();
+    assert_eq!(
+        again,
+        ControlError::AlreadyRunning {
+            path: "jobs/index".into()
+        },
+        "never a silent replacement"
+    );
+    h.terminate_child("index").await.unwrap();
+    assert_eq!(t.join().await, Err(TaskError::Cancelled));
+    // The name is free again once the task is gone.
+    let t = h.spawn_task("index", async { 1 }).await.unwrap();
+    assert_eq!(t.join().await, Ok(1));
+    // Bad input.
+    let err = h.spawn_task("a/b", async {}).await.unwrap_err();
+    assert!(matches!(err, ControlError::InvalidName { .. }), "{err}");
+    let err = h.spawn_task("", async {}).await.unwrap_err();
+    assert!(matches!(err, ControlError::InvalidName { .. }), "{err}");
+    h.shutdown().await.unwrap();
+    let err = h.spawn_task("late", async {}).await.unwrap_err();
+    assert_eq!(
+        err,
+        ControlError::Stopped {
+            supervisor: "jobs".into()
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_factory_task_restarts_on_panic_with_backoff_up_to_its_maximum() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r2 = runs.clone();
+    let spec = ChildSpec::new(
+        "flaky",
+        task_fn(move || {
+            let runs = r2.clone();
+            async move {
+                // Always true; keeps the future's output `()`.
+                if runs.fetch_add(1, Ordering::SeqCst) < usize::MAX {
+                    panic!("always");
+                }
+            }
+        }),
+    )
+    .restart(Restart::Transient)
+    .backoff(Backoff::exponential(ms(100), secs(10)))
+    .max_restarts(3);
+    let h = Supervisor::dynamic("jobs").start_ok().await;
+    let path = h.start_child(spec).await.unwrap();
+    let t0 = tokio::time::Instant::now();
+    tokio::time::sleep(secs(5)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 4, "1 run + 3 restarts");
+    let snap = h.which_children().await;
+    let c = snap.iter().find(|c| *c.path == *path).unwrap();
+    assert!(matches!(
+        c.phase,
+        Phase::Terminated(ExitReason::CircuitOpen { restarts: 3, .. })
+    ));
+    assert_eq!(c.last_exit, Some(ExitReason::Panicked("always".into())));
+    assert!(t0.elapsed() >= ms(700), "100 + 200 + 400 ms of backoff");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_factory_task_restarts_on_error_only_when_it_returns_a_result() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    // Returns (): an ordinary end is not a failure.
+    let r = runs.clone();
+    let unit = ChildSpec::new(
+        "unit",
+        task_fn(move || {
+            let r = r.clone();
+            async move {
+                r.fetch_add(1, Ordering::SeqCst);
+            }
+        }),
+    )
+    .backoff(Backoff::none());
+    // Returns Result: an Err is a failure, restarted.
+    let r = runs.clone();
+    let fallible = ChildSpec::new(
+        "fallible",
+        task_fn(move || {
+            let r = r.clone();
+            async move {
+                let n = r.fetch_add(1, Ordering::SeqCst);
+                if n < 3 {
+                    Err(format!("attempt {n}"))
+                } else {
+                    Ok(())
+                }
+            }
+        }),
+    )
+    .backoff(Backoff::none())
+    .max_restarts(5);
+    let h = Supervisor::dynamic("jobs").start_ok().await;
+    h.start_child(unit).await.unwrap();
+    settle().await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the unit task ran once");
+    h.start_child(fallible).await.unwrap();
+    settle().await;
+    assert_eq!(runs.load(Ordering::SeqCst), 4, "restarted on Err until Ok");
+    let snap = h.which_children().await;
+    assert!(snap
+        .iter()
+        .all(|c| c.phase == Phase::Terminated(ExitReason::Completed)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn blocking_tasks_never_exceed_the_cap() {
+    let h = Supervisor::dynamic("cpu")
+        .blocking_limit(3)
+        .start_ok()
+        .await;
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
+    let mut tasks = vec![];
+    for i in 0..10 {
+        let (running, peak, release) = (running.clone(), peak.clone(), release_rx.clone());
+        tasks.push(
+            h.spawn_blocking(format!("job{i}"), move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                release.lock().unwrap().recv().unwrap();
+                running.fetch_sub(1, Ordering::SeqCst);
+                i * 10
+            })
+            .await
+            .unwrap(),
+        );
+    }
+    // Wait (without a clock) until the first three hold their permits.
+    while running.load(Ordering::SeqCst) < 3 {
+        tokio::task::yield_now().await;
+    }
+    let snap = h.which_children().await;
+    let phase_count = |p: Phase| snap.iter().filter(|c| c.phase == p).count();
+    assert_eq!(phase_count(Phase::Running), 3);
+    assert_eq!(phase_count(Phase::Starting), 7, "over the cap: pending");
+    for _ in 0..10 {
+        release_tx.send(()).unwrap();
+    }
+    let mut results = vec![];
+    for t in tasks {
+        results.push(t.join().await.unwrap());
+    }
+    assert_eq!(results, (0..10).map(|i| i * 10).collect::<Vec<_>>());
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        3,
+        "the peak never exceeds the cap"
+    );
+    assert!(h.which_children().await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_blocking_panic_is_captured() {
+    let h = Supervisor::dynamic("cpu").start_ok().await;
+    let t = h
+        .spawn_blocking("parse", || -> u32 { panic!("malformed input") })
+        .await
+        .unwrap();
+    assert_eq!(
+        t.join().await,
+        Err(TaskError::Panicked("malformed input".into()))
+    );
+    assert_eq!(h.metrics().total.exits.get("panicked"), Some(&1));
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(start_paused = true)]
+async fn a_blocking_task_shows_its_cpu_time() {
+    let h = Supervisor::dynamic("cpu").start_ok().await;
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (spun_tx, spun_rx) = tokio::sync::oneshot::channel::<()>();
+    let t = h
+        .spawn_blocking("spin", move || {
+            // Burn CPU until the thread has used at least 20 ms of it.
+            let start = cpu_ns();
+            while cpu_ns() - start < 20_000_000 {
+                std::hint::black_box((0..1000u64).sum::<u64>());
+            }
+            let _ = spun_tx.send(());
+            go_rx.recv().unwrap();
+        })
+        .await
+        .unwrap();
+    spun_rx.await.unwrap();
+    let snap = h.which_children().await;
+    let cpu = snap[0].cpu_time.expect("readable on Linux");
+    assert!(cpu >= ms(20), "{cpu:?}");
+    go_tx.send(()).unwrap();
+    t.join().await.unwrap();
+}
+
+#[cfg(target_os = "linux")]
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_with_tasks_pending_running_and_finished() {
+    let h = Supervisor::dynamic("jobs")
+        .blocking_limit(1)
+        .start_ok()
+        .await;
+    let finished = h.spawn_task("finished", async { "done" }).await.unwrap();
+    settle().await;
+    let running = h
+        .spawn_task("running", std::future::pending::<()>())
+        .await
+        .unwrap();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holding = h
+        .spawn_blocking("holding", move || release_rx.recv().map(|_| 7))
+        .await
+        .unwrap();
+    let pending = h.spawn_blocking("pending", || 8).await.unwrap();
+    settle().await;
+    let snap = h.which_children().await;
+    let phase = |n: &str| snap.iter().find(|c| &*c.name == n).unwrap().phase.clone();
+    assert_eq!(phase("running"), Phase::Running);
+    assert_eq!(phase("holding"), Phase::Running);
+    assert_eq!(phase("pending"), Phase::Starting);
+
+    // Stop: the blocking task that runs is waited for (its 5 s timeout), so
+    // release it from another thread while the stop is in progress.
+    let h2 = h.clone();
+    let stop = tokio::spawn(async move { h2.shutdown().await });
+    settle().await;
+    release_tx.send(()).unwrap();
+    stop.await.unwrap().unwrap();
+    assert_eq!(finished.join().await, Ok("done"));
+    assert_eq!(running.join().await, Err(TaskError::Cancelled));
+    assert_eq!(
+        holding.join().await,
+        Ok(Ok(7)),
+        "it finished within its timeout"
+    );
+    assert_eq!(pending.join().await, Err(TaskError::Cancelled), "never ran");
+    assert_eq!(h.metrics().blocking_detached, 0);
+}
+
+/// Blocking work that ignores the stop is not waited for forever: after its
+/// shutdown timeout it is left running, detached, and reported.
+#[tokio::test(start_paused = true)]
+async fn a_blocking_task_that_cannot_stop_is_reported_not_waited_for() {
+    let h = Supervisor::dynamic("jobs").start_ok().await;
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let stuck = h
+        .spawn_blocking("stuck", move || release_rx.recv())
+        .await
+        .unwrap();
+    settle().await;
+    h.request_shutdown();
+    settle().await;
+    // Time does not run by itself while a blocking task holds a thread:
+    // move it past the 5 s shutdown timeout by hand.
+    tokio::time::advance(secs(5)).await;
+    h.wait().await.unwrap();
+    assert_eq!(h.metrics().blocking_detached, 1);
+    assert_eq!(stuck.join().await, Err(TaskError::Cancelled));
+    release_tx.send(()).unwrap(); // let the thread end
+}
