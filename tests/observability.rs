@@ -13,12 +13,16 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context as LayerContext, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
+type FieldList = Vec<(String, String)>;
+
+/// A captured event: level, message, fields, names of the enclosing spans.
+type CapturedEvent = (Level, String, FieldList, Vec<String>);
+
 #[derive(Debug, Clone)]
 struct Captured {
     /// (span name, span fields, in order of recording)
-    spans: Vec<(String, Vec<(String, String)>)>,
-    /// (level, message, fields, names of the enclosing spans)
-    events: Vec<(Level, String, Vec<(String, String)>, Vec<String>)>,
+    spans: Vec<(String, FieldList)>,
+    events: Vec<CapturedEvent>,
 }
 
 #[derive(Clone)]
