@@ -143,7 +143,7 @@ mod service;
 mod signal;
 mod spec;
 pub mod supervisor;
-mod task;
+pub mod task;
 
 pub use backoff::Backoff;
 pub use context::Context;

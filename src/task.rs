@@ -28,6 +28,14 @@
 //! `AlreadyPresent`), not a silent replacement as in some registries: a
 //! replacement would leave the old task running unowned, or abort it behind
 //! its awaiter's back.
+//!
+//! [`SupervisorHandle`]: crate::SupervisorHandle
+//! [`SupervisorHandle::spawn_task`]: crate::SupervisorHandle::spawn_task
+//! [`SupervisorHandle::spawn_blocking`]: crate::SupervisorHandle::spawn_blocking
+//! [`SupervisorHandle::start_child`]: crate::SupervisorHandle::start_child
+//! [`SupervisorHandle::terminate_child`]: crate::SupervisorHandle::terminate_child
+//! [`SupervisorHandle::which_children`]: crate::SupervisorHandle::which_children
+//! [`SupervisorHandle::shutdown`]: crate::SupervisorHandle::shutdown
 
 use std::fmt;
 use std::future::Future;
@@ -259,9 +267,10 @@ where
     )
 }
 
-/// The handle of a task started with [`SupervisorHandle::spawn_task`] or
-/// [`SupervisorHandle::spawn_blocking`]: its typed result, and a way to
-/// abort it.
+/// The handle of a task started with
+/// [`SupervisorHandle::spawn_task`](crate::SupervisorHandle::spawn_task) or
+/// [`SupervisorHandle::spawn_blocking`](crate::SupervisorHandle::spawn_blocking):
+/// its typed result, and a way to abort it.
 ///
 /// # Dropping
 ///
