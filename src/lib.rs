@@ -102,6 +102,62 @@
 //! [`DEFAULT_INTENSITY`](supervisor::DEFAULT_INTENSITY) for why its default
 //! works with backoff.
 //!
+//! # Strategies and trees
+//!
+//! What a restart does to the siblings is the supervisor's [`Strategy`]:
+//! [`OneForOne`](Strategy::OneForOne) (the default) restarts the child
+//! alone; [`OneForAll`](Strategy::OneForAll) stops all the others (in
+//! reverse order) and starts them all again (in order), for children that
+//! only make sense together; [`RestForOne`](Strategy::RestForOne) does so
+//! for the child and those started after it, which depend on it.
+//!
+//! A [`Supervisor`] is itself a child: `.child(db_supervisor)` nests it. Its
+//! failure is an abnormal exit in its parent, handled by the parent's
+//! strategy and intensity, up to the root, whose failure
+//! [`wait`](SupervisorHandle::wait) and
+//! [`run_until_signal`](Supervisor::run_until_signal) return. Stopping the
+//! root stops the whole tree deepest-first, in reverse order at each level.
+//!
+//! A child started with [`wait_ready`](ChildSpec::wait_ready) holds back the
+//! next sibling until it calls [`ctx.ready()`](Context::ready); failing
+//! before that fails the whole start, with the child's full path. Children
+//! marked [`significant`](ChildSpec::significant) can stop their supervisor
+//! when they end ([`AutoShutdown`]).
+//!
+//! # Controlling a running tree
+//!
+//! The [`SupervisorHandle`] takes OTP's commands, by path (`"db/pool"`):
+//! [`start_child`](SupervisorHandle::start_child),
+//! [`terminate_child`](SupervisorHandle::terminate_child),
+//! [`restart_child`](SupervisorHandle::restart_child),
+//! [`delete_child`](SupervisorHandle::delete_child),
+//! [`count_children`](SupervisorHandle::count_children); refusals are typed
+//! ([`ControlError`]). A [`Supervisor::dynamic`] supervisor starts empty and
+//! takes its children at run time, up to a maximum.
+//!
+//! # Tasks
+//!
+//! One-off jobs belong to the same tree:
+//! [`spawn_task`](SupervisorHandle::spawn_task) runs a future and gives its
+//! typed result through a [`TaskHandle`];
+//! [`spawn_blocking`](SupervisorHandle::spawn_blocking) runs CPU-bound work on
+//! the blocking pool, a few at a time. Tasks are listed while they run,
+//! stopped with the tree, aborted by name. A task that should restart is a
+//! [`task_fn`] in a [`ChildSpec`]; the [`task`] module maps the vocabulary of
+//! hand-written task registries.
+//!
+//! ```
+//! # use tokio_supervisor::Supervisor;
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let jobs = Supervisor::dynamic("jobs").build()?.start().await?;
+//! let report = jobs.spawn_task("report", async { 40 + 2 }).await?;
+//! let digest = jobs.spawn_blocking("digest", || "data".len()).await?;
+//! assert_eq!((report.join().await?, digest.join().await?), (42, 4));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Seeing what runs
 //!
 //! [`SupervisorHandle::which_children`] returns a [`ChildSnapshot`] per
