@@ -162,15 +162,14 @@
 //!
 //! [`SupervisorHandle::which_children`] returns a [`ChildSnapshot`] per
 //! child (serializable with serde): its path, [`Phase`], starts, restarts,
-//! failures, last error, uptime. [`SupervisorHandle::subscribe`] streams
-//! [`Event`]s as they happen. Every child is named by its full path
-//! (`app/db/pool`), in snapshots, events, errors and `tracing` fields.
-//!
-//! # Trees
-//!
-//! A [`Supervisor`] is itself a child: `.child(db_supervisor)` nests it.
-//! Its failure is an abnormal exit in its parent, and stopping the root
-//! stops the whole tree deepest-first, in reverse order at each level.
+//! failures, last error, uptime. [`SupervisorHandle::subscribe`] (or
+//! [`Supervisor::subscribe`], before the start) streams [`Event`]s as they
+//! happen; [`SupervisorHandle::metrics`] returns the counters of the whole
+//! tree ([`MetricsSnapshot`]). Each run happens inside a `tracing` span
+//! `child{path, attempt}`, and lifecycle changes are logged (start and stop
+//! at info, failures at warn, give-ups and intensity at error). Every child
+//! is named by its full path (`app/db/pool`), in snapshots, events, errors,
+//! metrics and `tracing` fields.
 //!
 //! # Runtime model
 //!
