@@ -179,6 +179,16 @@ pub enum ExitReason {
         /// The timeout given to [`ChildSpec::wait_ready`](crate::ChildSpec::wait_ready).
         timeout: Duration,
     },
+    /// The child stopped calling [`Context::heartbeat`] for longer than its
+    /// [`ChildSpec::heartbeat`] timeout: it was hung, so it was cancelled
+    /// (and aborted after its shutdown timeout) to be restarted.
+    ///
+    /// [`Context::heartbeat`]: crate::Context::heartbeat
+    /// [`ChildSpec::heartbeat`]: crate::ChildSpec::heartbeat
+    Hung {
+        /// The heartbeat timeout.
+        timeout: Duration,
+    },
     /// The child's circuit breaker opened: it needed more than `restarts`
     /// restarts within `window`, and was given up.
     CircuitOpen {
@@ -201,6 +211,7 @@ impl ExitReason {
                 | ExitReason::Panicked(_)
                 | ExitReason::Aborted
                 | ExitReason::ReadyTimeout { .. }
+                | ExitReason::Hung { .. }
         )
     }
 
@@ -214,6 +225,7 @@ impl ExitReason {
             ExitReason::Panicked(_) => "panicked",
             ExitReason::Aborted => "aborted",
             ExitReason::ReadyTimeout { .. } => "ready_timeout",
+            ExitReason::Hung { .. } => "hung",
             ExitReason::CircuitOpen { .. } => "circuit_open",
         }
     }
@@ -230,6 +242,7 @@ impl fmt::Display for ExitReason {
             ExitReason::ReadyTimeout { timeout } => {
                 write!(f, "not ready within {timeout:?}")
             }
+            ExitReason::Hung { timeout } => write!(f, "hung: no heartbeat for {timeout:?}"),
             ExitReason::CircuitOpen { restarts, window } => write!(
                 f,
                 "circuit open: more than {restarts} restarts within {window:?}"

@@ -23,13 +23,14 @@ use serde::{Deserialize, Serialize};
 use crate::lifecycle::ExitReason;
 
 /// Exit reason labels, in a fixed order (index = `reason_index`).
-const REASONS: [&str; 7] = [
+const REASONS: [&str; 8] = [
     "completed",
     "shutdown",
     "failed",
     "panicked",
     "aborted",
     "ready_timeout",
+    "hung",
     "circuit_open",
 ];
 
@@ -200,7 +201,7 @@ impl Counts {
     /// timeout).
     #[must_use]
     pub fn failures(&self) -> u64 {
-        ["failed", "panicked", "aborted", "ready_timeout"]
+        ["failed", "panicked", "aborted", "ready_timeout", "hung"]
             .iter()
             .filter_map(|r| self.exits.get(*r))
             .sum()
@@ -320,6 +321,9 @@ mod tests {
                 "panicked" => ExitReason::Panicked(String::new()),
                 "aborted" => ExitReason::Aborted,
                 "ready_timeout" => ExitReason::ReadyTimeout {
+                    timeout: Duration::ZERO,
+                },
+                "hung" => ExitReason::Hung {
                     timeout: Duration::ZERO,
                 },
                 _ => ExitReason::CircuitOpen {

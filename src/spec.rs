@@ -193,8 +193,15 @@ impl ChildSpec {
         self
     }
 
-    /// Declares a heartbeat timeout. Recorded in the spec; the watchdog that
-    /// acts on it is not part of this release yet.
+    /// Declares a heartbeat timeout: once running (ready, if ready-gated),
+    /// the child must call [`Context::heartbeat`](crate::Context::heartbeat)
+    /// at least every `timeout`. One that does not is hung: it is cancelled,
+    /// aborted after its shutdown timeout if it ignores that, ends with
+    /// [`ExitReason::Hung`], and is restarted per its policy.
+    ///
+    /// The deadlines live on the supervisor's timer wheel (one entry per
+    /// child, moved forward lazily): no task and no interval per child, and a
+    /// heartbeat is one atomic store.
     pub fn heartbeat(mut self, timeout: Duration) -> Self {
         self.heartbeat = Some(timeout);
         self

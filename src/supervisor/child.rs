@@ -33,6 +33,8 @@ pub(crate) struct Run {
     pub(crate) ready: bool,
     /// The readiness deadline passed and the task was aborted for it.
     pub(crate) ready_timed_out: bool,
+    /// The heartbeat deadline passed: the run was cancelled as hung.
+    pub(crate) hung: bool,
     /// Started by a command (`start_child`, `restart_child`) that waits for
     /// its readiness: a failure before ready answers that command and is
     /// neither restarted nor counted.

@@ -131,6 +131,8 @@ enum Timer {
     Restart(usize),
     Kill(usize),
     Ready(usize),
+    /// The heartbeat deadline of a running child.
+    Heartbeat(usize),
     /// The delay step of the current plan.
     Plan,
 }
@@ -382,6 +384,7 @@ impl Runner {
         }
         let path = child.path.clone();
         tracing::debug!(path = %path, "child ready");
+        self.arm_heartbeat(slot);
         if manual {
             self.finish_manual_start(slot);
         }
@@ -452,7 +455,7 @@ impl Runner {
                 }
                 return;
             }
-            Timer::Restart(s) | Timer::Kill(s) | Timer::Ready(s) => s,
+            Timer::Restart(s) | Timer::Kill(s) | Timer::Ready(s) | Timer::Heartbeat(s) => s,
         };
         let Some(child) = self.table.get_mut(slot) else {
             return;
@@ -489,7 +492,49 @@ impl Runner {
                     run.abort.abort();
                 }
             }
+            Timer::Heartbeat(_) => self.check_heartbeat(slot),
             Timer::Plan => {}
+        }
+    }
+
+    /// Arms the heartbeat deadline of a child that has just become running.
+    fn arm_heartbeat(&mut self, slot: usize) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        if let (Some(timeout), None) = (child.spec.heartbeat, child.timer) {
+            let at = Instant::now() + timeout;
+            child.timer = Some(self.timers.insert_at(Timer::Heartbeat(slot), at));
+        }
+    }
+
+    /// The heartbeat deadline passed: moves it forward if the child beat
+    /// since, or declares it hung.
+    fn check_heartbeat(&mut self, slot: usize) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let (Some(timeout), Some(run)) = (child.spec.heartbeat, child.run.as_mut()) else {
+            return;
+        };
+        let now = Instant::now();
+        let last = run.ctx.last_heartbeat().unwrap_or(run.started_at);
+        let deadline = last + timeout;
+        if deadline > now {
+            child.timer = Some(self.timers.insert_at(Timer::Heartbeat(slot), deadline));
+            return;
+        }
+        tracing::error!(path = %child.path, ?timeout, "child is hung: no heartbeat; cancelling it");
+        run.hung = true;
+        run.ctx.request_stop();
+        // Not `Stopping`: the exit is a failure, restarted per its policy.
+        let kill_after = match child.spec.shutdown {
+            Shutdown::Graceful(t) => Some(t),
+            Shutdown::Brutal => Some(Duration::ZERO),
+            Shutdown::Infinity => None,
+        };
+        if let Some(t) = kill_after {
+            child.timer = Some(self.timers.insert_at(Timer::Kill(slot), now + t));
         }
     }
 
@@ -556,11 +601,18 @@ impl Runner {
             id: self.next_run,
             ready: gate.is_none(),
             ready_timed_out: false,
+            hung: false,
             manual: manual && gate.is_some(),
             nested: None,
         });
         match gate {
-            None => child.set_phase(Phase::Running),
+            None => {
+                child.set_phase(Phase::Running);
+                if let Some(timeout) = child.spec.heartbeat {
+                    child.timer =
+                        Some(self.timers.insert_at(Timer::Heartbeat(slot), now + timeout));
+                }
+            }
             Some(g) => {
                 if let Some(t) = g.timeout {
                     child.timer = Some(self.timers.insert_at(Timer::Ready(slot), now + t));
@@ -741,6 +793,10 @@ fn classify(
     if run.ready_timed_out {
         let timeout = spec.ready.and_then(|g| g.timeout).unwrap_or_default();
         return (ExitReason::ReadyTimeout { timeout }, None);
+    }
+    if run.hung {
+        let timeout = spec.heartbeat.unwrap_or_default();
+        return (ExitReason::Hung { timeout }, None);
     }
     match result {
         Ok(Ok(())) if run.ctx.stop_requested() => (ExitReason::Shutdown, None),
