@@ -199,6 +199,7 @@ mod signal;
 mod spec;
 pub mod supervisor;
 pub mod task;
+mod tree;
 
 pub use backoff::Backoff;
 pub use context::Context;
@@ -211,6 +212,7 @@ pub use service::{service_fn, BoxError, Service, ServiceFn};
 pub use spec::{ChildSpec, Restart, Shutdown};
 pub use supervisor::{AutoShutdown, ChildCounts, Strategy, Supervisor, SupervisorHandle};
 pub use task::{task_fn, TaskError, TaskFn, TaskHandle, TaskOutput};
+pub use tree::{SupervisionTree, TreeNode};
 
 /// The README's example, compiled as a doctest so that it stays true.
 #[cfg(doctest)]

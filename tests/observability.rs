@@ -202,3 +202,60 @@ async fn tasks_record_wall_and_cpu_time_on_their_span() {
         |(_, m, _, scope)| m == "blocking task finished" && scope.iter().any(|s| s == "child")
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_tree_prints_like_pstree() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let pipeline = Supervisor::builder("pipeline")
+        .child(
+            scripted(
+                "enricher",
+                &log,
+                &alive,
+                vec![Act::PanicAfter(ms(500)), Act::Serve],
+            )
+            .backoff(Backoff::none()),
+        )
+        .child(
+            scripted("feed", &log, &alive, vec![Act::ErrAfter(ms(200))])
+                .backoff(Backoff::fixed(secs(60))),
+        )
+        .build()
+        .unwrap();
+    let h = Supervisor::builder("app")
+        .child(scripted("writer", &log, &alive, vec![Act::Serve]))
+        .child(pipeline)
+        .child(
+            scripted("venue", &log, &alive, vec![Act::ErrAfter(ms(100))])
+                .backoff(Backoff::none())
+                .restart_limit(2, secs(30)),
+        )
+        .start_ok()
+        .await;
+    tokio::time::sleep(secs(12)).await;
+    let tree = h.tree().await;
+    assert_eq!(
+        tree.to_string(),
+        "app\n\
+         ├── writer    running     restarts 0  up 12.0s\n\
+         ├── pipeline  running     restarts 0  up 12.0s\n\
+         │   ├── enricher  running      restarts 1  up 11.5s  last error: panicked: boom\n\
+         │   └── feed      backing_off  restarts 0  next in 48.2s  last error: failed: fail\n\
+         └── venue     terminated  restarts 2  circuit open: more than 2 restarts within 30s  last error: failed: fail\n"
+    );
+    assert_eq!(
+        tree.iter().map(|c| c.path.to_string()).collect::<Vec<_>>(),
+        [
+            "app/writer",
+            "app/pipeline",
+            "app/pipeline/enricher",
+            "app/pipeline/feed",
+            "app/venue"
+        ]
+    );
+    let nested = h.which_children_of("pipeline").await.unwrap();
+    assert_eq!(nested.len(), 2);
+    assert!(h.which_children_of("writer").await.is_err());
+    h.shutdown().await.unwrap();
+}

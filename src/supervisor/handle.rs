@@ -152,6 +152,77 @@ impl SupervisorHandle {
         self.inner.metrics.snapshot()
     }
 
+    /// Snapshots of the children of the nested supervisor at `path`
+    /// (`"db"`; `""` is this supervisor), in start order.
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::NotFound`], [`ControlError::NotASupervisor`] (a worker,
+    /// or a nested supervisor that is not running), [`ControlError::Stopped`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn which_children_of(&self, path: &str) -> Result<Vec<ChildSnapshot>, ControlError> {
+        let path = self.relative(path);
+        if path.is_empty() || path == &*self.inner.name {
+            return Ok(self.which_children().await);
+        }
+        let path = path.to_owned();
+        self.request(|reply| Command::WhichChildrenAt { path, reply })
+            .await
+    }
+
+    /// The whole tree, nested supervisors' children included: print it
+    /// (`{}`) for a `pstree`-like view.
+    ///
+    /// ```
+    /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let w = || ChildSpec::new("w", service_fn(|ctx| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }));
+    /// let db = Supervisor::builder("db").child(w()).build()?;
+    /// let app = Supervisor::builder("app").child(db).child(w()).build()?.start().await?;
+    /// let tree = app.tree().await;
+    /// assert_eq!(tree.to_string().lines().count(), 4);
+    /// println!("{tree}");
+    /// // app
+    /// // ├── db  running  restarts 0  up 0ns
+    /// // │   └── w  running  restarts 0  up 0ns
+    /// // └── w   running  restarts 0  up 0ns
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn tree(&self) -> crate::tree::SupervisionTree {
+        let mut root = crate::tree::SupervisionTree {
+            name: self.inner.name.to_string(),
+            children: Vec::new(),
+        };
+        // Breadth-first, without recursion: (snapshots, where to put them).
+        let mut pending = vec![(self.which_children().await, Vec::<usize>::new())];
+        while let Some((snaps, at)) = pending.pop() {
+            let mut nodes = Vec::with_capacity(snaps.len());
+            for (i, s) in snaps.into_iter().enumerate() {
+                if s.is_supervisor {
+                    if let Ok(below) = self.which_children_of(&s.path).await {
+                        let mut here = at.clone();
+                        here.push(i);
+                        pending.push((below, here));
+                    }
+                }
+                nodes.push(crate::tree::TreeNode {
+                    child: s,
+                    children: Vec::new(),
+                });
+            }
+            root.place(&at, nodes);
+        }
+        root
+    }
+
     /// Counts the children, as OTP's `count_children`. After the supervisor
     /// has stopped, counts its final snapshots (none active).
     ///

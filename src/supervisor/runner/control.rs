@@ -24,6 +24,15 @@ impl Runner {
             Command::WhichChildren(reply) => {
                 let _ = reply.send(self.snapshots());
             }
+            Command::WhichChildrenAt { path, reply } => {
+                if path.is_empty() {
+                    let _ = reply.send(Ok(self.snapshots()));
+                } else {
+                    let (head, rest) = split(&path);
+                    let (head, path) = (head.to_owned(), rest.to_owned());
+                    self.forward(&head, Command::WhichChildrenAt { path, reply });
+                }
+            }
             Command::CountChildren(reply) => {
                 let _ = reply.send(self.counts());
             }
@@ -297,6 +306,9 @@ impl Command {
             Command::Terminate { reply, .. }
             | Command::Restart { reply, .. }
             | Command::Delete { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+            Command::WhichChildrenAt { reply, .. } => {
                 let _ = reply.send(Err(err));
             }
             Command::WhichChildren(_) | Command::CountChildren(_) | Command::Kill => {}

@@ -84,6 +84,11 @@ type Reply<T> = oneshot::Sender<Result<T, ControlError>>;
 #[derive(Debug)]
 pub(crate) enum Command {
     WhichChildren(oneshot::Sender<Vec<ChildSnapshot>>),
+    /// The children of the nested supervisor at `path` (empty: this one).
+    WhichChildrenAt {
+        path: String,
+        reply: Reply<Vec<ChildSnapshot>>,
+    },
     CountChildren(oneshot::Sender<ChildCounts>),
     /// Start `spec` in the supervisor at `at` (empty: this one).
     Start {
