@@ -193,6 +193,8 @@ mod error;
 pub mod event;
 mod lifecycle;
 pub mod metrics;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 mod restart_limit;
 mod service;
 mod signal;

@@ -69,10 +69,21 @@ impl Counters {
 }
 
 /// One child's counters, as the loop holds them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ChildCounters {
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    path: Arc<str>,
     counters: Counters,
     active: AtomicBool,
+}
+
+/// Upper bounds (seconds) of the run-uptime histogram's buckets.
+pub(crate) const UPTIME_BUCKETS: [f64; 8] = [0.1, 1.0, 10.0, 60.0, 300.0, 3600.0, 21600.0, 86400.0];
+
+/// Ended runs by uptime (non-cumulative; the last slot is `+Inf`).
+#[derive(Debug, Default)]
+struct UptimeHistogram {
+    buckets: [AtomicU64; UPTIME_BUCKETS.len() + 1],
 }
 
 /// The registry of a tree.
@@ -82,13 +93,18 @@ pub(crate) struct Registry {
     active: AtomicU64,
     intensity_exceeded: AtomicU64,
     blocking_detached: AtomicU64,
+    uptime: UptimeHistogram,
     children: Mutex<BTreeMap<Arc<str>, Arc<ChildCounters>>>,
     supervisors: Mutex<BTreeMap<Arc<str>, u64>>,
 }
 
 impl Registry {
     pub(crate) fn register(&self, path: &Arc<str>) -> Arc<ChildCounters> {
-        let c = Arc::new(ChildCounters::default());
+        let c = Arc::new(ChildCounters {
+            path: path.clone(),
+            counters: Counters::default(),
+            active: AtomicBool::new(false),
+        });
         self.children.lock().insert(path.clone(), c.clone());
         c
     }
@@ -101,6 +117,8 @@ impl Registry {
         for k in [&c.counters, &self.total] {
             k.restarts.fetch_add(1, Ordering::Relaxed);
         }
+        #[cfg(feature = "metrics")]
+        facade::counter("supervisor_child_restarts_total", &c.path, None);
     }
 
     pub(crate) fn started(&self, c: &ChildCounters) {
@@ -108,8 +126,12 @@ impl Registry {
             k.starts.fetch_add(1, Ordering::Relaxed);
         }
         if !c.active.swap(true, Ordering::Relaxed) {
-            self.active.fetch_add(1, Ordering::Relaxed);
+            let _active = self.active.fetch_add(1, Ordering::Relaxed) + 1;
+            #[cfg(feature = "metrics")]
+            facade::active(_active);
         }
+        #[cfg(feature = "metrics")]
+        facade::counter("supervisor_child_starts_total", &c.path, None);
     }
 
     pub(crate) fn exited(
@@ -124,14 +146,29 @@ impl Registry {
             k.exits[i].fetch_add(1, Ordering::Relaxed);
             k.uptime_us.fetch_add(us, Ordering::Relaxed);
         }
+        let secs = uptime.as_secs_f64();
+        let bucket = UPTIME_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(UPTIME_BUCKETS.len());
+        self.uptime.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         if c.active.swap(false, Ordering::Relaxed) {
-            self.active.fetch_sub(1, Ordering::Relaxed);
+            let _active = self.active.fetch_sub(1, Ordering::Relaxed) - 1;
+            #[cfg(feature = "metrics")]
+            facade::active(_active);
+        }
+        #[cfg(feature = "metrics")]
+        {
+            facade::counter("supervisor_child_exits_total", &c.path, Some(REASONS[i]));
+            ::metrics::histogram!("supervisor_child_uptime_seconds").record(secs);
         }
     }
 
     pub(crate) fn circuit_opened(&self, c: &ChildCounters) {
         c.counters.circuit_open.fetch_add(1, Ordering::Relaxed);
         self.total.circuit_open.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        facade::counter("supervisor_circuit_open_total", &c.path, None);
     }
 
     pub(crate) fn blocking_detached(&self) {
@@ -145,6 +182,9 @@ impl Registry {
             .lock()
             .entry(supervisor.clone())
             .or_default() += 1;
+        #[cfg(feature = "metrics")]
+        ::metrics::counter!("supervisor_intensity_exceeded_total", "supervisor" => supervisor.to_string())
+            .increment(1);
     }
 
     pub(crate) fn snapshot(&self) -> MetricsSnapshot {
@@ -172,6 +212,13 @@ impl Registry {
             active: self.active.load(Ordering::Relaxed),
             intensity_exceeded: self.intensity_exceeded.load(Ordering::Relaxed),
             blocking_detached: self.blocking_detached.load(Ordering::Relaxed),
+            uptime_buckets: UPTIME_BUCKETS
+                .iter()
+                .copied()
+                .chain([f64::INFINITY])
+                .zip(&self.uptime.buckets)
+                .map(|(le, n)| (le, n.load(Ordering::Relaxed)))
+                .collect(),
             uptime_total: std::time::Duration::from_micros(
                 self.total.uptime_us.load(Ordering::Relaxed),
             ),
@@ -269,10 +316,31 @@ pub struct MetricsSnapshot {
     pub blocking_detached: u64,
     /// Summed uptime of every ended run.
     pub uptime_total: std::time::Duration,
+    /// Ended runs by uptime: `(upper bound in seconds, runs in that bucket)`,
+    /// not cumulative, the last bound infinite.
+    pub uptime_buckets: Vec<(f64, u64)>,
     /// Each child currently in the tree, by path.
     pub children: Vec<ChildMetrics>,
     /// Supervisors that exceeded their intensity at least once.
     pub supervisors: Vec<SupervisorMetrics>,
+}
+
+/// Emission through the `metrics` facade, as events happen.
+#[cfg(feature = "metrics")]
+mod facade {
+    pub(super) fn counter(name: &'static str, path: &str, reason: Option<&'static str>) {
+        match reason {
+            Some(reason) => {
+                ::metrics::counter!(name, "path" => path.to_owned(), "reason" => reason)
+                    .increment(1);
+            }
+            None => ::metrics::counter!(name, "path" => path.to_owned()).increment(1),
+        }
+    }
+
+    pub(super) fn active(n: u64) {
+        ::metrics::gauge!("supervisor_children_active").set(n as f64);
+    }
 }
 
 #[cfg(test)]

@@ -223,6 +223,14 @@ impl SupervisorHandle {
         root
     }
 
+    /// A collector of this tree's metrics for a `prometheus-client` registry
+    /// (feature `prometheus`); see [`prometheus`](crate::prometheus).
+    #[cfg(feature = "prometheus")]
+    #[must_use]
+    pub fn prometheus_collector(&self) -> crate::prometheus::PrometheusCollector {
+        crate::prometheus::PrometheusCollector::new(self.inner.metrics.clone())
+    }
+
     /// Counts the children, as OTP's `count_children`. After the supervisor
     /// has stopped, counts its final snapshots (none active).
     ///
