@@ -122,7 +122,9 @@ mod tests {
 
     fn child(name: &str) -> Child {
         let spec = ChildSpec::new(name, service_fn(|_| async { Ok(()) }));
-        Child::new(spec, format!("sup/{name}").into(), Default::default())
+        let path: std::sync::Arc<str> = format!("sup/{name}").into();
+        let counters = crate::metrics::Registry::default().register(&path);
+        Child::new(spec, path, counters)
     }
 
     fn names(t: &Table) -> Vec<String> {
