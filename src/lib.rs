@@ -191,6 +191,8 @@ mod backoff;
 mod context;
 mod error;
 pub mod event;
+#[cfg(feature = "health")]
+pub mod health;
 mod lifecycle;
 pub mod metrics;
 #[cfg(feature = "prometheus")]

@@ -300,6 +300,9 @@ pub struct ChildSnapshot {
     /// For a blocking task: the CPU time its thread has used, where the
     /// platform tells it cheaply (Linux).
     pub cpu_time: Option<Duration>,
+    /// How long the child has been in its current phase (backing off for
+    /// how long, terminated since when).
+    pub in_phase_for: Duration,
 }
 
 #[cfg(test)]

@@ -60,6 +60,8 @@ pub(crate) struct Child {
     pub(crate) path: Arc<str>,
     pub(crate) counters: Arc<ChildCounters>,
     pub(crate) phase: Phase,
+    /// When the phase last changed.
+    pub(crate) phase_since: Instant,
     pub(crate) run: Option<Run>,
     pub(crate) timer: Option<delay_queue::Key>,
     pub(crate) next_restart_at: Option<Instant>,
@@ -88,6 +90,7 @@ impl Child {
             path,
             counters,
             phase: Phase::Starting,
+            phase_since: Instant::now(),
             run: None,
             timer: None,
             next_restart_at: None,
@@ -151,6 +154,7 @@ impl Child {
             debug_assert!(false, "{}: {e}", self.path);
             self.phase = next;
         }
+        self.phase_since = Instant::now();
     }
 
     pub(crate) fn snapshot(&self, now: Instant) -> ChildSnapshot {
@@ -175,6 +179,7 @@ impl Child {
                 .next_restart_at
                 .map(|t| t.saturating_duration_since(now)),
             cpu_time: self.spec.cpu.as_ref().and_then(|p| p.cpu_time()),
+            in_phase_for: now.saturating_duration_since(self.phase_since),
         }
     }
 }

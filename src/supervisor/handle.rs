@@ -652,6 +652,12 @@ impl SupervisorHandle {
         })
     }
 
+    /// Whether every child has started and the supervisor is not stopping.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        matches!(*self.inner.state.borrow(), State::Running)
+    }
+
     /// Whether the supervisor has stopped.
     #[must_use]
     pub fn is_finished(&self) -> bool {
