@@ -11,8 +11,9 @@
 //!
 //! Children start in order (sink first, source last) and stop in reverse
 //! (source first, so the sink can flush). Every lifecycle event is printed as
-//! it happens. Stop it with Ctrl+C (a second Ctrl+C aborts at once), or pass
-//! `--for <seconds>` to stop by itself; it prints a summary and exits 0.
+//! it happens; Ctrl+\ (SIGQUIT) prints the whole tree. Stop it with Ctrl+C (a
+//! second Ctrl+C aborts at once), or pass `--for <seconds>` to stop by
+//! itself; it prints the tree, stops in order, prints a summary and exits 0.
 //!
 //! ```sh
 //! cargo run --example demo
@@ -234,6 +235,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let handle = app.start().await?;
+    let quit_printer = tokio::spawn(print_tree_on_sigquit(handle.clone()));
 
     let stop = async {
         match run_for {
@@ -244,7 +246,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let outcome = tokio::select! {
         res = handle.wait() => res,
         () = stop => {
-            println!("\n--- stop requested: graceful shutdown (Ctrl+C again to abort) ---");
+            println!("\n--- the tree when the stop was requested ---\n{}", handle.tree().await);
+            println!("--- stop requested: graceful shutdown (Ctrl+C again to abort) ---");
             tokio::select! {
                 res = handle.shutdown() => res,
                 () = wait_for_signal() => handle.kill().await,
@@ -252,6 +255,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let _ = printer.await;
+    quit_printer.abort();
 
     println!("\nsummary:");
     println!(
@@ -274,6 +278,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Prints the tree on every Ctrl+\ (SIGQUIT), where there is one.
+async fn print_tree_on_sigquit(handle: tokio_supervisor::SupervisorHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut quit) = signal(SignalKind::quit()) else {
+            return;
+        };
+        while quit.recv().await.is_some() {
+            println!("\n{}", handle.tree().await);
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = handle;
     }
 }
 

@@ -202,6 +202,8 @@ mod service;
 mod signal;
 mod spec;
 pub mod supervisor;
+#[cfg(feature = "systemd")]
+pub mod systemd;
 pub mod task;
 mod tree;
 

@@ -140,6 +140,9 @@ enum Timer {
     Heartbeat(usize),
     /// The delay step of the current plan.
     Plan,
+    /// The systemd watchdog ping (root only, feature `systemd`).
+    #[cfg_attr(not(feature = "systemd"), allow(dead_code))]
+    Watchdog,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,10 +195,17 @@ pub(crate) struct Runner {
     next_run: u64,
     /// The number of the last child a dynamic supervisor named.
     next_dynamic_id: u64,
+    /// Whether this (root) supervisor notifies systemd.
+    #[cfg_attr(not(feature = "systemd"), allow(dead_code))]
+    systemd: bool,
 }
 
 impl Runner {
     pub(crate) fn new(config: Arc<Config>, w: Wiring) -> Self {
+        #[cfg(feature = "systemd")]
+        let systemd = w.parent.is_none() && crate::systemd::enabled();
+        #[cfg(not(feature = "systemd"))]
+        let systemd = false;
         let mut table = Table::default();
         let mut plan = VecDeque::with_capacity(config.children.len());
         for spec in &config.children {
@@ -227,6 +237,7 @@ impl Runner {
             started: false,
             next_run: 0,
             next_dynamic_id: 0,
+            systemd,
         }
     }
 
@@ -289,6 +300,14 @@ impl Runner {
                     tracing::info!(supervisor = %self.path, "supervisor started");
                     if let Some(ctx) = &self.parent {
                         ctx.ready();
+                    }
+                    #[cfg(feature = "systemd")]
+                    if self.systemd {
+                        crate::systemd::ready();
+                        if let Some(every) = crate::systemd::watchdog_interval() {
+                            crate::systemd::watchdog();
+                            self.timers.insert(Timer::Watchdog, every);
+                        }
                     }
                 }
                 return;
@@ -451,6 +470,18 @@ impl Runner {
 
     fn on_timer(&mut self, timer: Timer, key: delay_queue::Key) {
         let slot = match timer {
+            Timer::Watchdog => {
+                // Only while the tree runs: a stopping or wedged loop stops
+                // pinging, and systemd acts.
+                #[cfg(feature = "systemd")]
+                if self.mode == Mode::Running {
+                    crate::systemd::watchdog();
+                    if let Some(every) = crate::systemd::watchdog_interval() {
+                        self.timers.insert(Timer::Watchdog, every);
+                    }
+                }
+                return;
+            }
             Timer::Plan => {
                 if self.plan_timer == Some(key) {
                     self.plan_timer = None;
@@ -498,7 +529,7 @@ impl Runner {
                 }
             }
             Timer::Heartbeat(_) => self.check_heartbeat(slot),
-            Timer::Plan => {}
+            Timer::Plan | Timer::Watchdog => {}
         }
     }
 
@@ -559,6 +590,10 @@ impl Runner {
         self.tree.metrics.restarted(&child.counters);
         let attempt = next_attempt(child);
         let path = child.path.clone();
+        #[cfg(feature = "systemd")]
+        if self.systemd {
+            crate::systemd::status(&format!("restarting {path} (attempt {attempt})"));
+        }
         self.emit(path, EventKind::Restarted { attempt });
         self.spawn(slot, false);
     }
@@ -688,6 +723,10 @@ impl Runner {
         }
         self.mode = Mode::Stopping;
         self.outcome = Some(outcome);
+        #[cfg(feature = "systemd")]
+        if self.systemd {
+            crate::systemd::stopping();
+        }
         self.state.send_replace(State::Stopping {
             started: self.started,
         });

@@ -140,6 +140,10 @@ impl Runner {
                 let reason = ExitReason::CircuitOpen { restarts, window };
                 tracing::error!(path = %child.path, %reason, "giving up on child");
                 self.tree.metrics.circuit_opened(&child.counters);
+                #[cfg(feature = "systemd")]
+                if self.systemd {
+                    crate::systemd::status(&format!("gave up on {}: {reason}", child.path));
+                }
                 child.set_phase(Phase::Terminated(reason.clone()));
                 let path = child.path.clone();
                 self.emit(path, EventKind::GaveUp { reason });
