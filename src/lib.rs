@@ -198,6 +198,7 @@ pub mod metrics;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 mod restart_limit;
+pub mod runtime;
 mod service;
 mod signal;
 mod spec;

@@ -51,6 +51,7 @@ pub struct Builder {
     intensity: RestartLimit,
     children: Vec<ChildSpec>,
     blocking_limit: Option<usize>,
+    runtime: Option<crate::runtime::RuntimeConfig>,
 }
 
 impl Builder {
@@ -64,6 +65,7 @@ impl Builder {
             intensity: DEFAULT_INTENSITY,
             children: Vec::new(),
             blocking_limit: None,
+            runtime: None,
         }
     }
 
@@ -102,6 +104,14 @@ impl Builder {
     /// CPU-bound work. At least 1.
     pub fn blocking_limit(mut self, limit: usize) -> Self {
         self.blocking_limit = Some(limit);
+        self
+    }
+
+    /// Runs this supervisor, when nested in another, on a runtime of its own,
+    /// on its own OS threads; see [`runtime`](crate::runtime). A root
+    /// supervisor runs where it is started, and ignores it.
+    pub fn dedicated_runtime(mut self, config: crate::runtime::RuntimeConfig) -> Self {
+        self.runtime = Some(config);
         self
     }
 
@@ -201,6 +211,7 @@ impl Builder {
                 intensity: self.intensity,
                 children: self.children,
                 tree: super::Tree::new(),
+                runtime: self.runtime,
                 blocking: Arc::new(tokio::sync::Semaphore::new(
                     self.blocking_limit
                         .unwrap_or_else(|| {

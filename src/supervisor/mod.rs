@@ -111,6 +111,8 @@ pub(crate) struct Config {
     pub(crate) tree: Arc<Tree>,
     /// The permits of `spawn_blocking` tasks.
     pub(crate) blocking: Arc<tokio::sync::Semaphore>,
+    /// A runtime of its own, when nested.
+    pub(crate) runtime: Option<crate::runtime::RuntimeConfig>,
 }
 
 /// What the whole tree shares: the event channel and the metrics registry.
@@ -408,13 +410,55 @@ impl Service for Nested {
                 path: ctx.path_arc().clone(),
                 stop: ctx.token(),
                 tree,
-                tx,
+                tx: tx.clone(),
                 rx,
                 state,
                 parent: Some(ctx),
             },
         );
-        runner.run().await.map_err(Into::into)
+        match &self.0.runtime {
+            None => runner.run().await.map_err(Into::into),
+            Some(config) => run_dedicated(runner, config, tx).await,
+        }
+    }
+}
+
+/// Runs a nested supervisor's loop on a runtime of its own, on its own
+/// thread; returns once that thread and the runtime's workers have ended.
+async fn run_dedicated(
+    runner: Runner,
+    config: &crate::runtime::RuntimeConfig,
+    tx: mpsc::UnboundedSender<runner::Msg>,
+) -> Result<(), BoxError> {
+    let rt = config.build()?;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name(config.name().to_owned())
+        .spawn(move || {
+            let outcome = rt.block_on(runner.run());
+            // Outside any async context: dropping the runtime joins its
+            // worker threads.
+            drop(rt);
+            let _ = done_tx.send(outcome);
+        })?;
+    // If this future is dropped (the parent aborts the subtree), kill the
+    // subtree so that its thread ends too.
+    struct KillOnDrop(Option<mpsc::UnboundedSender<runner::Msg>>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Some(tx) = self.0.take() {
+                let _ = tx.send(runner::Msg::Command(runner::Command::Kill));
+            }
+        }
+    }
+    let mut guard = KillOnDrop(Some(tx));
+    let outcome = done_rx.await;
+    guard.0 = None;
+    // Join the thread without blocking this runtime.
+    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    match outcome {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err("the dedicated runtime's thread ended without an outcome".into()),
     }
 }
 
