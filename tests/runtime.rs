@@ -27,6 +27,8 @@ fn threads_named(prefix: &str) -> usize {
 }
 
 /// A child that records the name of the thread it runs on, then serves.
+/// Ready-gated: `start()` returns only once it has recorded (a child that is
+/// not ready-gated counts as started once spawned, before its first poll).
 fn recording(name: &str, seen: &Arc<Mutex<Vec<String>>>) -> ChildSpec {
     let seen = seen.clone();
     ChildSpec::new(
@@ -42,6 +44,7 @@ fn recording(name: &str, seen: &Arc<Mutex<Vec<String>>>) -> ChildSpec {
             }
         }),
     )
+    .wait_ready(secs(60))
 }
 
 async fn next_event(rx: &mut broadcast::Receiver<Event>, path: &str, f: fn(&EventKind) -> bool) {
@@ -92,7 +95,7 @@ async fn a_subtree_runs_on_its_own_threads_and_leaves_none_behind() {
         ["app/cpu/a", "app/cpu/b"]
     );
     h.terminate_child("cpu/b").await.unwrap();
-    h.restart_child("app/cpu/b").await.unwrap();
+    h.restart_child("app/cpu/b").await.unwrap(); // answered once b is ready again
     let m = h.metrics();
     let b = m.children.iter().find(|c| &*c.path == "app/cpu/b").unwrap();
     assert_eq!(b.counts.starts, 2);
@@ -131,8 +134,10 @@ async fn failure_and_events_cross_the_boundary() {
         .dedicated_runtime(RuntimeConfig::multi_thread(1).thread_name("cpu-fail"))
         .intensity(0, secs(60))
         .child(
+            // Ready-gated: start() returns once w can be driven (a child that
+            // is not gated counts as started once spawned, before it runs).
             remote
-                .spec("w")
+                .gated("w")
                 .restart(Restart::Permanent)
                 .backoff(Backoff::none()),
         )
@@ -140,16 +145,13 @@ async fn failure_and_events_cross_the_boundary() {
         .unwrap();
     let sup = Supervisor::builder("app")
         .intensity(0, secs(60))
-        .child(remote.spec("io"))
+        .child(remote.gated("io"))
         .child(cpu)
         .build()
         .unwrap();
     let mut rx = sup.subscribe();
     let h = sup.start().await.unwrap();
-    next_event(&mut rx, "app/cpu/w", |k| {
-        matches!(k, EventKind::Started { .. })
-    })
-    .await;
+    assert!(remote.alive("app/io") && remote.alive("app/cpu/w"));
 
     // w fails on the subtree's thread: cpu exceeds its intensity and fails;
     // app (intensity 0) fails in turn.
