@@ -652,6 +652,48 @@ impl SupervisorHandle {
         })
     }
 
+    /// Runs until SIGINT or SIGTERM (Ctrl+C off unix), then stops the
+    /// supervisor gracefully and returns its outcome; a second signal during
+    /// the stop aborts every child at once. Returns early if the supervisor
+    /// ends on its own (its failure, for `main` to exit non-zero).
+    ///
+    /// [`Supervisor::run_until_signal`](crate::Supervisor::run_until_signal)
+    /// for a handle, when `main` needs it first (to serve health endpoints,
+    /// say): `let h = app.spawn()?; ...; h.run_until_signal().await`.
+    ///
+    /// # Errors
+    ///
+    /// The supervisor's failure; [`SupervisorError::Signal`] if the signal
+    /// handlers could not be installed.
+    pub async fn run_until_signal(&self) -> Result<(), SupervisorError> {
+        let signals = crate::signal::Signals::new().map_err(|e| SupervisorError::Signal {
+            supervisor: self.inner.name.to_string(),
+            message: e.to_string(),
+        })?;
+        self.run_with_signals(signals).await
+    }
+
+    pub(crate) async fn run_with_signals(
+        &self,
+        mut signals: crate::signal::Signals,
+    ) -> Result<(), SupervisorError> {
+        let name = &self.inner.name;
+        tokio::select! {
+            res = self.wait() => return res,
+            sig = signals.recv() => {
+                tracing::info!(supervisor = %name, signal = sig, "stopping on signal");
+            }
+        }
+        self.request_shutdown();
+        tokio::select! {
+            res = self.wait() => res,
+            sig = signals.recv() => {
+                tracing::warn!(supervisor = %name, signal = sig, "second signal: aborting every child");
+                self.kill().await
+            }
+        }
+    }
+
     /// Whether every child has started and the supervisor is not stopping.
     #[must_use]
     pub fn is_running(&self) -> bool {

@@ -320,24 +320,13 @@ impl Supervisor {
     /// The supervisor's failure; [`SupervisorError::Signal`] if the signal
     /// handlers could not be installed.
     pub async fn run_until_signal(self) -> Result<(), SupervisorError> {
-        let name = self.config.name.to_string();
-        let mut signals = crate::signal::Signals::new().map_err(|e| SupervisorError::Signal {
-            supervisor: name.clone(),
+        // Install the handlers before the start, so that a signal during a
+        // long start-up is seen (and does not kill the process).
+        let signals = crate::signal::Signals::new().map_err(|e| SupervisorError::Signal {
+            supervisor: self.config.name.to_string(),
             message: e.to_string(),
         })?;
-        let handle = self.spawn()?;
-        tokio::select! {
-            res = handle.wait() => return res,
-            sig = signals.recv() => tracing::info!(supervisor = %name, signal = sig, "stopping on signal"),
-        }
-        handle.request_shutdown();
-        tokio::select! {
-            res = handle.wait() => res,
-            sig = signals.recv() => {
-                tracing::warn!(supervisor = %name, signal = sig, "second signal: aborting every child");
-                handle.kill().await
-            }
-        }
+        self.spawn()?.run_with_signals(signals).await
     }
 
     /// Starts the supervisor, runs it until `shutdown` completes (even during
