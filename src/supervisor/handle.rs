@@ -675,19 +675,77 @@ impl SupervisorHandle {
 
     pub(crate) async fn run_with_signals(
         &self,
-        mut signals: crate::signal::Signals,
+        signals: crate::signal::Signals,
     ) -> Result<(), SupervisorError> {
+        // The listener installed before the start serves the first signal; a
+        // fresh one (installed at once after it) the second.
+        let mut first = Some(signals);
+        self.run_until_signal_from(move || {
+            let listener = first
+                .take()
+                .map(Ok)
+                .unwrap_or_else(crate::signal::Signals::new);
+            async move {
+                match listener {
+                    Ok(mut signals) => signals.recv().await,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for a second signal");
+                        std::future::pending().await
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    /// [`run_until_signal`](Self::run_until_signal) with a signal source of
+    /// your own: `next()` is awaited for the first signal (a graceful stop)
+    /// and again for the second (abort every child), and returns the
+    /// signal's name for the logs. For tests, or for stop requests that come
+    /// from elsewhere than the OS.
+    ///
+    /// ```
+    /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+    /// let rx = tokio::sync::Mutex::new(rx);
+    /// let app = Supervisor::builder("app")
+    ///     .child(ChildSpec::new("w", service_fn(|ctx| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     })))
+    ///     .build()?
+    ///     .start()
+    ///     .await?;
+    /// tx.send("test stop")?;
+    /// app.run_until_signal_from(|| async {
+    ///     rx.lock().await.recv().await.unwrap_or("closed")
+    /// })
+    /// .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The supervisor's failure.
+    pub async fn run_until_signal_from<F, Fut>(&self, mut next: F) -> Result<(), SupervisorError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = &'static str>,
+    {
         let name = &self.inner.name;
         tokio::select! {
             res = self.wait() => return res,
-            sig = signals.recv() => {
+            sig = next() => {
                 tracing::info!(supervisor = %name, signal = sig, "stopping on signal");
             }
         }
         self.request_shutdown();
         tokio::select! {
             res = self.wait() => res,
-            sig = signals.recv() => {
+            sig = next() => {
                 tracing::warn!(supervisor = %name, signal = sig, "second signal: aborting every child");
                 self.kill().await
             }
