@@ -217,7 +217,9 @@ pub use metrics::MetricsSnapshot;
 pub use restart_limit::RestartLimit;
 pub use service::{service_fn, BoxError, Service, ServiceFn};
 pub use spec::{ChildSpec, Restart, Shutdown};
-pub use supervisor::{AutoShutdown, ChildCounts, Strategy, Supervisor, SupervisorHandle};
+pub use supervisor::{
+    AutoShutdown, ChildCounts, ShutdownOrder, Strategy, Supervisor, SupervisorHandle,
+};
 pub use task::{task_fn, TaskError, TaskFn, TaskHandle, TaskOutput};
 pub use tree::{SupervisionTree, TreeNode};
 

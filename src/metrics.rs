@@ -13,7 +13,7 @@
 //! leaves its supervisor (a `Temporary` child that ended, `delete_child`);
 //! the totals keep counting.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -71,10 +71,19 @@ impl Counters {
 /// One child's counters, as the loop holds them.
 #[derive(Debug)]
 pub(crate) struct ChildCounters {
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     path: Arc<str>,
     counters: Counters,
     active: AtomicBool,
+}
+
+impl ChildCounters {
+    pub(crate) fn new(path: &Arc<str>) -> Arc<Self> {
+        Arc::new(ChildCounters {
+            path: path.clone(),
+            counters: Counters::default(),
+            active: AtomicBool::new(false),
+        })
+    }
 }
 
 /// Upper bounds (seconds) of the run-uptime histogram's buckets.
@@ -94,19 +103,23 @@ pub(crate) struct Registry {
     intensity_exceeded: AtomicU64,
     blocking_detached: AtomicU64,
     uptime: UptimeHistogram,
-    children: Mutex<BTreeMap<Arc<str>, Arc<ChildCounters>>>,
+    children: Mutex<HashMap<Arc<str>, Arc<ChildCounters>>>,
     supervisors: Mutex<BTreeMap<Arc<str>, u64>>,
 }
 
 impl Registry {
     pub(crate) fn register(&self, path: &Arc<str>) -> Arc<ChildCounters> {
-        let c = Arc::new(ChildCounters {
-            path: path.clone(),
-            counters: Counters::default(),
-            active: AtomicBool::new(false),
-        });
+        let c = ChildCounters::new(path);
         self.children.lock().insert(path.clone(), c.clone());
         c
+    }
+
+    /// Registers many children under one lock (a supervisor's start).
+    pub(crate) fn register_all(&self, children: impl IntoIterator<Item = Arc<ChildCounters>>) {
+        let mut map = self.children.lock();
+        for c in children {
+            map.insert(c.path.clone(), c);
+        }
     }
 
     pub(crate) fn unregister(&self, path: &str) {
@@ -188,7 +201,7 @@ impl Registry {
     }
 
     pub(crate) fn snapshot(&self) -> MetricsSnapshot {
-        let children = self
+        let mut children: Vec<ChildMetrics> = self
             .children
             .lock()
             .iter()
@@ -198,6 +211,7 @@ impl Registry {
                 active: c.active.load(Ordering::Relaxed),
             })
             .collect();
+        children.sort_by(|a, b| a.path.cmp(&b.path));
         let supervisors = self
             .supervisors
             .lock()

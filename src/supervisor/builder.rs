@@ -52,6 +52,7 @@ pub struct Builder {
     children: Vec<ChildSpec>,
     blocking_limit: Option<usize>,
     runtime: Option<crate::runtime::RuntimeConfig>,
+    shutdown_order: Option<super::ShutdownOrder>,
 }
 
 impl Builder {
@@ -66,6 +67,7 @@ impl Builder {
             children: Vec::new(),
             blocking_limit: None,
             runtime: None,
+            shutdown_order: None,
         }
     }
 
@@ -104,6 +106,15 @@ impl Builder {
     /// CPU-bound work. At least 1.
     pub fn blocking_limit(mut self, limit: usize) -> Self {
         self.blocking_limit = Some(limit);
+        self
+    }
+
+    /// Sets the order of the stop: [`ShutdownOrder::Reverse`] (one at a
+    /// time, OTP's; the default of a static supervisor) or
+    /// [`ShutdownOrder::Concurrent`] (all at once, Elixir's
+    /// `DynamicSupervisor`; the default of a dynamic one).
+    pub fn shutdown_order(mut self, order: super::ShutdownOrder) -> Self {
+        self.shutdown_order = Some(order);
         self
     }
 
@@ -208,8 +219,13 @@ impl Builder {
                 strategy: self.strategy,
                 auto_shutdown: self.auto_shutdown,
                 dynamic: self.dynamic.then_some(self.max_children),
+                shutdown_order: self.shutdown_order.unwrap_or(if self.dynamic {
+                    super::ShutdownOrder::Concurrent
+                } else {
+                    super::ShutdownOrder::Reverse
+                }),
                 intensity: self.intensity,
-                children: self.children,
+                children: self.children.into_iter().map(Arc::new).collect(),
                 tree: super::Tree::new(),
                 runtime: self.runtime,
                 blocking: Arc::new(tokio::sync::Semaphore::new(
@@ -231,26 +247,30 @@ pub(crate) fn validate_spec(
     spec: &ChildSpec,
     auto_shutdown: AutoShutdown,
 ) -> Result<(), ConfigError> {
-    let path = format!("{parent}/{}", spec.name);
+    // The path is formatted only for an error: a valid spec costs nothing.
+    let path = || format!("{parent}/{}", spec.name);
     if let Err(reason) = check_name(&spec.name) {
         return Err(ConfigError::InvalidName {
-            path,
+            path: path(),
             name: spec.name.to_string(),
             reason,
         });
     }
     if spec.restart_limit.is_some_and(|l| l.window.is_zero()) {
-        return Err(ConfigError::ZeroRestartWindow { path });
+        return Err(ConfigError::ZeroRestartWindow { path: path() });
     }
     if let Err(reason) = spec.backoff.validate() {
-        return Err(ConfigError::InvalidBackoff { path, reason });
+        return Err(ConfigError::InvalidBackoff {
+            path: path(),
+            reason,
+        });
     }
     if spec.significant {
         if spec.restart == Restart::Permanent {
-            return Err(ConfigError::SignificantPermanent { path });
+            return Err(ConfigError::SignificantPermanent { path: path() });
         }
         if auto_shutdown == AutoShutdown::Never {
-            return Err(ConfigError::SignificantWithoutAutoShutdown { path });
+            return Err(ConfigError::SignificantWithoutAutoShutdown { path: path() });
         }
     }
     Ok(())

@@ -56,7 +56,8 @@ pub(crate) enum Waiter {
 
 #[derive(Debug)]
 pub(crate) struct Child {
-    pub(crate) spec: ChildSpec,
+    /// Shared with the configuration: one pointer, cloned with one increment.
+    pub(crate) spec: Arc<ChildSpec>,
     pub(crate) path: Arc<str>,
     pub(crate) counters: Arc<ChildCounters>,
     pub(crate) phase: Phase,
@@ -83,7 +84,7 @@ pub(crate) struct Child {
 }
 
 impl Child {
-    pub(crate) fn new(spec: ChildSpec, path: Arc<str>, counters: Arc<ChildCounters>) -> Self {
+    pub(crate) fn new(spec: Arc<ChildSpec>, path: Arc<str>, counters: Arc<ChildCounters>) -> Self {
         Child {
             restart_state: RestartState::new(&spec),
             spec,

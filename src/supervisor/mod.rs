@@ -62,6 +62,19 @@ pub enum Strategy {
     RestForOne,
 }
 
+/// In what order a supervisor stops its children when it stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownOrder {
+    /// One at a time, in reverse start order, each only once the one started
+    /// after it has ended (OTP's supervisors; the default of a static
+    /// supervisor). Later children may depend on earlier ones.
+    Reverse,
+    /// All at once, each per its `Shutdown` (Elixir's `DynamicSupervisor`;
+    /// the default of a dynamic supervisor, whose children are independent).
+    /// Much faster for many children.
+    Concurrent,
+}
+
 /// When a supervisor stops by itself because its significant children
 /// ended (OTP 24's `auto_shutdown`); see [`ChildSpec::significant`].
 ///
@@ -104,8 +117,9 @@ pub(crate) struct Config {
     pub(crate) auto_shutdown: AutoShutdown,
     /// `Some(max_children)` for a dynamic supervisor.
     pub(crate) dynamic: Option<Option<usize>>,
+    pub(crate) shutdown_order: ShutdownOrder,
     pub(crate) intensity: RestartLimit,
-    pub(crate) children: Vec<ChildSpec>,
+    pub(crate) children: Vec<Arc<ChildSpec>>,
     /// The event channel and metrics of every tree started from this
     /// configuration as a root (a nested supervisor uses its root's).
     pub(crate) tree: Arc<Tree>,

@@ -10,6 +10,7 @@
 //! * The list threads every occupied slot once, in start order.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use slab::Slab;
@@ -28,7 +29,7 @@ pub(crate) struct Table {
     slab: Slab<Node>,
     head: Option<usize>,
     tail: Option<usize>,
-    by_name: HashMap<Arc<str>, usize>,
+    by_name: HashMap<Arc<str>, usize, BuildHasherDefault<crate::supervisor::runner::IdHasher>>,
 }
 
 impl Table {
@@ -124,7 +125,7 @@ mod tests {
         let spec = ChildSpec::new(name, service_fn(|_| async { Ok(()) }));
         let path: std::sync::Arc<str> = format!("sup/{name}").into();
         let counters = crate::metrics::Registry::default().register(&path);
-        Child::new(spec, path, counters)
+        Child::new(std::sync::Arc::new(spec), path, counters)
     }
 
     fn names(t: &Table) -> Vec<String> {

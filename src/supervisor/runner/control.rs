@@ -152,7 +152,7 @@ impl Runner {
         }
         let path: Arc<str> = self.child_path(&spec.name).into();
         let counters = self.tree.metrics.register(&path);
-        let mut child = Child::new(spec, path, counters);
+        let mut child = Child::new(Arc::new(spec), path, counters);
         child.waiters.push(Waiter::Added(reply));
         let slot = self.table.push(child);
         self.spawn(slot, true);

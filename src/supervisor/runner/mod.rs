@@ -44,6 +44,7 @@ mod strategy;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -176,7 +177,7 @@ pub(crate) struct Runner {
     path: Arc<str>,
     table: Table,
     tasks: JoinSet<Result<(), BoxError>>,
-    task_slots: HashMap<task::Id, usize>,
+    task_slots: HashMap<task::Id, usize, BuildHasherDefault<IdHasher>>,
     timers: DelayQueue<Timer>,
     plan_timer: Option<delay_queue::Key>,
     intensity: RestartWindow,
@@ -208,20 +209,23 @@ impl Runner {
         let systemd = false;
         let mut table = Table::default();
         let mut plan = VecDeque::with_capacity(config.children.len());
+        let mut counters = Vec::with_capacity(config.children.len());
         for spec in &config.children {
             let path: Arc<str> = format!("{}/{}", w.path, spec.name).into();
-            let counters = w.tree.metrics.register(&path);
-            let mut child = Child::new(spec.clone(), path, counters);
+            let c = crate::metrics::ChildCounters::new(&path);
+            counters.push(c.clone());
+            let mut child = Child::new(spec.clone(), path, c);
             child.pending_start = true;
             plan.push_back(Step::Start(table.push(child)));
         }
+        w.tree.metrics.register_all(counters);
         Runner {
             intensity: RestartWindow::new(config.intensity.max, config.intensity.window),
             config,
             path: w.path,
             table,
             tasks: JoinSet::new(),
-            task_slots: HashMap::new(),
+            task_slots: HashMap::default(),
             timers: DelayQueue::new(),
             plan_timer: None,
             tx: w.tx,
@@ -745,7 +749,16 @@ impl Runner {
                 c.pending_start = false;
             }
         }
-        self.plan = self.table.slots_rev().into_iter().map(Step::Stop).collect();
+        match self.config.shutdown_order {
+            super::ShutdownOrder::Reverse => {
+                self.plan = self.table.slots_rev().into_iter().map(Step::Stop).collect();
+            }
+            super::ShutdownOrder::Concurrent => {
+                for slot in self.table.slots_rev() {
+                    self.stop_child(slot);
+                }
+            }
+        }
     }
 
     /// Aborts every live child at once (a second stop signal).
@@ -820,6 +833,25 @@ impl Drop for Runner {
                 children,
             });
         }
+    }
+}
+
+/// A hasher for tokio task ids (sequential `u64`s): one multiplication
+/// (Fibonacci hashing) instead of SipHash; the ids are not attacker-chosen.
+#[derive(Debug, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 

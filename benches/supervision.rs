@@ -1,0 +1,448 @@
+//! The cost of supervision, as ratios against bare tokio doing the same work
+//! in the same run. Each scenario is one group with a `bare` and a
+//! `supervised` function. See BENCHMARKS.md for the figures.
+//!
+//! ```sh
+//! cargo bench --bench supervision              # full run
+//! cargo bench --bench supervision -- --quick   # a quick pass
+//! ```
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use tokio::sync::Notify;
+use tokio_supervisor::{service_fn, Backoff, ChildSpec, Restart, Strategy, Supervisor};
+use tokio_util::sync::CancellationToken;
+
+/// Runs `f` inside a task of the runtime (as the supervisor's own loop
+/// runs), not on the thread that blocks on the runtime.
+fn in_task<F, Fut>(rt: &tokio::runtime::Runtime, f: F) -> Duration
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Duration> + Send + 'static,
+{
+    rt.block_on(async move { tokio::spawn(f()).await.unwrap() })
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Counts arrivals and wakes the waiter when `target` is reached.
+#[derive(Clone)]
+struct Gate {
+    n: Arc<AtomicUsize>,
+    target: usize,
+    done: Arc<Notify>,
+}
+
+impl Gate {
+    fn new(target: usize) -> Self {
+        Gate {
+            n: Arc::new(AtomicUsize::new(0)),
+            target,
+            done: Arc::new(Notify::new()),
+        }
+    }
+    fn arrive(&self) {
+        if self.n.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
+            self.done.notify_one();
+        }
+    }
+    async fn wait(&self) {
+        let notified = self.done.notified();
+        if self.n.load(Ordering::Acquire) >= self.target {
+            return;
+        }
+        notified.await;
+    }
+}
+
+// ----- start N children, wait until each runs, stop them ---------------------
+
+async fn bare_start_stop(n: usize) {
+    let gate = Gate::new(n);
+    let parent = CancellationToken::new();
+    let mut handles = Vec::with_capacity(n);
+    for _ in 0..n {
+        let token = parent.child_token();
+        let gate = gate.clone();
+        handles.push(tokio::spawn(async move {
+            gate.arrive();
+            token.cancelled().await;
+        }));
+    }
+    gate.wait().await;
+    parent.cancel();
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
+fn supervisor_of(name: &str, n: usize, gate: &Gate) -> Supervisor {
+    let children = (0..n).map(|i| {
+        let gate = gate.clone();
+        ChildSpec::new(
+            format!("c{i}"),
+            service_fn(move |ctx| {
+                let gate = gate.clone();
+                async move {
+                    gate.arrive();
+                    ctx.cancelled().await;
+                    Ok(())
+                }
+            }),
+        )
+    });
+    Supervisor::builder(name)
+        .children(children)
+        .build()
+        .unwrap()
+}
+
+fn start_stop(c: &mut Criterion) {
+    let rt = rt();
+    let mut g = c.benchmark_group("start_stop");
+    g.sample_size(10).warm_up_time(Duration::from_millis(500));
+    for n in [1usize, 1_000, 100_000] {
+        g.bench_with_input(BenchmarkId::new("bare", n), &n, |b, &n| {
+            b.iter_custom(|iters| {
+                in_task(&rt, move || async move {
+                    let t0 = Instant::now();
+                    for _ in 0..iters {
+                        bare_start_stop(n).await;
+                    }
+                    t0.elapsed()
+                })
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("supervised", n), &n, |b, &n| {
+            b.iter_custom(|iters| {
+                in_task(&rt, move || async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let gate = Gate::new(n);
+                        let sup = supervisor_of("bench", n, &gate); // configuration: not timed
+                        let t0 = Instant::now();
+                        let h = sup.start().await.unwrap();
+                        gate.wait().await;
+                        h.shutdown().await.unwrap();
+                        total += t0.elapsed();
+                    }
+                    total
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+// ----- a tree three levels deep: 10 × 10 supervisors × 10 workers -------------
+
+fn tree(c: &mut Criterion) {
+    let rt = rt();
+    let mut g = c.benchmark_group("tree_3_levels");
+    g.sample_size(20);
+    g.bench_function("bare", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let t0 = Instant::now();
+                for _ in 0..iters {
+                    // The same 1000 workers and 110 intermediate tasks, with
+                    // a token per level.
+                    let gate = Gate::new(1000);
+                    let root = CancellationToken::new();
+                    let mut mids = vec![];
+                    for _ in 0..10 {
+                        let t1 = root.child_token();
+                        let gate = gate.clone();
+                        mids.push(tokio::spawn(async move {
+                            let mut subs = vec![];
+                            for _ in 0..10 {
+                                let t2 = t1.child_token();
+                                let gate = gate.clone();
+                                subs.push(tokio::spawn(async move {
+                                    let mut ws = vec![];
+                                    for _ in 0..10 {
+                                        let t3 = t2.child_token();
+                                        let gate = gate.clone();
+                                        ws.push(tokio::spawn(async move {
+                                            gate.arrive();
+                                            t3.cancelled().await;
+                                        }));
+                                    }
+                                    for w in ws {
+                                        w.await.unwrap();
+                                    }
+                                }));
+                            }
+                            for s in subs {
+                                s.await.unwrap();
+                            }
+                        }));
+                    }
+                    gate.wait().await;
+                    root.cancel();
+                    for m in mids {
+                        m.await.unwrap();
+                    }
+                }
+                t0.elapsed()
+            })
+        })
+    });
+    g.bench_function("supervised", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let gate = Gate::new(1000);
+                    let mids = (0..10).map(|i| {
+                        let subs = (0..10).map(|j| supervisor_of(&format!("s{j}"), 10, &gate));
+                        Supervisor::builder(format!("m{i}"))
+                            .children(subs)
+                            .build()
+                            .unwrap()
+                    });
+                    let root = Supervisor::builder("root").children(mids).build().unwrap();
+                    let t0 = Instant::now();
+                    let h = root.start().await.unwrap();
+                    gate.wait().await;
+                    h.shutdown().await.unwrap();
+                    total += t0.elapsed();
+                }
+                total
+            })
+        })
+    });
+    g.finish();
+}
+
+// ----- restart cycles -------------------------------------------------------------
+
+const RESTARTS: usize = 100_000;
+
+fn restart(c: &mut Criterion) {
+    let rt = rt();
+    let mut g = c.benchmark_group("restart");
+    g.sample_size(10);
+    for panics in [false, true] {
+        let kind = if panics { "panic" } else { "err" };
+        g.bench_function(BenchmarkId::new("bare", kind), |b| {
+            b.iter_custom(|iters| {
+                in_task(&rt, move || async move {
+                    let t0 = Instant::now();
+                    for _ in 0..iters {
+                        // The hand-written loop: spawn, fail, await, respawn.
+                        for _ in 0..RESTARTS {
+                            let h = tokio::spawn(async move {
+                                if panics {
+                                    panic!("boom");
+                                }
+                                Err::<(), &str>("fail")
+                            });
+                            let _ = black_box(h.await);
+                        }
+                    }
+                    t0.elapsed()
+                })
+            })
+        });
+        g.bench_function(BenchmarkId::new("supervised", kind), |b| {
+            b.iter_custom(|iters| {
+                in_task(&rt, move || async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let gate = Gate::new(RESTARTS);
+                        let g2 = gate.clone();
+                        let sup = Supervisor::builder("bench")
+                            .intensity(u32::MAX, Duration::from_secs(1))
+                            .child(
+                                ChildSpec::new(
+                                    "c",
+                                    service_fn(move |_ctx| {
+                                        let gate = g2.clone();
+                                        async move {
+                                            gate.arrive();
+                                            if panics {
+                                                panic!("boom");
+                                            }
+                                            Err("fail".into())
+                                        }
+                                    }),
+                                )
+                                .restart(Restart::Permanent)
+                                .backoff(Backoff::none()),
+                            )
+                            .build()
+                            .unwrap();
+                        let t0 = Instant::now();
+                        let h = sup.start().await.unwrap();
+                        gate.wait().await;
+                        total += t0.elapsed();
+                        h.shutdown().await.unwrap();
+                    }
+                    total
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+const GROUP: usize = 1_000;
+const GROUP_CYCLES: usize = 20;
+
+fn restart_one_for_all(c: &mut Criterion) {
+    let rt = rt();
+    let mut g = c.benchmark_group("restart_one_for_all_1000");
+    g.sample_size(10);
+    g.bench_function("bare", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let t0 = Instant::now();
+                for _ in 0..iters {
+                    for _ in 0..=GROUP_CYCLES {
+                        // Spawn all, wait until all run, cancel all, await all.
+                        bare_start_stop(GROUP).await;
+                    }
+                }
+                t0.elapsed()
+            })
+        })
+    });
+    g.bench_function("supervised", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    // Child 0 fails on each of its first GROUP_CYCLES runs:
+                    // each failure stops the 999 others and restarts all.
+                    let gate = Gate::new(GROUP * (GROUP_CYCLES + 1));
+                    let children = (0..GROUP).map(|i| {
+                        let gate = gate.clone();
+                        ChildSpec::new(
+                            format!("c{i}"),
+                            service_fn(move |ctx| {
+                                let gate = gate.clone();
+                                async move {
+                                    gate.arrive();
+                                    if i == 0 && ctx.attempt() as usize <= GROUP_CYCLES {
+                                        tokio::task::yield_now().await;
+                                        return Err("fail".into());
+                                    }
+                                    ctx.cancelled().await;
+                                    Ok(())
+                                }
+                            }),
+                        )
+                        .restart(Restart::Permanent)
+                        .backoff(Backoff::none())
+                    });
+                    let sup = Supervisor::builder("bench")
+                        .strategy(Strategy::OneForAll)
+                        .intensity(u32::MAX, Duration::from_secs(1))
+                        .children(children)
+                        .build()
+                        .unwrap();
+                    let t0 = Instant::now();
+                    let h = sup.start().await.unwrap();
+                    gate.wait().await;
+                    h.shutdown().await.unwrap();
+                    total += t0.elapsed();
+                }
+                total
+            })
+        })
+    });
+    g.finish();
+}
+
+// ----- steady state: a child's busy loop ---------------------------------------------
+
+const SPINS: u64 = 10_000_000;
+
+async fn busy() -> u64 {
+    let mut x = 0u64;
+    for i in 0..SPINS {
+        x = black_box(x.wrapping_add(i));
+        if i % 100_000 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    x
+}
+
+fn steady(c: &mut Criterion) {
+    let rt = rt();
+    let mut g = c.benchmark_group("steady_state");
+    g.sample_size(20);
+    g.bench_function("bare", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let t0 = Instant::now();
+                for _ in 0..iters {
+                    let token = CancellationToken::new();
+                    let h = tokio::spawn(async move {
+                        let _t = token;
+                        busy().await
+                    });
+                    black_box(h.await.unwrap());
+                }
+                t0.elapsed()
+            })
+        })
+    });
+    g.bench_function("supervised", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let gate = Gate::new(1);
+                    let g2 = gate.clone();
+                    let sup = Supervisor::builder("bench")
+                        .child(ChildSpec::new(
+                            "busy",
+                            service_fn(move |_ctx| {
+                                let gate = g2.clone();
+                                async move {
+                                    black_box(busy().await);
+                                    gate.arrive();
+                                    Ok(())
+                                }
+                            }),
+                        ))
+                        .build()
+                        .unwrap();
+                    let t0 = Instant::now();
+                    let h = sup.start().await.unwrap();
+                    gate.wait().await;
+                    total += t0.elapsed();
+                    h.shutdown().await.unwrap();
+                }
+                total
+            })
+        })
+    });
+    g.finish();
+}
+
+fn all(c: &mut Criterion) {
+    // The panicking children would print a backtrace each.
+    std::panic::set_hook(Box::new(|_| {}));
+    start_stop(c);
+    tree(c);
+    restart(c);
+    restart_one_for_all(c);
+    steady(c);
+}
+
+criterion_group!(benches, all);
+criterion_main!(benches);
