@@ -5,18 +5,23 @@
 //!
 //! # Invariants
 //!
-//! * The inner [`CancellationToken`] is cancelled only by the supervisor (the
-//!   child gets child tokens through [`Context::token`]), so the `stop` flag
-//!   set just before that cancellation tells [`Context::is_cancelled`] the
-//!   truth with one atomic load, without the token's internal mutex.
+//! * Only the supervisor stops a context (`request_stop`): it sets the `stop`
+//!   flag, then wakes the `Notify`. [`Context::cancelled`] creates its
+//!   `Notified` future before it reads the flag, and a `Notified` future gets
+//!   `notify_waiters` from the moment it is created, so no wakeup is lost.
+//!   [`Context::is_cancelled`] is one atomic load.
+//! * A [`CancellationToken`] is made only if the child asks for one
+//!   ([`Context::token`]); `request_stop` cancels it if it exists, and
+//!   `token` cancels it itself if the stop came first, so either order ends
+//!   cancelled. Most runs never allocate one.
 //! * [`Context::ready`] sends at most one message per run.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::sync::CancellationToken;
 
 use crate::supervisor::runner::Msg;
 use crate::supervisor::Tree;
@@ -50,8 +55,10 @@ pub struct Context {
 struct Inner {
     path: Arc<str>,
     attempt: u32,
-    token: CancellationToken,
+    /// Made on demand by `token()`.
+    token: OnceLock<CancellationToken>,
     stop: AtomicBool,
+    stopped: Notify,
     ready: AtomicBool,
     /// Nanoseconds since `born` at the last heartbeat.
     heartbeat: AtomicU64,
@@ -79,8 +86,9 @@ impl Context {
             inner: Arc::new(Inner {
                 path,
                 attempt,
-                token: CancellationToken::new(),
+                token: OnceLock::new(),
                 stop: AtomicBool::new(false),
+                stopped: Notify::new(),
                 ready: AtomicBool::new(false),
                 heartbeat: AtomicU64::new(0),
                 born: Instant::now(),
@@ -111,8 +119,9 @@ impl Context {
             inner: Arc::new(Inner {
                 path: path.into(),
                 attempt: 1,
-                token: CancellationToken::new(),
+                token: OnceLock::new(),
                 stop: AtomicBool::new(false),
+                stopped: Notify::new(),
                 ready: AtomicBool::new(false),
                 heartbeat: AtomicU64::new(0),
                 born: Instant::now(),
@@ -126,8 +135,19 @@ impl Context {
     /// # Cancel safety
     ///
     /// Cancel safe: use it freely in `tokio::select!`.
-    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.inner.token.cancelled()
+    pub async fn cancelled(&self) {
+        if self.inner.notify.is_none() {
+            // Detached: its own token is what stops it.
+            return self.own_token().cancelled().await;
+        }
+        loop {
+            // Created before the flag is read: no wakeup can be lost.
+            let stopped = self.inner.stopped.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            stopped.await;
+        }
     }
 
     /// Whether the supervisor has asked this child to stop. One atomic load:
@@ -135,7 +155,17 @@ impl Context {
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
         self.inner.stop.load(Ordering::Acquire)
-            || (self.inner.notify.is_none() && self.inner.token.is_cancelled())
+            || (self.inner.notify.is_none() && self.own_token().is_cancelled())
+    }
+
+    /// The context's own token, made on first use; cancelled at once if the
+    /// stop came before it.
+    fn own_token(&self) -> &CancellationToken {
+        let token = self.inner.token.get_or_init(CancellationToken::new);
+        if self.inner.stop.load(Ordering::Acquire) {
+            token.cancel();
+        }
+        token
     }
 
     /// A token cancelled when this child is asked to stop, to hand to
@@ -148,9 +178,9 @@ impl Context {
     #[must_use]
     pub fn token(&self) -> CancellationToken {
         if self.inner.notify.is_none() {
-            return self.inner.token.clone();
+            return self.own_token().clone();
         }
-        self.inner.token.child_token()
+        self.own_token().child_token()
     }
 
     /// Tells the supervisor this run is ready. Only the first call of a run
@@ -226,7 +256,10 @@ impl Context {
     /// Asks the child to stop: sets the flag, then cancels the token.
     pub(crate) fn request_stop(&self) {
         self.inner.stop.store(true, Ordering::Release);
-        self.inner.token.cancel();
+        self.inner.stopped.notify_waiters();
+        if let Some(token) = self.inner.token.get() {
+            token.cancel();
+        }
     }
 
     pub(crate) fn stop_requested(&self) -> bool {
@@ -275,6 +308,10 @@ mod tests {
         assert!(ctx.is_cancelled());
         ctx.cancelled().await;
         assert!(child.is_cancelled());
+        assert!(
+            ctx.token().is_cancelled(),
+            "a token made after the stop is cancelled"
+        );
         assert_eq!(ctx.attempt(), 3);
         assert_eq!(ctx.name(), "x");
 
@@ -290,7 +327,7 @@ mod tests {
         let ctx = Context::new("app/x".into(), 1, tx, Tree::new(), 0, 0);
         ctx.token().cancel();
         assert!(!ctx.is_cancelled());
-        assert!(!ctx.inner.token.is_cancelled());
+        assert!(!ctx.inner.token.get().unwrap().is_cancelled());
     }
 
     #[tokio::test(start_paused = true)]

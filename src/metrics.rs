@@ -13,7 +13,7 @@
 //! leaves its supervisor (a `Temporary` child that ended, `delete_child`);
 //! the totals keep counting.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -46,9 +46,6 @@ pub(crate) struct Counters {
     restarts: AtomicU64,
     exits: [AtomicU64; REASONS.len()],
     circuit_open: AtomicU64,
-    /// Uptime of ended runs, in microseconds (for the average and the
-    /// exporters' histograms).
-    uptime_us: AtomicU64,
 }
 
 impl Counters {
@@ -72,6 +69,8 @@ impl Counters {
 #[derive(Debug)]
 pub(crate) struct ChildCounters {
     path: Arc<str>,
+    /// Its slot in the registry, once registered.
+    slot: std::sync::atomic::AtomicUsize,
     counters: Counters,
     active: AtomicBool,
 }
@@ -80,6 +79,7 @@ impl ChildCounters {
     pub(crate) fn new(path: &Arc<str>) -> Arc<Self> {
         Arc::new(ChildCounters {
             path: path.clone(),
+            slot: std::sync::atomic::AtomicUsize::new(usize::MAX),
             counters: Counters::default(),
             active: AtomicBool::new(false),
         })
@@ -102,28 +102,37 @@ pub(crate) struct Registry {
     active: AtomicU64,
     intensity_exceeded: AtomicU64,
     blocking_detached: AtomicU64,
+    /// Uptime of ended runs, in microseconds.
+    uptime_us: AtomicU64,
     uptime: UptimeHistogram,
-    children: Mutex<HashMap<Arc<str>, Arc<ChildCounters>>>,
+    /// The children's counters; each knows its own slot (for removal).
+    children: Mutex<slab::Slab<Arc<ChildCounters>>>,
     supervisors: Mutex<BTreeMap<Arc<str>, u64>>,
 }
 
 impl Registry {
     pub(crate) fn register(&self, path: &Arc<str>) -> Arc<ChildCounters> {
         let c = ChildCounters::new(path);
-        self.children.lock().insert(path.clone(), c.clone());
+        self.register_all([c.clone()]);
         c
     }
 
     /// Registers many children under one lock (a supervisor's start).
     pub(crate) fn register_all(&self, children: impl IntoIterator<Item = Arc<ChildCounters>>) {
-        let mut map = self.children.lock();
+        let mut slab = self.children.lock();
         for c in children {
-            map.insert(c.path.clone(), c);
+            let entry = slab.vacant_entry();
+            c.slot.store(entry.key(), Ordering::Relaxed);
+            entry.insert(c);
         }
     }
 
-    pub(crate) fn unregister(&self, path: &str) {
-        self.children.lock().remove(path);
+    pub(crate) fn unregister(&self, c: &ChildCounters) {
+        let slot = c.slot.swap(usize::MAX, Ordering::Relaxed);
+        let mut slab = self.children.lock();
+        if slab.get(slot).is_some_and(|x| std::ptr::eq(&**x, c)) {
+            slab.remove(slot);
+        }
     }
 
     pub(crate) fn restarted(&self, c: &ChildCounters) {
@@ -157,8 +166,8 @@ impl Registry {
         let us = u64::try_from(uptime.as_micros()).unwrap_or(u64::MAX);
         for k in [&c.counters, &self.total] {
             k.exits[i].fetch_add(1, Ordering::Relaxed);
-            k.uptime_us.fetch_add(us, Ordering::Relaxed);
         }
+        self.uptime_us.fetch_add(us, Ordering::Relaxed);
         let secs = uptime.as_secs_f64();
         let bucket = UPTIME_BUCKETS
             .iter()
@@ -205,8 +214,8 @@ impl Registry {
             .children
             .lock()
             .iter()
-            .map(|(path, c)| ChildMetrics {
-                path: path.clone(),
+            .map(|(_, c)| ChildMetrics {
+                path: c.path.clone(),
                 counts: c.counters.read(),
                 active: c.active.load(Ordering::Relaxed),
             })
@@ -233,9 +242,7 @@ impl Registry {
                 .zip(&self.uptime.buckets)
                 .map(|(le, n)| (le, n.load(Ordering::Relaxed)))
                 .collect(),
-            uptime_total: std::time::Duration::from_micros(
-                self.total.uptime_us.load(Ordering::Relaxed),
-            ),
+            uptime_total: std::time::Duration::from_micros(self.uptime_us.load(Ordering::Relaxed)),
             children,
             supervisors,
         }
@@ -387,7 +394,7 @@ mod tests {
         assert_eq!(s.uptime_total, Duration::from_secs(2));
         assert_eq!(s.children[0].counts, s.total);
         assert!(s.children[0].active);
-        r.unregister("app/a");
+        r.unregister(&ca);
         let s = r.snapshot();
         assert!(s.children.is_empty());
         assert_eq!(s.total.starts, 2, "totals outlive the child");

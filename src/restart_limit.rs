@@ -12,7 +12,8 @@
 //! # Bounded
 //!
 //! The window never holds more than `max + 1` records, however many
-//! restarts a child goes through over weeks.
+//! restarts a child goes through over weeks. `max = u32::MAX` means no
+//! limit: nothing is recorded at all.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -52,6 +53,9 @@ impl RestartWindow {
     /// Records a restart at `now`; returns `true` when the window now holds
     /// more than `max` restarts (the limit is exceeded).
     pub(crate) fn record(&mut self, now: Instant) -> bool {
+        if self.max == u32::MAX {
+            return false; // unlimited: nothing to remember
+        }
         self.prune(now);
         self.stamps.push_back(now);
         // Keep at most max + 1 records: enough to know the limit is exceeded.
@@ -130,6 +134,16 @@ mod tests {
         let mut w = RestartWindow::new(1, Duration::from_secs(1));
         assert!(!w.record(at(t0, 0)));
         assert!(!w.record(at(t0, 1001)));
+    }
+
+    #[test]
+    fn unlimited_records_nothing() {
+        let t0 = Instant::now();
+        let mut w = RestartWindow::new(u32::MAX, Duration::from_secs(3600));
+        for i in 0..100_000 {
+            assert!(!w.record(at(t0, i)));
+        }
+        assert!(w.stamps.is_empty());
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl ChildSpec {
     /// Sets the circuit breaker: more than `max` restarts within `window`
     /// and the child is given up, terminated with
     /// [`ExitReason::CircuitOpen`]; its siblings keep running. The window
-    /// must not be zero.
+    /// must not be zero; `u32::MAX` means no limit.
     pub fn restart_limit(mut self, max: u32, window: Duration) -> Self {
         self.restart_limit = Some(RestartLimit { max, window });
         self

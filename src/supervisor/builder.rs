@@ -129,7 +129,11 @@ impl Builder {
     /// Sets the restart intensity: more than `max` restarts within `period`
     /// and the supervisor stops all its children (in reverse order) and
     /// fails. `max` may be 0 (the first restart fails the supervisor);
-    /// `period` must not be zero. See [`DEFAULT_INTENSITY`] for the default.
+    /// `u32::MAX` means no limit; `period` must not be zero. See
+    /// [`DEFAULT_INTENSITY`] for the default.
+    ///
+    /// The supervisor remembers the time of at most `max + 1` restarts (as
+    /// OTP, which keeps every restart of the period).
     pub fn intensity(mut self, max: u32, period: Duration) -> Self {
         self.intensity = RestartLimit {
             max,

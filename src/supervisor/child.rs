@@ -65,22 +65,25 @@ pub(crate) struct Child {
     pub(crate) phase_since: Instant,
     pub(crate) run: Option<Run>,
     pub(crate) timer: Option<delay_queue::Key>,
-    pub(crate) next_restart_at: Option<Instant>,
     pub(crate) restart_state: RestartState,
     pub(crate) starts: u64,
     pub(crate) restarts: u64,
     pub(crate) failures: u64,
-    pub(crate) last_error: Option<String>,
+    pub(crate) last_error: Option<Box<str>>,
     pub(crate) last_exit: Option<ExitReason>,
     /// A nested supervisor's own error, kept to report a failed start with
     /// the deepest path.
-    pub(crate) last_supervisor_error: Option<SupervisorError>,
-    pub(crate) total_uptime: Duration,
+    pub(crate) last_supervisor_error: Option<Box<SupervisorError>>,
+    /// Uptime of ended runs, in microseconds.
+    pub(crate) total_uptime_us: u64,
     /// Waiting for a start step of the current plan (the initial start, or a
     /// group restart).
     pub(crate) pending_start: bool,
     /// Commands waiting on this child.
-    pub(crate) waiters: Vec<Waiter>,
+    /// Boxed: commands rarely wait on a child, and this sits in every slot
+    /// of the table (8 bytes instead of a `Vec`'s 24).
+    #[allow(clippy::box_collection)]
+    pub(crate) waiters: Option<Box<Vec<Waiter>>>,
 }
 
 impl Child {
@@ -94,16 +97,15 @@ impl Child {
             phase_since: Instant::now(),
             run: None,
             timer: None,
-            next_restart_at: None,
             starts: 0,
             restarts: 0,
             failures: 0,
             last_error: None,
             last_exit: None,
             last_supervisor_error: None,
-            total_uptime: Duration::ZERO,
+            total_uptime_us: 0,
             pending_start: false,
-            waiters: Vec::new(),
+            waiters: None,
         }
     }
 
@@ -116,7 +118,7 @@ impl Child {
     /// Answers the commands waiting for this child's start with `result`
     /// (the path, for `start_child`).
     pub(crate) fn answer_starts(&mut self, result: Result<(), ControlError>) {
-        for w in std::mem::take(&mut self.waiters) {
+        for w in self.take_waiters() {
             match w {
                 Waiter::Added(r) => {
                     let _ = r.send(result.clone().map(|()| self.path.to_string()));
@@ -124,24 +126,36 @@ impl Child {
                 Waiter::Restarted(r) => {
                     let _ = r.send(result.clone());
                 }
-                other @ Waiter::Terminated(_) => self.waiters.push(other),
+                other @ Waiter::Terminated(_) => self.wait(other),
             }
         }
     }
 
+    /// Adds a command waiting on this child.
+    pub(crate) fn wait(&mut self, w: Waiter) {
+        self.waiters.get_or_insert_with(Default::default).push(w);
+    }
+
+    fn take_waiters(&mut self) -> Vec<Waiter> {
+        self.waiters.take().map(|b| *b).unwrap_or_default()
+    }
+
     /// Whether a `start_child` is waiting for this child's start.
     pub(crate) fn is_being_added(&self) -> bool {
-        self.waiters.iter().any(|w| matches!(w, Waiter::Added(_)))
+        self.waiters
+            .iter()
+            .flat_map(|w| w.iter())
+            .any(|w| matches!(w, Waiter::Added(_)))
     }
 
     /// Answers the commands waiting for this child's end.
     pub(crate) fn answer_terminates(&mut self) {
-        for w in std::mem::take(&mut self.waiters) {
+        for w in self.take_waiters() {
             match w {
                 Waiter::Terminated(r) => {
                     let _ = r.send(Ok(()));
                 }
-                other => self.waiters.push(other),
+                other => self.wait(other),
             }
         }
     }
@@ -158,7 +172,8 @@ impl Child {
         self.phase_since = Instant::now();
     }
 
-    pub(crate) fn snapshot(&self, now: Instant) -> ChildSnapshot {
+    /// `next_restart`: when it restarts, if it waits to (from the timers).
+    pub(crate) fn snapshot(&self, now: Instant, next_restart: Option<Instant>) -> ChildSnapshot {
         let uptime = self
             .run
             .as_ref()
@@ -172,13 +187,11 @@ impl Child {
             starts: self.starts,
             restarts: self.restarts,
             failures: self.failures,
-            last_error: self.last_error.clone(),
+            last_error: self.last_error.as_deref().map(str::to_owned),
             last_exit: self.last_exit.clone(),
             uptime,
-            total_uptime: self.total_uptime + uptime.unwrap_or_default(),
-            next_restart_in: self
-                .next_restart_at
-                .map(|t| t.saturating_duration_since(now)),
+            total_uptime: Duration::from_micros(self.total_uptime_us) + uptime.unwrap_or_default(),
+            next_restart_in: next_restart.map(|t| t.saturating_duration_since(now)),
             cpu_time: self.spec.cpu.as_ref().and_then(|p| p.cpu_time()),
             in_phase_for: now.saturating_duration_since(self.phase_since),
         }

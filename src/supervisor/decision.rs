@@ -44,7 +44,8 @@ pub(crate) enum Decision {
 #[derive(Debug)]
 pub(crate) struct RestartState {
     pub(crate) backoff: BackoffState,
-    pub(crate) breaker: Option<RestartWindow>,
+    /// Boxed: most children have no restart limit.
+    pub(crate) breaker: Option<Box<RestartWindow>>,
 }
 
 impl RestartState {
@@ -53,7 +54,7 @@ impl RestartState {
             backoff: BackoffState::new(&spec.backoff),
             breaker: spec
                 .restart_limit
-                .map(|l| RestartWindow::new(l.max, l.window)),
+                .map(|l| Box::new(RestartWindow::new(l.max, l.window))),
         }
     }
 }

@@ -17,11 +17,24 @@ use slab::Slab;
 
 use super::child::Child;
 
+/// No neighbour.
+const NONE: u32 = u32::MAX;
+
 #[derive(Debug)]
 struct Node {
     child: Child,
-    prev: Option<usize>,
-    next: Option<usize>,
+    /// Slots of the neighbours in start order, `NONE` at the ends (`u32`:
+    /// small nodes; a supervisor of four billion children is not a goal).
+    prev: u32,
+    next: u32,
+}
+
+fn link(slot: Option<usize>) -> u32 {
+    slot.and_then(|s| u32::try_from(s).ok()).unwrap_or(NONE)
+}
+
+fn unlink(l: u32) -> Option<usize> {
+    (l != NONE).then_some(l as usize)
 }
 
 #[derive(Debug, Default)]
@@ -33,16 +46,23 @@ pub(crate) struct Table {
 }
 
 impl Table {
+    /// Reserves room for `n` more children (no growth by doubling for a
+    /// supervisor's initial children).
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.slab.reserve_exact(n);
+        self.by_name.reserve(n);
+    }
+
     /// Appends a child (last in start order) and returns its slot.
     pub(crate) fn push(&mut self, child: Child) -> usize {
         let name = child.spec.name.clone();
         let slot = self.slab.insert(Node {
             child,
-            prev: self.tail,
-            next: None,
+            prev: link(self.tail),
+            next: NONE,
         });
         match self.tail {
-            Some(t) => self.slab[t].next = Some(slot),
+            Some(t) => self.slab[t].next = link(Some(slot)),
             None => self.head = Some(slot),
         }
         self.tail = Some(slot);
@@ -53,13 +73,13 @@ impl Table {
     /// Removes a child; `None` if the slot is empty.
     pub(crate) fn remove(&mut self, slot: usize) -> Option<Child> {
         let node = self.slab.try_remove(slot)?;
-        match node.prev {
+        match unlink(node.prev) {
             Some(p) => self.slab[p].next = node.next,
-            None => self.head = node.next,
+            None => self.head = unlink(node.next),
         }
-        match node.next {
+        match unlink(node.next) {
             Some(n) => self.slab[n].prev = node.prev,
-            None => self.tail = node.prev,
+            None => self.tail = unlink(node.prev),
         }
         self.by_name.remove(&node.child.spec.name);
         Some(node.child)
@@ -88,7 +108,7 @@ impl Table {
         let mut cur = self.head;
         while let Some(s) = cur {
             out.push(s);
-            cur = self.slab[s].next;
+            cur = unlink(self.slab[s].next);
         }
         out
     }
@@ -99,7 +119,7 @@ impl Table {
         let mut cur = self.tail;
         while let Some(s) = cur {
             out.push(s);
-            cur = self.slab[s].prev;
+            cur = unlink(self.slab[s].prev);
         }
         out
     }
@@ -110,7 +130,7 @@ impl Table {
         std::iter::from_fn(move || {
             let s = cur?;
             let node = &self.slab[s];
-            cur = node.next;
+            cur = unlink(node.next);
             Some(&node.child)
         })
     }

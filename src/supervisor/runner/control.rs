@@ -153,7 +153,7 @@ impl Runner {
         let path: Arc<str> = self.child_path(&spec.name).into();
         let counters = self.tree.metrics.register(&path);
         let mut child = Child::new(Arc::new(spec), path, counters);
-        child.waiters.push(Waiter::Added(reply));
+        child.wait(Waiter::Added(reply));
         let slot = self.table.push(child);
         self.spawn(slot, true);
         if task {
@@ -202,7 +202,7 @@ impl Runner {
         if child.run.is_some() {
             // Answered when the task has ended (OTP's terminate_child is
             // synchronous too).
-            child.waiters.push(Waiter::Terminated(reply));
+            child.wait(Waiter::Terminated(reply));
             self.stop_child(slot);
         } else {
             // Waiting to restart, or already terminated: `ok`, again.
@@ -237,7 +237,7 @@ impl Runner {
         // restart by hand closes the breaker and starts the backoff over.
         child.restart_state = RestartState::new(&child.spec);
         child.set_phase(Phase::Starting);
-        child.waiters.push(Waiter::Restarted(reply));
+        child.wait(Waiter::Restarted(reply));
         tracing::info!(path = %child.path, "restart by hand");
         self.spawn(slot, true);
     }

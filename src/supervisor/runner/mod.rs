@@ -207,7 +207,9 @@ impl Runner {
         let systemd = w.parent.is_none() && crate::systemd::enabled();
         #[cfg(not(feature = "systemd"))]
         let systemd = false;
+        let n = config.children.len();
         let mut table = Table::default();
+        table.reserve(n);
         let mut plan = VecDeque::with_capacity(config.children.len());
         let mut counters = Vec::with_capacity(config.children.len());
         for spec in &config.children {
@@ -225,7 +227,7 @@ impl Runner {
             path: w.path,
             table,
             tasks: JoinSet::new(),
-            task_slots: HashMap::default(),
+            task_slots: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
             timers: DelayQueue::new(),
             plan_timer: None,
             tx: w.tx,
@@ -299,6 +301,8 @@ impl Runner {
                 if self.mode == Mode::Starting {
                     self.mode = Mode::Running;
                     self.started = true;
+                    // The start plan's queue held one step per child.
+                    self.plan.shrink_to_fit();
                     self.state.send_replace(State::Running);
                     self.emit(self.path.clone(), EventKind::SupervisorStarted);
                     tracing::info!(supervisor = %self.path, "supervisor started");
@@ -336,7 +340,6 @@ impl Runner {
             return false;
         }
         child.pending_start = false;
-        child.next_restart_at = None;
         match child.phase {
             Phase::Starting => {}
             Phase::BackingOff => child.set_phase(Phase::Restarting),
@@ -358,11 +361,6 @@ impl Runner {
             return false;
         }
         let at = Instant::now() + delay;
-        for slot in self.table.slots() {
-            if let Some(c) = self.table.get_mut(slot).filter(|c| c.pending_start) {
-                c.next_restart_at = Some(at);
-            }
-        }
         self.plan_timer = Some(self.timers.insert_at(Timer::Plan, at));
         true
     }
@@ -441,17 +439,19 @@ impl Runner {
             self.timers.try_remove(&key);
         }
         let ran_for = now.saturating_duration_since(run.started_at);
-        child.total_uptime += ran_for;
+        child.total_uptime_us = child
+            .total_uptime_us
+            .saturating_add(u64::try_from(ran_for.as_micros()).unwrap_or(u64::MAX));
         let stop_requested = run.ctx.stop_requested();
         let (reason, sup_err) = classify(result, &run, &child.spec);
         if let Some(settle_task) = &child.spec.on_exit {
             settle_task(&reason);
         }
         child.last_exit = Some(reason.clone());
-        child.last_supervisor_error = sup_err;
+        child.last_supervisor_error = sup_err.map(Box::new);
         if reason.is_failure() {
             child.failures += 1;
-            child.last_error = Some(reason.to_string());
+            child.last_error = Some(reason.to_string().into_boxed_str());
         }
         let path = child.path.clone();
         self.tree.metrics.exited(&child.counters, &reason, ran_for);
@@ -506,7 +506,6 @@ impl Runner {
         child.timer = None;
         match timer {
             Timer::Restart(_) => {
-                child.next_restart_at = None;
                 self.restart_now(slot);
             }
             Timer::Kill(_) => {
@@ -684,7 +683,6 @@ impl Runner {
             if let Some(key) = child.timer.take() {
                 self.timers.try_remove(&key);
             }
-            child.next_restart_at = None;
             child.pending_start = false;
             if !matches!(child.phase, Phase::Terminated(_)) {
                 child.set_phase(Phase::Terminated(ExitReason::Shutdown));
@@ -788,7 +786,7 @@ impl Runner {
         }
         self.plan
             .retain(|s| *s != Step::Start(slot) && *s != Step::Stop(slot));
-        self.tree.metrics.unregister(&child.path);
+        self.tree.metrics.unregister(&child.counters);
         Some(child.path)
     }
 
@@ -805,7 +803,18 @@ impl Runner {
 
     fn snapshots(&self) -> Vec<ChildSnapshot> {
         let now = Instant::now();
-        self.table.iter().map(|c| c.snapshot(now)).collect()
+        let plan_deadline = self.plan_timer.as_ref().map(|k| self.timers.deadline(k));
+        self.table
+            .iter()
+            .map(|c| {
+                let next = match (&c.phase, c.timer.as_ref()) {
+                    (Phase::BackingOff, Some(key)) => Some(self.timers.deadline(key)),
+                    _ if c.pending_start => plan_deadline,
+                    _ => None,
+                };
+                c.snapshot(now, next)
+            })
+            .collect()
     }
 
     fn emit(&self, path: Arc<str>, kind: EventKind) {

@@ -97,7 +97,7 @@ impl Runner {
             self.current = None;
             if self.mode == Mode::Starting {
                 child.set_phase(Phase::Terminated(reason.clone()));
-                let err = match child.last_supervisor_error.clone() {
+                let err = match child.last_supervisor_error.as_deref().cloned() {
                     // A nested supervisor's failed start: the deepest path.
                     Some(e @ SupervisorError::StartFailed { .. }) => e,
                     _ => SupervisorError::StartFailed {
@@ -178,7 +178,6 @@ impl Runner {
             self.restart_now(slot);
         } else {
             child.set_phase(Phase::BackingOff);
-            child.next_restart_at = Some(now + delay);
             child.timer = Some(self.timers.insert_at(Timer::Restart(slot), now + delay));
             tracing::debug!(path = %child.path, ?delay, "backing off");
             let path = child.path.clone();
@@ -231,7 +230,6 @@ impl Runner {
             } else if let Some(key) = child.timer.take() {
                 // Waiting for its own restart: the group's restart replaces it.
                 self.timers.try_remove(&key);
-                child.next_restart_at = None;
             }
         }
         self.plan.push_back(Step::Wait(delay));
