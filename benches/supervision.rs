@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use tokio::sync::Notify;
-use tokio_supervisor::{service_fn, Backoff, ChildSpec, Restart, Strategy, Supervisor};
+use tokio_supervisor::{
+    service_fn, Backoff, ChildSpec, Restart, ShutdownOrder, Strategy, Supervisor,
+};
 use tokio_util::sync::CancellationToken;
 
 /// Runs `f` inside a task of the runtime (as the supervisor's own loop
@@ -130,6 +132,43 @@ fn start_stop(c: &mut Criterion) {
                     for _ in 0..iters {
                         let gate = Gate::new(n);
                         let sup = supervisor_of("bench", n, &gate); // configuration: not timed
+                        let t0 = Instant::now();
+                        let h = sup.start().await.unwrap();
+                        gate.wait().await;
+                        h.shutdown().await.unwrap();
+                        total += t0.elapsed();
+                    }
+                    total
+                })
+            })
+        });
+        // The same, stopping all children at once (`ShutdownOrder::Concurrent`,
+        // Elixir's DynamicSupervisor) instead of one by one in reverse order.
+        g.bench_with_input(BenchmarkId::new("supervised_concurrent", n), &n, |b, &n| {
+            b.iter_custom(|iters| {
+                in_task(&rt, move || async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let gate = Gate::new(n);
+                        let children = (0..n).map(|i| {
+                            let gate = gate.clone();
+                            ChildSpec::new(
+                                format!("c{i}"),
+                                service_fn(move |ctx| {
+                                    let gate = gate.clone();
+                                    async move {
+                                        gate.arrive();
+                                        ctx.cancelled().await;
+                                        Ok(())
+                                    }
+                                }),
+                            )
+                        });
+                        let sup = Supervisor::builder("bench")
+                            .shutdown_order(ShutdownOrder::Concurrent)
+                            .children(children)
+                            .build()
+                            .unwrap();
                         let t0 = Instant::now();
                         let h = sup.start().await.unwrap();
                         gate.wait().await;

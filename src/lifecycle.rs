@@ -243,6 +243,10 @@ impl fmt::Display for ExitReason {
                 write!(f, "not ready within {timeout:?}")
             }
             ExitReason::Hung { timeout } => write!(f, "hung: no heartbeat for {timeout:?}"),
+            // `max_restarts`: a limit over the child's whole life.
+            ExitReason::CircuitOpen { restarts, window } if *window == Duration::MAX => {
+                write!(f, "circuit open: more than {restarts} restarts")
+            }
             ExitReason::CircuitOpen { restarts, window } => write!(
                 f,
                 "circuit open: more than {restarts} restarts within {window:?}"
