@@ -20,6 +20,7 @@
 //! cargo run --example trading_engine                      # Ctrl+C to stop
 //! cargo run --example trading_engine -- --for 8           # stop by itself
 //! cargo run --example trading_engine --features prometheus -- --for 8
+//! cargo run --example trading_engine --features prometheus,health   # + /metrics on :9899
 //! ```
 //!
 //! On exit it prints the children's lifecycle snapshots as JSON.
@@ -228,6 +229,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let handle = app.start().await?;
     println!("engine started: feed, risk and execution are up");
+    // With both features: Prometheus scrapes http://127.0.0.1:9899/metrics.
+    #[cfg(all(feature = "prometheus", feature = "health"))]
+    let _metrics_server = {
+        let server = tokio_supervisor::health::Health::new(&handle)
+            .serve("127.0.0.1:9899")
+            .await?;
+        println!("metrics on http://{}/metrics", server.local_addr());
+        server
+    };
 
     match run_for {
         Some(secs) => sleep(Duration::from_secs_f64(secs)).await,
