@@ -164,9 +164,9 @@ pub enum ExitReason {
     Shutdown,
     /// `run` returned `Err`; the message is the error and its sources,
     /// joined with `": "`.
-    Failed(String),
+    Failed(Arc<str>),
     /// `run` panicked; the panic message.
-    Panicked(String),
+    Panicked(Arc<str>),
     /// The task was aborted: [`Shutdown::Brutal`], or a graceful shutdown
     /// whose timeout ran out.
     ///

@@ -406,8 +406,8 @@ mod tests {
             let reason = match *label {
                 "completed" => ExitReason::Completed,
                 "shutdown" => ExitReason::Shutdown,
-                "failed" => ExitReason::Failed(String::new()),
-                "panicked" => ExitReason::Panicked(String::new()),
+                "failed" => ExitReason::Failed("".into()),
+                "panicked" => ExitReason::Panicked("".into()),
                 "aborted" => ExitReason::Aborted,
                 "ready_timeout" => ExitReason::ReadyTimeout {
                     timeout: Duration::ZERO,

@@ -83,7 +83,7 @@ fn completion<T: Send + 'static>(
             // run after that.
             Some(value) => Ok(value),
             None => Err(match reason {
-                ExitReason::Panicked(msg) => TaskError::Panicked(msg.clone()),
+                ExitReason::Panicked(msg) => TaskError::Panicked(msg.to_string()),
                 _ => TaskError::Cancelled,
             }),
         };

@@ -57,6 +57,41 @@ async fn transient_restarts_after_err_and_panic_only() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn last_error_outlives_a_later_clean_exit_and_follows_the_newest_failure() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let script = vec![
+        Act::ErrAfter(ms(10)),
+        Act::OkAfter(ms(10)),
+        Act::PanicAfter(ms(10)),
+        Act::OkAfter(ms(10)),
+        Act::Serve,
+    ];
+    let spec = scripted("c", &log, &alive, script)
+        .restart(Restart::Permanent)
+        .backoff(Backoff::none());
+    let h = Supervisor::builder("sup").child(spec).start_ok().await;
+    tokio::time::sleep(ms(15)).await;
+    let snap = h.which_children().await;
+    assert_eq!(snap[0].last_error.as_deref(), Some("failed: fail"));
+    tokio::time::sleep(ms(10)).await;
+    let snap = h.which_children().await;
+    assert_eq!(snap[0].last_exit, Some(ExitReason::Completed));
+    assert_eq!(
+        snap[0].last_error.as_deref(),
+        Some("failed: fail"),
+        "a clean exit does not erase the last error"
+    );
+    tokio::time::sleep(ms(20)).await;
+    let snap = h.which_children().await;
+    assert_eq!(snap[0].last_exit, Some(ExitReason::Completed));
+    assert_eq!(snap[0].last_error.as_deref(), Some("panicked: boom"));
+    assert_eq!((snap[0].starts, snap[0].failures), (5, 2));
+    h.shutdown().await.unwrap();
+    assert_eq!(alive.count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn temporary_is_never_restarted_and_is_removed() {
     for act in [
         Act::OkAfter(ms(10)),

@@ -69,8 +69,10 @@ pub(crate) struct Child {
     pub(crate) starts: u64,
     pub(crate) restarts: u64,
     pub(crate) failures: u64,
-    pub(crate) last_error: Option<Box<str>>,
     pub(crate) last_exit: Option<ExitReason>,
+    /// The last failure, kept only while `last_exit` is not one (a failure
+    /// followed by a clean exit): the common path stores nothing twice.
+    pub(crate) earlier_failure: Option<Box<ExitReason>>,
     /// A nested supervisor's own error, kept to report a failed start with
     /// the deepest path.
     pub(crate) last_supervisor_error: Option<Box<SupervisorError>>,
@@ -100,7 +102,7 @@ impl Child {
             starts: 0,
             restarts: 0,
             failures: 0,
-            last_error: None,
+            earlier_failure: None,
             last_exit: None,
             last_supervisor_error: None,
             total_uptime_us: 0,
@@ -172,6 +174,26 @@ impl Child {
         self.phase_since = Instant::now();
     }
 
+    /// Records how a run ended. A failure is counted; its message is
+    /// formatted only when a snapshot asks, so a restart stays cheap.
+    pub(crate) fn record_exit(&mut self, reason: ExitReason) {
+        if reason.is_failure() {
+            self.failures += 1;
+            self.earlier_failure = None;
+        } else if let Some(prev) = self.last_exit.take().filter(ExitReason::is_failure) {
+            self.earlier_failure = Some(Box::new(prev));
+        }
+        self.last_exit = Some(reason);
+    }
+
+    /// The last failed exit, if any.
+    pub(crate) fn last_failure(&self) -> Option<&ExitReason> {
+        match &self.last_exit {
+            Some(r) if r.is_failure() => Some(r),
+            _ => self.earlier_failure.as_deref(),
+        }
+    }
+
     /// `next_restart`: when it restarts, if it waits to (from the timers).
     pub(crate) fn snapshot(&self, now: Instant, next_restart: Option<Instant>) -> ChildSnapshot {
         let uptime = self
@@ -187,7 +209,7 @@ impl Child {
             starts: self.starts,
             restarts: self.restarts,
             failures: self.failures,
-            last_error: self.last_error.as_deref().map(str::to_owned),
+            last_error: self.last_failure().map(ExitReason::to_string),
             last_exit: self.last_exit.clone(),
             uptime,
             total_uptime: Duration::from_micros(self.total_uptime_us) + uptime.unwrap_or_default(),

@@ -447,12 +447,8 @@ impl Runner {
         if let Some(settle_task) = &child.spec.on_exit {
             settle_task(&reason);
         }
-        child.last_exit = Some(reason.clone());
+        child.record_exit(reason.clone());
         child.last_supervisor_error = sup_err.map(Box::new);
-        if reason.is_failure() {
-            child.failures += 1;
-            child.last_error = Some(reason.to_string().into_boxed_str());
-        }
         let path = child.path.clone();
         self.tree.metrics.exited(&child.counters, &reason, ran_for);
         log_exit(
@@ -818,7 +814,10 @@ impl Runner {
     }
 
     fn emit(&self, path: Arc<str>, kind: EventKind) {
-        // No subscriber: an error we ignore, by design.
+        // No subscriber: nothing to stamp or send.
+        if self.tree.events.receiver_count() == 0 {
+            return;
+        }
         let _ = self.tree.events.send(Event {
             path,
             at: SystemTime::now(),
@@ -888,20 +887,20 @@ fn classify(
         Ok(Ok(())) => (ExitReason::Completed, None),
         Ok(Err(e)) => {
             let sup = e.downcast_ref::<SupervisorError>().cloned();
-            (ExitReason::Failed(error_chain(&*e)), sup)
+            (ExitReason::Failed(error_chain(&*e).into()), sup)
         }
         Err(e) if e.is_panic() => (ExitReason::Panicked(panic_message(e.into_panic())), None),
         Err(_) => (ExitReason::Aborted, None),
     }
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> Arc<str> {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
+        Arc::from(*s)
     } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
+        Arc::from(s.as_str())
     } else {
-        "Box<dyn Any>".to_owned()
+        Arc::from("Box<dyn Any>")
     }
 }
 
