@@ -109,9 +109,9 @@ impl Builder {
         self
     }
 
-    /// Sets the order of the stop: [`ShutdownOrder::Reverse`] (one at a
+    /// Sets the order of the stop: [`ShutdownOrder::Reverse`](super::ShutdownOrder::Reverse) (one at a
     /// time, OTP's; the default of a static supervisor) or
-    /// [`ShutdownOrder::Concurrent`] (all at once, Elixir's
+    /// [`ShutdownOrder::Concurrent`](super::ShutdownOrder::Concurrent) (all at once, Elixir's
     /// `DynamicSupervisor`; the default of a dynamic one).
     pub fn shutdown_order(mut self, order: super::ShutdownOrder) -> Self {
         self.shutdown_order = Some(order);
