@@ -8,85 +8,18 @@
 //! ```
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use tokio::sync::Notify;
 use tokio_supervisor::{
     service_fn, Backoff, ChildSpec, Restart, ShutdownOrder, Strategy, Supervisor,
 };
 use tokio_util::sync::CancellationToken;
 
-/// Runs `f` inside a task of the runtime (as the supervisor's own loop
-/// runs), not on the thread that blocks on the runtime.
-fn in_task<F, Fut>(rt: &tokio::runtime::Runtime, f: F) -> Duration
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Duration> + Send + 'static,
-{
-    rt.block_on(async move { tokio::spawn(f()).await.unwrap() })
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Counts arrivals and wakes the waiter when `target` is reached.
-#[derive(Clone)]
-struct Gate {
-    n: Arc<AtomicUsize>,
-    target: usize,
-    done: Arc<Notify>,
-}
-
-impl Gate {
-    fn new(target: usize) -> Self {
-        Gate {
-            n: Arc::new(AtomicUsize::new(0)),
-            target,
-            done: Arc::new(Notify::new()),
-        }
-    }
-    fn arrive(&self) {
-        if self.n.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
-            self.done.notify_one();
-        }
-    }
-    async fn wait(&self) {
-        let notified = self.done.notified();
-        if self.n.load(Ordering::Acquire) >= self.target {
-            return;
-        }
-        notified.await;
-    }
-}
+mod common;
+use common::{bare_start_stop, in_task, rt, Gate};
 
 // ----- start N children, wait until each runs, stop them ---------------------
-
-async fn bare_start_stop(n: usize) {
-    let gate = Gate::new(n);
-    let parent = CancellationToken::new();
-    let mut handles = Vec::with_capacity(n);
-    for _ in 0..n {
-        let token = parent.child_token();
-        let gate = gate.clone();
-        handles.push(tokio::spawn(async move {
-            gate.arrive();
-            token.cancelled().await;
-        }));
-    }
-    gate.wait().await;
-    parent.cancel();
-    for h in handles {
-        h.await.unwrap();
-    }
-}
 
 fn supervisor_of(name: &str, n: usize, gate: &Gate) -> Supervisor {
     let children = (0..n).map(|i| {

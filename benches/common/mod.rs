@@ -1,0 +1,77 @@
+//! What every bench shares: the runtime, running a body inside a task, the
+//! gate that tells when N children run, and bare tokio's start/stop of N.
+//! Also used by `bench-peers/`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Runs `f` inside a task of the runtime (as the supervisor's own loop
+/// runs), not on the thread that blocks on the runtime.
+pub fn in_task<F, Fut>(rt: &tokio::runtime::Runtime, f: F) -> Duration
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Duration> + Send + 'static,
+{
+    rt.block_on(async move { tokio::spawn(f()).await.unwrap() })
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Counts arrivals and wakes the waiter when `target` is reached.
+#[derive(Clone)]
+pub struct Gate {
+    n: Arc<AtomicUsize>,
+    target: usize,
+    done: Arc<Notify>,
+}
+
+impl Gate {
+    pub fn new(target: usize) -> Self {
+        Gate {
+            n: Arc::new(AtomicUsize::new(0)),
+            target,
+            done: Arc::new(Notify::new()),
+        }
+    }
+    pub fn arrive(&self) {
+        if self.n.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
+            self.done.notify_one();
+        }
+    }
+    pub async fn wait(&self) {
+        let notified = self.done.notified();
+        if self.n.load(Ordering::Acquire) >= self.target {
+            return;
+        }
+        notified.await;
+    }
+}
+
+pub async fn bare_start_stop(n: usize) {
+    let gate = Gate::new(n);
+    let parent = CancellationToken::new();
+    let mut handles = Vec::with_capacity(n);
+    for _ in 0..n {
+        let token = parent.child_token();
+        let gate = gate.clone();
+        handles.push(tokio::spawn(async move {
+            gate.arrive();
+            token.cancelled().await;
+        }));
+    }
+    gate.wait().await;
+    parent.cancel();
+    for h in handles {
+        h.await.unwrap();
+    }
+}
