@@ -1,0 +1,286 @@
+//! Peers side by side: start N children, wait until each runs, stop them
+//! gracefully; bare tokio, tokio-supervisor and each peer in the same run.
+//! Everything is timed, configuration included, because some peers build
+//! their children while they start them. See ../BENCHMARKS.md.
+//!
+//! ```sh
+//! cd bench-peers && cargo bench            # full run
+//! cd bench-peers && cargo bench -- --quick # a quick pass
+//! ```
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use task_supervisor::{SupervisedTask, SupervisorBuilder, TaskResult};
+use tokio_graceful_shutdown::{SubsystemBuilder, SubsystemHandle, Toplevel};
+use tokio_supervisor::{service_fn, Backoff, ChildSpec, Restart, ShutdownOrder, Supervisor};
+use tokio_util::sync::CancellationToken;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+// Shared with `benches/supervision.rs`: the same gate and the same bare tokio.
+#[path = "../../benches/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+use common::{bare_start_stop, rt, Gate};
+
+/// Runs `iters` rounds of `round(n)` inside a task and times them.
+fn timed<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, n: usize, round: F) -> Duration
+where
+    F: Fn(usize) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    rt.block_on(async move {
+        tokio::spawn(async move {
+            let t0 = Instant::now();
+            for _ in 0..iters {
+                round(n).await;
+            }
+            t0.elapsed()
+        })
+        .await
+        .unwrap()
+    })
+}
+
+async fn supervised(n: usize, order: ShutdownOrder) {
+    let gate = Gate::new(n);
+    let children = (0..n).map(|i| {
+        let gate = gate.clone();
+        ChildSpec::new(
+            format!("c{i}"),
+            service_fn(move |ctx| {
+                let gate = gate.clone();
+                async move {
+                    gate.arrive();
+                    ctx.cancelled().await;
+                    Ok(())
+                }
+            }),
+        )
+    });
+    let sup = Supervisor::builder("bench")
+        .shutdown_order(order)
+        .children(children)
+        .build()
+        .unwrap();
+    let h = sup.start().await.unwrap();
+    gate.wait().await;
+    h.shutdown().await.unwrap();
+}
+
+async fn graceful_shutdown(n: usize) {
+    let gate = Gate::new(n);
+    let token = CancellationToken::new();
+    let g = gate.clone();
+    let top = Toplevel::<BoxError>::new_with_shutdown_token(
+        async move |s: &mut SubsystemHandle<BoxError>| {
+            for i in 0..n {
+                let g = g.clone();
+                s.start(SubsystemBuilder::new(
+                    format!("c{i}"),
+                    async move |h: &mut SubsystemHandle<BoxError>| {
+                        g.arrive();
+                        h.on_shutdown_requested().await;
+                        Ok::<(), BoxError>(())
+                    },
+                ));
+            }
+        },
+        token.clone(),
+    );
+    let run = tokio::spawn(top.handle_shutdown_requests(Duration::from_secs(60)));
+    gate.wait().await;
+    token.cancel();
+    run.await.unwrap().unwrap();
+}
+
+/// task-supervisor's task: arrives, then runs until its supervisor
+/// cancels it (or, in the restart scenario, fails at once).
+#[derive(Clone)]
+struct TsTask {
+    gate: Gate,
+    fail: bool,
+}
+
+impl SupervisedTask for TsTask {
+    async fn run(self, cancel: CancellationToken) -> TaskResult {
+        self.gate.arrive();
+        if self.fail {
+            return Err("fail".into());
+        }
+        cancel.cancelled().await;
+        Ok(())
+    }
+}
+
+async fn task_supervisor(n: usize) {
+    let gate = Gate::new(n);
+    let mut b = SupervisorBuilder::new();
+    for i in 0..n {
+        let task = TsTask {
+            gate: gate.clone(),
+            fail: false,
+        };
+        b = b.with_task(&format!("c{i}"), task);
+    }
+    let h = b.spawn();
+    gate.wait().await;
+    h.shutdown().await.unwrap();
+}
+
+async fn taskvisor(n: usize) {
+    let gate = Gate::new(n);
+    let specs = (0..n)
+        .map(|i| {
+            let g = gate.clone();
+            let task: taskvisor::TaskRef = taskvisor::TaskFn::arc(move |ctx| {
+                let g = g.clone();
+                async move {
+                    g.arrive();
+                    // Returns `Canceled` when the supervisor stops: a clean stop.
+                    ctx.run_until_cancelled(std::future::pending::<()>()).await
+                }
+            });
+            taskvisor::TaskSpec::restartable(format!("c{i}"), task)
+        })
+        .collect();
+    // Its registry and ownership table hold 1 024 tasks by default: lift the caps.
+    let config = taskvisor::SupervisorConfig::default()
+        .with_max_registered_tasks(None)
+        .with_ownership_capacity(None);
+    let sup = taskvisor::Supervisor::new(config, vec![]);
+    sup.run_until(specs, gate.wait()).await.unwrap();
+}
+
+fn start_stop(c: &mut Criterion) {
+    let rt = rt();
+    let mut g = c.benchmark_group("peers_start_stop");
+    g.sample_size(10).warm_up_time(Duration::from_millis(500));
+    for n in [1_000usize, 100_000] {
+        g.bench_with_input(BenchmarkId::new("bare", n), &n, |b, &n| {
+            b.iter_custom(|iters| timed(&rt, iters, n, bare_start_stop))
+        });
+        g.bench_with_input(
+            BenchmarkId::new("tokio_supervisor_concurrent", n),
+            &n,
+            |b, &n| {
+                b.iter_custom(|iters| {
+                    timed(&rt, iters, n, |n| supervised(n, ShutdownOrder::Concurrent))
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("tokio_supervisor_ordered", n),
+            &n,
+            |b, &n| {
+                b.iter_custom(|iters| {
+                    timed(&rt, iters, n, |n| supervised(n, ShutdownOrder::Reverse))
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("tokio_graceful_shutdown", n),
+            &n,
+            |b, &n| b.iter_custom(|iters| timed(&rt, iters, n, graceful_shutdown)),
+        );
+        g.bench_with_input(BenchmarkId::new("task_supervisor", n), &n, |b, &n| {
+            b.iter_custom(|iters| timed(&rt, iters, n, task_supervisor))
+        });
+        g.bench_with_input(BenchmarkId::new("taskvisor", n), &n, |b, &n| {
+            b.iter_custom(|iters| timed(&rt, iters, n, taskvisor))
+        });
+    }
+    g.finish();
+}
+
+/// Restarts measured for the peers: fewer than in `supervision.rs`, because
+/// a peer that sleeps between restarts pays tokio's 1 ms timer tick each time.
+const RESTARTS: usize = 1_000;
+
+async fn bare_restarts(n: usize) {
+    for _ in 0..n {
+        let h = tokio::spawn(async move { Err::<(), &str>("fail") });
+        let _ = std::hint::black_box(h.await);
+    }
+}
+
+async fn supervised_restarts(n: usize) {
+    let gate = Gate::new(n);
+    let g2 = gate.clone();
+    let sup = Supervisor::builder("bench")
+        .intensity(u32::MAX, Duration::from_secs(1))
+        .child(
+            ChildSpec::new(
+                "c",
+                service_fn(move |_ctx| {
+                    let gate = g2.clone();
+                    async move {
+                        gate.arrive();
+                        Err("fail".into())
+                    }
+                }),
+            )
+            .restart(Restart::Permanent)
+            .backoff(Backoff::none()),
+        )
+        .build()
+        .unwrap();
+    let h = sup.start().await.unwrap();
+    gate.wait().await;
+    h.shutdown().await.unwrap();
+}
+
+async fn task_supervisor_restarts(n: usize) {
+    let gate = Gate::new(n);
+    let task = TsTask {
+        gate: gate.clone(),
+        fail: true,
+    };
+    let h = SupervisorBuilder::new()
+        .with_unlimited_restarts()
+        .with_base_restart_delay(Duration::ZERO)
+        .with_task("c", task)
+        .spawn();
+    gate.wait().await;
+    h.shutdown().await.unwrap();
+}
+
+async fn taskvisor_restarts(n: usize) {
+    let gate = Gate::new(n);
+    let g = gate.clone();
+    let task: taskvisor::TaskRef = taskvisor::TaskFn::arc(move |_ctx| {
+        let g = g.clone();
+        async move {
+            g.arrive();
+            Err(taskvisor::TaskError::fail("fail"))
+        }
+    });
+    let spec = taskvisor::TaskSpec::restartable("c", task)
+        .with_backoff(taskvisor::BackoffPolicy::constant(Duration::ZERO))
+        .with_max_retries(None);
+    let sup = taskvisor::Supervisor::new(taskvisor::SupervisorConfig::default(), vec![]);
+    sup.run_until(vec![spec], gate.wait()).await.unwrap();
+}
+
+fn restart(c: &mut Criterion) {
+    let rt = rt();
+    let mut g = c.benchmark_group("peers_restart_1000");
+    g.sample_size(10).warm_up_time(Duration::from_millis(500));
+    g.bench_function("bare", |b| {
+        b.iter_custom(|iters| timed(&rt, iters, RESTARTS, bare_restarts))
+    });
+    g.bench_function("tokio_supervisor", |b| {
+        b.iter_custom(|iters| timed(&rt, iters, RESTARTS, supervised_restarts))
+    });
+    g.bench_function("task_supervisor", |b| {
+        b.iter_custom(|iters| timed(&rt, iters, RESTARTS, task_supervisor_restarts))
+    });
+    g.bench_function("taskvisor", |b| {
+        b.iter_custom(|iters| timed(&rt, iters, RESTARTS, taskvisor_restarts))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, start_stop, restart);
+criterion_main!(benches);
