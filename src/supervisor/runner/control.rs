@@ -213,26 +213,16 @@ impl Runner {
     }
 
     fn cmd_restart(&mut self, name: &str, reply: Reply<()>) {
-        if let Err(e) = self.refuse_if_stopping() {
-            let _ = reply.send(Err(e));
-            return;
-        }
-        let path = self.child_path(name);
-        let Some(slot) = self.table.slot_of(name) else {
-            let _ = reply.send(Err(ControlError::NotFound { path }));
-            return;
+        let slot = match self.stopped_child(name) {
+            Ok(slot) => slot,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
         };
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
-        if is_restarting(child) {
-            let _ = reply.send(Err(ControlError::Restarting { path }));
-            return;
-        }
-        if child.run.is_some() {
-            let _ = reply.send(Err(ControlError::Running { path }));
-            return;
-        }
         // Terminated (by hand, completed, or given up by its breaker): a
         // restart by hand closes the breaker and starts the backoff over.
         child.restart_state = RestartState::new(&child.spec);
@@ -243,26 +233,8 @@ impl Runner {
     }
 
     fn cmd_delete(&mut self, name: &str, reply: Reply<()>) {
-        if let Err(e) = self.refuse_if_stopping() {
-            let _ = reply.send(Err(e));
-            return;
-        }
-        let path = self.child_path(name);
-        let Some(slot) = self.table.slot_of(name) else {
-            let _ = reply.send(Err(ControlError::NotFound { path }));
-            return;
-        };
-        let Some(child) = self.table.get(slot) else {
-            return;
-        };
-        if is_restarting(child) {
-            let _ = reply.send(Err(ControlError::Restarting { path }));
-        } else if child.run.is_some() {
-            let _ = reply.send(Err(ControlError::Running { path }));
-        } else {
-            self.remove(slot);
-            let _ = reply.send(Ok(()));
-        }
+        let answer = self.stopped_child(name).map(|slot| self.remove(slot));
+        let _ = reply.send(answer);
     }
 
     pub(super) fn counts(&self) -> ChildCounts {
@@ -288,6 +260,25 @@ impl Runner {
             })
         } else {
             Ok(())
+        }
+    }
+
+    /// The slot of the child `name` if it is terminated: what
+    /// `restart_child` and `delete_child` need (OTP: `running`,
+    /// `restarting` and `not_found` otherwise).
+    fn stopped_child(&self, name: &str) -> Result<usize, ControlError> {
+        self.refuse_if_stopping()?;
+        let path = || self.child_path(name);
+        let found = self.table.slot_of(name);
+        let Some((slot, child)) = found.and_then(|s| Some((s, self.table.get(s)?))) else {
+            return Err(ControlError::NotFound { path: path() });
+        };
+        if is_restarting(child) {
+            Err(ControlError::Restarting { path: path() })
+        } else if child.run.is_some() {
+            Err(ControlError::Running { path: path() })
+        } else {
+            Ok(slot)
         }
     }
 
