@@ -17,30 +17,9 @@ use tokio_supervisor::{
 use tokio_util::sync::CancellationToken;
 
 mod common;
-use common::{bare_start_stop, in_task, rt, Gate};
+use common::{bare_start_stop, in_task, rt, start_wait_stop, supervisor_of, Gate};
 
 // ----- start N children, wait until each runs, stop them ---------------------
-
-fn supervisor_of(name: &str, n: usize, gate: &Gate) -> Supervisor {
-    let children = (0..n).map(|i| {
-        let gate = gate.clone();
-        ChildSpec::new(
-            format!("c{i}"),
-            service_fn(move |ctx| {
-                let gate = gate.clone();
-                async move {
-                    gate.arrive();
-                    ctx.cancelled().await;
-                    Ok(())
-                }
-            }),
-        )
-    });
-    Supervisor::builder(name)
-        .children(children)
-        .build()
-        .unwrap()
-}
 
 fn start_stop(c: &mut Criterion) {
     let rt = rt();
@@ -64,12 +43,9 @@ fn start_stop(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let gate = Gate::new(n);
-                        let sup = supervisor_of("bench", n, &gate); // configuration: not timed
-                        let t0 = Instant::now();
-                        let h = sup.start().await.unwrap();
-                        gate.wait().await;
-                        h.shutdown().await.unwrap();
-                        total += t0.elapsed();
+                        // configuration: not timed
+                        let sup = supervisor_of("bench", n, &gate, ShutdownOrder::Reverse);
+                        total += start_wait_stop(sup, &gate).await;
                     }
                     total
                 })
@@ -83,30 +59,9 @@ fn start_stop(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let gate = Gate::new(n);
-                        let children = (0..n).map(|i| {
-                            let gate = gate.clone();
-                            ChildSpec::new(
-                                format!("c{i}"),
-                                service_fn(move |ctx| {
-                                    let gate = gate.clone();
-                                    async move {
-                                        gate.arrive();
-                                        ctx.cancelled().await;
-                                        Ok(())
-                                    }
-                                }),
-                            )
-                        });
-                        let sup = Supervisor::builder("bench")
-                            .shutdown_order(ShutdownOrder::Concurrent)
-                            .children(children)
-                            .build()
-                            .unwrap();
-                        let t0 = Instant::now();
-                        let h = sup.start().await.unwrap();
-                        gate.wait().await;
-                        h.shutdown().await.unwrap();
-                        total += t0.elapsed();
+                        // configuration: not timed
+                        let sup = supervisor_of("bench", n, &gate, ShutdownOrder::Concurrent);
+                        total += start_wait_stop(sup, &gate).await;
                     }
                     total
                 })
@@ -177,18 +132,16 @@ fn tree(c: &mut Criterion) {
                 for _ in 0..iters {
                     let gate = Gate::new(1000);
                     let mids = (0..10).map(|i| {
-                        let subs = (0..10).map(|j| supervisor_of(&format!("s{j}"), 10, &gate));
+                        let subs = (0..10).map(|j| {
+                            supervisor_of(&format!("s{j}"), 10, &gate, ShutdownOrder::Reverse)
+                        });
                         Supervisor::builder(format!("m{i}"))
                             .children(subs)
                             .build()
                             .unwrap()
                     });
                     let root = Supervisor::builder("root").children(mids).build().unwrap();
-                    let t0 = Instant::now();
-                    let h = root.start().await.unwrap();
-                    gate.wait().await;
-                    h.shutdown().await.unwrap();
-                    total += t0.elapsed();
+                    total += start_wait_stop(root, &gate).await;
                 }
                 total
             })
@@ -324,11 +277,7 @@ fn restart_one_for_all(c: &mut Criterion) {
                         .children(children)
                         .build()
                         .unwrap();
-                    let t0 = Instant::now();
-                    let h = sup.start().await.unwrap();
-                    gate.wait().await;
-                    h.shutdown().await.unwrap();
-                    total += t0.elapsed();
+                    total += start_wait_stop(sup, &gate).await;
                 }
                 total
             })

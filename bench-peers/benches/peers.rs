@@ -24,7 +24,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[path = "../../benches/common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use common::{bare_start_stop, rt, Gate};
+use common::{bare_start_stop, rt, start_wait_stop, supervisor_of, Gate};
 
 /// Runs `iters` rounds of `round(n)` inside a task and times them.
 fn timed<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, n: usize, round: F) -> Duration
@@ -47,28 +47,7 @@ where
 
 async fn supervised(n: usize, order: ShutdownOrder) {
     let gate = Gate::new(n);
-    let children = (0..n).map(|i| {
-        let gate = gate.clone();
-        ChildSpec::new(
-            format!("c{i}"),
-            service_fn(move |ctx| {
-                let gate = gate.clone();
-                async move {
-                    gate.arrive();
-                    ctx.cancelled().await;
-                    Ok(())
-                }
-            }),
-        )
-    });
-    let sup = Supervisor::builder("bench")
-        .shutdown_order(order)
-        .children(children)
-        .build()
-        .unwrap();
-    let h = sup.start().await.unwrap();
-    gate.wait().await;
-    h.shutdown().await.unwrap();
+    start_wait_stop(supervisor_of("bench", n, &gate, order), &gate).await;
 }
 
 async fn graceful_shutdown(n: usize) {

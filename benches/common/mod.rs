@@ -1,12 +1,14 @@
 //! What every bench shares: the runtime, running a body inside a task, the
-//! gate that tells when N children run, and bare tokio's start/stop of N.
+//! gate that tells when N children run, bare tokio's start/stop of N, and
+//! the supervised one.
 //! Also used by `bench-peers/`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
+use tokio_supervisor::{service_fn, ChildSpec, ShutdownOrder, Supervisor};
 use tokio_util::sync::CancellationToken;
 
 /// Runs `f` inside a task of the runtime (as the supervisor's own loop
@@ -74,4 +76,38 @@ pub async fn bare_start_stop(n: usize) {
     for h in handles {
         h.await.unwrap();
     }
+}
+
+/// A supervisor of `n` children that arrive at `gate` once running, then
+/// serve until asked to stop.
+pub fn supervisor_of(name: &str, n: usize, gate: &Gate, order: ShutdownOrder) -> Supervisor {
+    let children = (0..n).map(|i| {
+        let gate = gate.clone();
+        ChildSpec::new(
+            format!("c{i}"),
+            service_fn(move |ctx| {
+                let gate = gate.clone();
+                async move {
+                    gate.arrive();
+                    ctx.cancelled().await;
+                    Ok(())
+                }
+            }),
+        )
+    });
+    Supervisor::builder(name)
+        .shutdown_order(order)
+        .children(children)
+        .build()
+        .unwrap()
+}
+
+/// Starts `sup`, waits until every child has arrived at `gate`, stops it
+/// gracefully: the time that took.
+pub async fn start_wait_stop(sup: Supervisor, gate: &Gate) -> Duration {
+    let t0 = Instant::now();
+    let h = sup.start().await.unwrap();
+    gate.wait().await;
+    h.shutdown().await.unwrap();
+    t0.elapsed()
 }
