@@ -7,7 +7,6 @@ mod support;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::MetricKind;
 use support::*;
-use tokio_supervisor::{Backoff, Restart, Supervisor};
 
 #[tokio::test(start_paused = true)]
 async fn the_facade_sees_the_same_figures_as_the_snapshot() {
@@ -19,24 +18,7 @@ async fn the_facade_sees_the_same_figures_as_the_snapshot() {
 
     let log = Log::default();
     let alive = Alive::default();
-    let inner = Supervisor::builder("inner")
-        .intensity(0, secs(60))
-        .child(scripted("w", &log, &alive, vec![Act::ErrAfter(ms(100))]).backoff(Backoff::none()))
-        .build()
-        .unwrap();
-    let h = Supervisor::builder("app")
-        .intensity(100, secs(60))
-        .child(scripted("steady", &log, &alive, vec![Act::Serve]))
-        .child(
-            scripted("flaky", &log, &alive, vec![Act::PanicAfter(ms(50))])
-                .restart(Restart::Permanent)
-                .backoff(Backoff::none())
-                .restart_limit(2, secs(60)),
-        )
-        .child(tokio_supervisor::ChildSpec::from(inner).backoff(Backoff::fixed(secs(100))))
-        .start_ok()
-        .await;
-    tokio::time::sleep(secs(1)).await;
+    let h = every_metric_moves(&log, &alive).await;
     let m = h.metrics();
 
     let seen = snapshotter.snapshot().into_vec();

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use prometheus_client::registry::Registry;
 use support::*;
-use tokio_supervisor::{Backoff, Restart, Supervisor};
 
 /// `name{labels}` → value, from the text exposition format.
 fn parse(text: &str) -> BTreeMap<String, f64> {
@@ -25,24 +24,7 @@ fn parse(text: &str) -> BTreeMap<String, f64> {
 async fn the_exposition_matches_the_snapshot() {
     let log = Log::default();
     let alive = Alive::default();
-    let inner = Supervisor::builder("inner")
-        .intensity(0, secs(60))
-        .child(scripted("w", &log, &alive, vec![Act::ErrAfter(ms(100))]).backoff(Backoff::none()))
-        .build()
-        .unwrap();
-    let h = Supervisor::builder("app")
-        .intensity(100, secs(60))
-        .child(scripted("steady", &log, &alive, vec![Act::Serve]))
-        .child(
-            scripted("flaky", &log, &alive, vec![Act::PanicAfter(ms(50))])
-                .restart(Restart::Permanent)
-                .backoff(Backoff::none())
-                .restart_limit(2, secs(60)),
-        )
-        .child(tokio_supervisor::ChildSpec::from(inner).backoff(Backoff::fixed(secs(100))))
-        .start_ok()
-        .await;
-    tokio::time::sleep(secs(1)).await;
+    let h = every_metric_moves(&log, &alive).await;
 
     let mut registry = Registry::default();
     registry.register_collector(Box::new(h.prometheus_collector()));

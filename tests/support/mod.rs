@@ -376,3 +376,30 @@ pub async fn names(h: &tokio_supervisor::SupervisorHandle) -> Vec<String> {
         .map(|c| c.name.to_string())
         .collect()
 }
+
+/// A tree in which every metric moves within its first second (virtual
+/// time): a steady child; a flaky one that panics until its breaker opens
+/// (`restart_limit(2, 60 s)`); a nested supervisor whose child fails past its
+/// intensity, so that it fails and backs off. Returned after that second.
+pub async fn every_metric_moves(log: &Log, alive: &Alive) -> tokio_supervisor::SupervisorHandle {
+    use tokio_supervisor::{Backoff, Restart, Supervisor};
+    let inner = Supervisor::builder("inner")
+        .intensity(0, secs(60))
+        .child(scripted("w", log, alive, vec![Act::ErrAfter(ms(100))]).backoff(Backoff::none()))
+        .build()
+        .unwrap();
+    let h = Supervisor::builder("app")
+        .intensity(100, secs(60))
+        .child(scripted("steady", log, alive, vec![Act::Serve]))
+        .child(
+            scripted("flaky", log, alive, vec![Act::PanicAfter(ms(50))])
+                .restart(Restart::Permanent)
+                .backoff(Backoff::none())
+                .restart_limit(2, secs(60)),
+        )
+        .child(ChildSpec::from(inner).backoff(Backoff::fixed(secs(100))))
+        .start_ok()
+        .await;
+    tokio::time::sleep(secs(1)).await;
+    h
+}
