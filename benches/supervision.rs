@@ -225,6 +225,41 @@ fn restart(c: &mut Criterion) {
 const GROUP: usize = 1_000;
 const GROUP_CYCLES: usize = 20;
 
+/// `OneForAll` over GROUP children: child 0 fails on each of its first
+/// GROUP_CYCLES runs, and each failure stops the others (in `order`) and
+/// starts all again.
+async fn one_for_all_cycles(order: ShutdownOrder) -> Duration {
+    let gate = Gate::new(GROUP * (GROUP_CYCLES + 1));
+    let children = (0..GROUP).map(|i| {
+        let gate = gate.clone();
+        ChildSpec::new(
+            format!("c{i}"),
+            service_fn(move |ctx| {
+                let gate = gate.clone();
+                async move {
+                    gate.arrive();
+                    if i == 0 && ctx.attempt() as usize <= GROUP_CYCLES {
+                        tokio::task::yield_now().await;
+                        return Err("fail".into());
+                    }
+                    ctx.cancelled().await;
+                    Ok(())
+                }
+            }),
+        )
+        .restart(Restart::Permanent)
+        .backoff(Backoff::none())
+    });
+    let sup = Supervisor::builder("bench")
+        .strategy(Strategy::OneForAll)
+        .shutdown_order(order)
+        .intensity(u32::MAX, Duration::from_secs(1))
+        .children(children)
+        .build()
+        .unwrap();
+    start_wait_stop(sup, &gate).await
+}
+
 fn restart_one_for_all(c: &mut Criterion) {
     let rt = rt();
     let mut g = c.benchmark_group("restart_one_for_all_1000");
@@ -243,46 +278,22 @@ fn restart_one_for_all(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("supervised", |b| {
-        b.iter_custom(|iters| {
-            in_task(&rt, move || async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    // Child 0 fails on each of its first GROUP_CYCLES runs:
-                    // each failure stops the 999 others and restarts all.
-                    let gate = Gate::new(GROUP * (GROUP_CYCLES + 1));
-                    let children = (0..GROUP).map(|i| {
-                        let gate = gate.clone();
-                        ChildSpec::new(
-                            format!("c{i}"),
-                            service_fn(move |ctx| {
-                                let gate = gate.clone();
-                                async move {
-                                    gate.arrive();
-                                    if i == 0 && ctx.attempt() as usize <= GROUP_CYCLES {
-                                        tokio::task::yield_now().await;
-                                        return Err("fail".into());
-                                    }
-                                    ctx.cancelled().await;
-                                    Ok(())
-                                }
-                            }),
-                        )
-                        .restart(Restart::Permanent)
-                        .backoff(Backoff::none())
-                    });
-                    let sup = Supervisor::builder("bench")
-                        .strategy(Strategy::OneForAll)
-                        .intensity(u32::MAX, Duration::from_secs(1))
-                        .children(children)
-                        .build()
-                        .unwrap();
-                    total += start_wait_stop(sup, &gate).await;
-                }
-                total
+    for (name, order) in [
+        ("supervised", ShutdownOrder::Reverse),
+        ("supervised_concurrent", ShutdownOrder::Concurrent),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                in_task(&rt, move || async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        total += one_for_all_cycles(order).await;
+                    }
+                    total
+                })
             })
-        })
-    });
+        });
+    }
     g.finish();
 }
 

@@ -5,7 +5,9 @@ mod support;
 
 use support::*;
 use tokio::time::Instant;
-use tokio_supervisor::{service_fn, Backoff, ChildSpec, ExitReason, Phase, Shutdown, Supervisor};
+use tokio_supervisor::{
+    service_fn, Backoff, ChildSpec, ExitReason, Phase, Shutdown, ShutdownOrder, Supervisor,
+};
 
 #[tokio::test(start_paused = true)]
 async fn graceful_stop_in_reverse_start_order() {
@@ -57,6 +59,30 @@ async fn each_child_is_stopped_only_after_the_later_one_has_ended() {
         ["b:stopping", "b:stop", "a:stopping", "a:stop"]
     );
     assert_eq!(t0.elapsed(), ms(500), "sequential: 200 ms, then 300 ms");
+}
+
+/// `ShutdownOrder::Concurrent`: every child is asked at once, so the stop
+/// takes as long as the slowest child, not the sum.
+#[tokio::test(start_paused = true)]
+async fn concurrent_order_stops_every_child_at_once() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .shutdown_order(ShutdownOrder::Concurrent)
+        .child(scripted("a", &log, &alive, vec![Act::SlowStop(ms(300))]))
+        .child(scripted("b", &log, &alive, vec![Act::SlowStop(ms(200))]))
+        .start_ok()
+        .await;
+    let t0 = Instant::now();
+    h.shutdown().await.unwrap();
+    assert_eq!(t0.elapsed(), ms(300), "the slowest child, not 200 + 300");
+    assert_eq!(
+        log.matching("stop"),
+        ["b:stopping", "a:stopping", "b:stop", "a:stop"],
+        "both asked before either ended, in reverse start order"
+    );
+    assert_eq!(alive.count(), 0);
+    assert_eq!(alive_tasks(), 0);
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,8 +5,8 @@ mod support;
 
 use support::*;
 use tokio_supervisor::{
-    service_fn, Backoff, ChildSpec, EventKind, ExitReason, Phase, Restart, Strategy, Supervisor,
-    SupervisorError,
+    service_fn, Backoff, ChildSpec, EventKind, ExitReason, Phase, Restart, ShutdownOrder, Strategy,
+    Supervisor, SupervisorError,
 };
 
 /// leaf fails → `mid` exceeds its intensity and fails → `root` (intensity 0)
@@ -175,6 +175,69 @@ async fn group_restart_waits_for_readiness_in_order() {
         [1, 1, 1]
     );
     h.shutdown().await.unwrap();
+}
+
+/// A group restart stops the siblings one at a time in reverse order (OTP)
+/// or, under `ShutdownOrder::Concurrent`, all at once: the restart then
+/// waits for the slowest sibling, not for the sum. The starts are in start
+/// order either way.
+#[tokio::test(start_paused = true)]
+async fn a_group_restart_stops_siblings_in_the_shutdown_order() {
+    for (order, restart_at) in [
+        (ShutdownOrder::Reverse, 600),
+        (ShutdownOrder::Concurrent, 400),
+    ] {
+        let log = Log::default();
+        let alive = Alive::default();
+        let child = |name, script| {
+            scripted(name, &log, &alive, script)
+                .restart(Restart::Permanent)
+                .backoff(Backoff::none())
+        };
+        let h = Supervisor::builder("sup")
+            .strategy(Strategy::OneForAll)
+            .shutdown_order(order)
+            .child(child("a", vec![Act::SlowStop(ms(300))]))
+            .child(child("b", vec![Act::ErrAfter(ms(100)), Act::Serve]))
+            .child(child("c", vec![Act::SlowStop(ms(200))]))
+            .start_ok()
+            .await;
+        tokio::time::sleep(secs(1)).await;
+        let timed = log.timed();
+        let t0 = timed[0].0;
+        let at = |entry: &str| {
+            timed
+                .iter()
+                .find(|(_, e)| e == entry)
+                .map(|(t, _)| (*t - t0).as_millis())
+                .unwrap_or_else(|| panic!("{order:?}: no {entry} in {timed:?}"))
+        };
+        match order {
+            ShutdownOrder::Reverse => {
+                assert_eq!(at("c:stopping"), 100, "{order:?}");
+                assert_eq!(at("a:stopping"), 300, "{order:?}: after c has ended");
+            }
+            ShutdownOrder::Concurrent => {
+                assert_eq!(at("c:stopping"), 100, "{order:?}");
+                assert_eq!(at("a:stopping"), 100, "{order:?}: with c");
+            }
+        }
+        assert_eq!(at("a:start:2"), restart_at, "{order:?}");
+        let starts: Vec<_> = log.matching("start:2");
+        assert_eq!(starts, ["a:start:2", "b:start:2", "c:start:2"], "{order:?}");
+        let children = h.which_children().await;
+        assert!(
+            children.iter().all(|c| c.phase == Phase::Running),
+            "{order:?}"
+        );
+        assert_eq!(
+            children.iter().map(|c| c.restarts).collect::<Vec<_>>(),
+            [1, 1, 1],
+            "{order:?}"
+        );
+        h.shutdown().await.unwrap();
+        assert_eq!(alive.count(), 0, "{order:?}");
+    }
 }
 
 #[tokio::test(start_paused = true)]

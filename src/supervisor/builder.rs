@@ -109,10 +109,13 @@ impl Builder {
         self
     }
 
-    /// Sets the order of the stop: [`ShutdownOrder::Reverse`](super::ShutdownOrder::Reverse) (one at a
+    /// Sets the order of the stop, and of the stop of the siblings in a
+    /// `OneForAll` / `RestForOne` restart: [`ShutdownOrder::Reverse`](super::ShutdownOrder::Reverse) (one at a
     /// time, OTP's; the default of a static supervisor) or
     /// [`ShutdownOrder::Concurrent`](super::ShutdownOrder::Concurrent) (all at once, Elixir's
-    /// `DynamicSupervisor`; the default of a dynamic one).
+    /// `DynamicSupervisor`; the default of a dynamic one). Choose
+    /// `Concurrent` for a static supervisor only when its children do not
+    /// depend on one another while they stop.
     pub fn shutdown_order(mut self, order: super::ShutdownOrder) -> Self {
         self.shutdown_order = Some(order);
         self

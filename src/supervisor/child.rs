@@ -39,6 +39,9 @@ pub(crate) struct Run {
     /// its readiness: a failure before ready answers that command and is
     /// neither restarted nor counted.
     pub(crate) manual: bool,
+    /// Stopped at once with its siblings by a group restart under
+    /// `ShutdownOrder::Concurrent`: counted in `Runner::draining`.
+    pub(crate) drained: bool,
     /// A nested supervisor's command channel, once it has told us.
     pub(crate) nested: Option<tokio::sync::mpsc::UnboundedSender<super::runner::Msg>>,
 }

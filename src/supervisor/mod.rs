@@ -62,7 +62,12 @@ pub enum Strategy {
     RestForOne,
 }
 
-/// In what order a supervisor stops its children when it stops.
+/// In what order a supervisor stops several children: when it stops, and
+/// when a `OneForAll` or `RestForOne` restart stops the affected siblings.
+///
+/// Under either order the group's children are started again one at a
+/// time in start order, each ready-gated one only once the previous one is
+/// ready: only the stop differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShutdownOrder {
     /// One at a time, in reverse start order, each only once the one started
@@ -71,7 +76,8 @@ pub enum ShutdownOrder {
     Reverse,
     /// All at once, each per its `Shutdown` (Elixir's `DynamicSupervisor`;
     /// the default of a dynamic supervisor, whose children are independent).
-    /// Much faster for many children.
+    /// Much faster for many children: the stop takes as long as the slowest
+    /// child, not the sum of all.
     Concurrent,
 }
 

@@ -150,6 +150,9 @@ enum Timer {
 enum Step {
     Start(usize),
     Stop(usize),
+    /// Waits until every child stopped at once by a group restart under
+    /// `ShutdownOrder::Concurrent` has ended (`Runner::draining`).
+    Drain,
     Wait(Duration),
 }
 
@@ -190,6 +193,9 @@ pub(crate) struct Runner {
     mode: Mode,
     plan: VecDeque<Step>,
     current: Option<Step>,
+    /// Children stopped at once by a group restart (their `Run::drained`
+    /// is set) whose task has not ended yet.
+    draining: usize,
     outcome: Option<Result<(), SupervisorError>>,
     /// Whether every child had started (the start plan completed).
     started: bool,
@@ -239,6 +245,7 @@ impl Runner {
             mode: Mode::Starting,
             plan,
             current: None,
+            draining: 0,
             outcome: None,
             started: false,
             next_run: 0,
@@ -323,6 +330,7 @@ impl Runner {
             let waits = match step {
                 Step::Start(slot) => self.plan_start(slot),
                 Step::Stop(slot) => self.stop_child(slot),
+                Step::Drain => self.draining > 0,
                 Step::Wait(delay) => self.plan_wait(delay),
             };
             if waits {
@@ -464,6 +472,12 @@ impl Runner {
         );
         if self.current == Some(Step::Stop(slot)) {
             self.current = None;
+        }
+        if run.drained {
+            self.draining -= 1;
+            if self.draining == 0 && self.current == Some(Step::Drain) {
+                self.current = None;
+            }
         }
         self.after_exit(slot, reason, run, ran_for, now);
     }
@@ -642,6 +656,7 @@ impl Runner {
             ready_timed_out: false,
             hung: false,
             manual: manual && gate.is_some(),
+            drained: false,
             nested: None,
         });
         match gate {

@@ -14,7 +14,7 @@ use crate::event::EventKind;
 use crate::lifecycle::{ExitReason, Phase};
 use crate::supervisor::child::Run;
 use crate::supervisor::decision::{decide, Decision};
-use crate::supervisor::{AutoShutdown, Strategy};
+use crate::supervisor::{AutoShutdown, ShutdownOrder, Strategy};
 use crate::{ControlError, Restart, SupervisorError};
 
 impl Runner {
@@ -186,9 +186,10 @@ impl Runner {
     }
 
     /// `OneForAll` / `RestForOne`: stops the affected siblings in reverse
-    /// start order, waits `delay`, and starts every pending child in start
-    /// order. A plan in progress is abandoned; the children it still had to
-    /// start stay pending and are started by this one.
+    /// start order (under `ShutdownOrder::Concurrent`, all at once), waits
+    /// `delay`, and starts every pending child in start order. A plan in
+    /// progress is abandoned; the children it still had to start stay
+    /// pending and are started by this one.
     fn restart_group(&mut self, trigger: usize, delay: Duration) {
         let order = self.table.slots();
         let from = match self.config.strategy {
@@ -214,6 +215,7 @@ impl Runner {
             }
         }
         self.clear_plan();
+        let concurrent = self.config.shutdown_order == ShutdownOrder::Concurrent;
         for &slot in members.iter().rev().filter(|&&s| s != trigger) {
             let Some(child) = self.table.get_mut(slot) else {
                 continue;
@@ -225,12 +227,24 @@ impl Runner {
             if child.spec.restart != Restart::Temporary && !given_up {
                 child.pending_start = true;
             }
-            if child.run.is_some() {
+            if let Some(run) = child.run.as_mut().filter(|_| concurrent) {
+                // Stopped now; the plan's `Drain` waits for them all. A
+                // child already counted (a group restart abandoned for
+                // this one) is not counted twice.
+                if !run.drained {
+                    run.drained = true;
+                    self.draining += 1;
+                }
+                self.stop_child(slot);
+            } else if child.run.is_some() {
                 self.plan.push_back(Step::Stop(slot));
             } else if let Some(key) = child.timer.take() {
                 // Waiting for its own restart: the group's restart replaces it.
                 self.timers.try_remove(&key);
             }
+        }
+        if concurrent {
+            self.plan.push_back(Step::Drain);
         }
         self.plan.push_back(Step::Wait(delay));
         for slot in self.table.slots() {
