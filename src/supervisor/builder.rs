@@ -1,6 +1,7 @@
 //! [`Builder`]: configuring a supervisor, checked once in [`Builder::build`].
 
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -211,10 +212,11 @@ impl Builder {
                 supervisor: sup.clone(),
             });
         }
-        let mut seen = HashSet::new();
+        let mut seen: HashSet<&str, BuildHasherDefault<super::runner::IdHasher>> =
+            HashSet::with_capacity_and_hasher(self.children.len(), BuildHasherDefault::default());
         for spec in &self.children {
             validate_spec(sup, spec, self.auto_shutdown)?;
-            if !seen.insert(spec.name.clone()) {
+            if !seen.insert(&*spec.name) {
                 return Err(ConfigError::DuplicateName {
                     path: format!("{sup}/{}", spec.name),
                 });

@@ -150,7 +150,7 @@ impl Runner {
             }));
             return;
         }
-        let path: Arc<str> = self.child_path(&spec.name).into();
+        let path = super::child_path(&self.path, &spec.name);
         let counters = self.tree.metrics.register(&path);
         let mut child = Child::new(Arc::new(spec), path, counters);
         child.wait(Waiter::Added(reply));

@@ -219,7 +219,7 @@ impl Runner {
         let mut plan = VecDeque::with_capacity(config.children.len());
         let mut counters = Vec::with_capacity(config.children.len());
         for spec in &config.children {
-            let path: Arc<str> = format!("{}/{}", w.path, spec.name).into();
+            let path = child_path(&w.path, &spec.name);
             let c = crate::metrics::ChildCounters::new(&path);
             counters.push(c.clone());
             let mut child = Child::new(spec.clone(), path, c);
@@ -857,6 +857,15 @@ impl Drop for Runner {
             });
         }
     }
+}
+
+/// `parent/name`, without the formatting machinery (one per child start-up).
+pub(super) fn child_path(parent: &str, name: &str) -> Arc<str> {
+    let mut path = String::with_capacity(parent.len() + 1 + name.len());
+    path.push_str(parent);
+    path.push('/');
+    path.push_str(name);
+    path.into()
 }
 
 /// A hasher for tokio task ids (sequential `u64`s): one multiplication
