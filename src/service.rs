@@ -8,12 +8,14 @@
 //! `run` takes `&self`, so one service value serves every restart: keep
 //! configuration in the struct and per-run state in locals of `run`.
 //!
-//! Users write a plain `async fn run`; the crate boxes the future once per
-//! start (see `ErasedService`), never on each poll.
+//! Users write a plain `async fn run`; the crate erases the service's type
+//! once, in the spec (see `ErasedService`), and spawns each run's future into
+//! its task as it is: no box per start and no wrapper around its polls.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
+
+use tokio::task::{AbortHandle, JoinSet};
 
 use crate::Context;
 
@@ -122,16 +124,35 @@ where
     }
 }
 
-pub(crate) type BoxRun = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'static>>;
+/// The tasks of a supervisor's children.
+pub(crate) type Tasks = JoinSet<Result<(), BoxError>>;
 
-/// Object-safe form of [`Service`]: one boxed future per start.
+/// Object-safe form of [`Service`]. It spawns the run itself, so that the
+/// task stores the concrete future inline: a `Box<dyn Future>` would cost
+/// one more allocation and free on every start and restart.
 pub(crate) trait ErasedService: Send + Sync + 'static {
-    fn start(self: Arc<Self>, ctx: Context) -> BoxRun;
+    /// Spawns one run into `tasks`, inside `span` when a subscriber wants
+    /// it (otherwise the future is spawned bare).
+    fn spawn(
+        self: Arc<Self>,
+        ctx: Context,
+        tasks: &mut Tasks,
+        span: Option<tracing::Span>,
+    ) -> AbortHandle;
 }
 
 impl<S: Service> ErasedService for S {
-    fn start(self: Arc<Self>, ctx: Context) -> BoxRun {
-        Box::pin(async move { self.run(ctx).await })
+    fn spawn(
+        self: Arc<Self>,
+        ctx: Context,
+        tasks: &mut Tasks,
+        span: Option<tracing::Span>,
+    ) -> AbortHandle {
+        let run = async move { self.run(ctx).await };
+        match span {
+            None => tasks.spawn(run),
+            Some(span) => tasks.spawn(tracing::Instrument::instrument(run, span)),
+        }
     }
 }
 

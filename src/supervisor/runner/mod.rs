@@ -629,7 +629,6 @@ impl Runner {
             slot,
             self.next_run,
         );
-        let fut = child.spec.service.clone().start(ctx.clone());
         // The run happens inside a `child{path, attempt}` span, attached only
         // when a subscriber wants it: otherwise the future is spawned bare.
         let span = tracing::info_span!(
@@ -639,11 +638,12 @@ impl Runner {
             wall_time = tracing::field::Empty,
             cpu_time = tracing::field::Empty,
         );
-        let abort = if span.is_disabled() {
-            self.tasks.spawn(fut)
-        } else {
-            self.tasks.spawn(tracing::Instrument::instrument(fut, span))
-        };
+        let span = (!span.is_disabled()).then_some(span);
+        let abort = child
+            .spec
+            .service
+            .clone()
+            .spawn(ctx.clone(), &mut self.tasks, span);
         self.task_slots.insert(abort.id(), slot);
         let gate = child.spec.ready;
         let now = Instant::now();
