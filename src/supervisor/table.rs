@@ -9,10 +9,9 @@
 //! * `by_name` holds exactly the names of the children in the table.
 //! * The list threads every occupied slot once, in start order.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-use std::sync::Arc;
+use std::hash::{BuildHasher, BuildHasherDefault};
 
+use hashbrown::HashTable;
 use slab::Slab;
 
 use super::child::Child;
@@ -42,7 +41,20 @@ pub(crate) struct Table {
     slab: Slab<Node>,
     head: Option<usize>,
     tail: Option<usize>,
-    by_name: HashMap<Arc<str>, usize, BuildHasherDefault<crate::supervisor::runner::IdHasher>>,
+    /// Slots by name: a table of bare slots (4 bytes a bucket), hashed by
+    /// the name they hold, rather than a map that would store each name's
+    /// `Arc<str>` again (24 bytes a bucket).
+    by_name: HashTable<u32>,
+}
+
+fn name_hash(name: &str) -> u64 {
+    BuildHasherDefault::<crate::supervisor::runner::IdHasher>::default().hash_one(name)
+}
+
+/// A slot as the name table stores it. Slots are dense indices of the slab:
+/// they fit in `u32` for any supervisor that fits in memory (see `Node`).
+fn compact(slot: usize) -> u32 {
+    slot as u32
 }
 
 impl Table {
@@ -50,12 +62,14 @@ impl Table {
     /// supervisor's initial children).
     pub(crate) fn reserve(&mut self, n: usize) {
         self.slab.reserve_exact(n);
-        self.by_name.reserve(n);
+        let slab = &self.slab;
+        self.by_name
+            .reserve(n, |&s| name_hash(&slab[s as usize].child.spec.name));
     }
 
     /// Appends a child (last in start order) and returns its slot.
     pub(crate) fn push(&mut self, child: Child) -> usize {
-        let name = child.spec.name.clone();
+        let hash = name_hash(&child.spec.name);
         let slot = self.slab.insert(Node {
             child,
             prev: link(self.tail),
@@ -66,7 +80,10 @@ impl Table {
             None => self.head = Some(slot),
         }
         self.tail = Some(slot);
-        self.by_name.insert(name, slot);
+        let slab = &self.slab;
+        self.by_name.insert_unique(hash, compact(slot), |&s| {
+            name_hash(&slab[s as usize].child.spec.name)
+        });
         slot
     }
 
@@ -81,7 +98,10 @@ impl Table {
             Some(n) => self.slab[n].prev = node.prev,
             None => self.tail = unlink(node.prev),
         }
-        self.by_name.remove(&node.child.spec.name);
+        let hash = name_hash(&node.child.spec.name);
+        if let Ok(entry) = self.by_name.find_entry(hash, |&s| s as usize == slot) {
+            entry.remove();
+        }
         Some(node.child)
     }
 
@@ -93,9 +113,12 @@ impl Table {
         self.slab.get_mut(slot).map(|n| &mut n.child)
     }
 
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn slot_of(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
+        self.by_name
+            .find(name_hash(name), |&s| {
+                &*self.slab[s as usize].child.spec.name == name
+            })
+            .map(|&s| s as usize)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -150,6 +173,24 @@ mod tests {
 
     fn names(t: &Table) -> Vec<String> {
         t.iter().map(|c| c.spec.name.to_string()).collect()
+    }
+
+    #[test]
+    fn finds_children_by_name_through_growth_and_removals() {
+        let mut t = Table::default();
+        let slots: Vec<usize> = (0..1000).map(|i| t.push(child(&format!("c{i}")))).collect();
+        for (i, &slot) in slots.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+            assert_eq!(t.remove(slot).unwrap().spec.name.as_ref(), format!("c{i}"));
+        }
+        for (i, &slot) in slots.iter().enumerate() {
+            let expected = (i % 2 == 1).then_some(slot);
+            assert_eq!(t.slot_of(&format!("c{i}")), expected, "c{i}");
+        }
+        assert_eq!(t.slot_of("c1000"), None);
+        // Freed slots are reused under new names, and found under them.
+        let again = t.push(child("again"));
+        assert_eq!(t.slot_of("again"), Some(again));
+        assert_eq!(t.len(), 501);
     }
 
     #[test]
