@@ -76,6 +76,10 @@ pub(crate) struct ChildCounters {
 }
 
 impl ChildCounters {
+    pub(crate) fn path(&self) -> &Arc<str> {
+        &self.path
+    }
+
     pub(crate) fn new(path: &Arc<str>) -> Arc<Self> {
         Arc::new(ChildCounters {
             path: path.clone(),

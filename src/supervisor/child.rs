@@ -61,7 +61,6 @@ pub(crate) enum Waiter {
 pub(crate) struct Child {
     /// Shared with the configuration: one pointer, cloned with one increment.
     pub(crate) spec: Arc<ChildSpec>,
-    pub(crate) path: Arc<str>,
     pub(crate) counters: Arc<ChildCounters>,
     pub(crate) phase: Phase,
     /// When the phase last changed.
@@ -92,11 +91,10 @@ pub(crate) struct Child {
 }
 
 impl Child {
-    pub(crate) fn new(spec: Arc<ChildSpec>, path: Arc<str>, counters: Arc<ChildCounters>) -> Self {
+    pub(crate) fn new(spec: Arc<ChildSpec>, counters: Arc<ChildCounters>) -> Self {
         Child {
             restart_state: RestartState::new(&spec),
             spec,
-            path,
             counters,
             phase: Phase::Starting,
             phase_since: Instant::now(),
@@ -116,6 +114,12 @@ impl Child {
 
     /// Whether the child counts as alive for `AllSignificant`: not
     /// terminated, or about to be started again.
+    /// The child's full path (`app/db/pool`), kept once, in its metrics
+    /// counters, which need it too.
+    pub(crate) fn path(&self) -> &Arc<str> {
+        self.counters.path()
+    }
+
     pub(crate) fn is_alive_or_pending(&self) -> bool {
         self.pending_start || !matches!(self.phase, Phase::Terminated(_))
     }
@@ -126,7 +130,7 @@ impl Child {
         for w in self.take_waiters() {
             match w {
                 Waiter::Added(r) => {
-                    let _ = r.send(result.clone().map(|()| self.path.to_string()));
+                    let _ = r.send(result.clone().map(|()| self.path().to_string()));
                 }
                 Waiter::Restarted(r) => {
                     let _ = r.send(result.clone());
@@ -170,8 +174,8 @@ impl Child {
     /// the supervisor stays consistent with the child's real state.
     pub(crate) fn set_phase(&mut self, next: Phase) {
         if let Err(e) = self.phase.transition(next.clone()) {
-            tracing::error!(path = %self.path, error = %e, "bug: invalid lifecycle transition");
-            debug_assert!(false, "{}: {e}", self.path);
+            tracing::error!(path = %self.path(), error = %e, "bug: invalid lifecycle transition");
+            debug_assert!(false, "{}: {e}", self.path());
             self.phase = next;
         }
         self.phase_since = Instant::now();
@@ -204,7 +208,7 @@ impl Child {
             .as_ref()
             .map(|r| now.saturating_duration_since(r.started_at));
         ChildSnapshot {
-            path: self.path.clone(),
+            path: self.path().clone(),
             name: self.spec.name.clone(),
             phase: self.phase.clone(),
             restart: self.spec.restart,

@@ -142,7 +142,7 @@ impl Runner {
             .slot_of(&spec.name)
             .and_then(|s| self.table.get(s))
         {
-            let path = existing.path.to_string();
+            let path = existing.path().to_string();
             let _ = reply.send(Err(if existing.run.is_some() {
                 ControlError::AlreadyRunning { path }
             } else {
@@ -152,7 +152,7 @@ impl Runner {
         }
         let path = super::child_path(&self.path, &spec.name);
         let counters = self.tree.metrics.register(&path);
-        let mut child = Child::new(Arc::new(spec), path, counters);
+        let mut child = Child::new(Arc::new(spec), counters);
         child.wait(Waiter::Added(reply));
         let slot = self.table.push(child);
         self.spawn(slot, true);
@@ -174,7 +174,7 @@ impl Runner {
         let added = child.is_being_added();
         child.answer_starts(Ok(()));
         if added {
-            let path = child.path.clone();
+            let path = child.path().clone();
             tracing::info!(path = %path, "child added");
             self.emit(path, EventKind::ChildAdded);
         }
@@ -228,7 +228,7 @@ impl Runner {
         child.restart_state = RestartState::new(&child.spec);
         child.set_phase(Phase::Starting);
         child.wait(Waiter::Restarted(reply));
-        tracing::info!(path = %child.path, "restart by hand");
+        tracing::info!(path = %child.path(), "restart by hand");
         self.spawn(slot, true);
     }
 

@@ -222,7 +222,7 @@ impl Runner {
             let path = child_path(&w.path, &spec.name);
             let c = crate::metrics::ChildCounters::new(&path);
             counters.push(c.clone());
-            let mut child = Child::new(spec.clone(), path, c);
+            let mut child = Child::new(spec.clone(), c);
             child.pending_start = true;
             plan.push_back(Step::Start(table.push(child)));
         }
@@ -357,7 +357,7 @@ impl Runner {
             child.restarts += 1;
             self.tree.metrics.restarted(&child.counters);
             let attempt = next_attempt(child);
-            let path = child.path.clone();
+            let path = child.path().clone();
             self.emit(path, EventKind::Restarted { attempt });
         }
         self.spawn(slot, false)
@@ -416,7 +416,7 @@ impl Runner {
         if matches!(child.phase, Phase::Starting | Phase::Restarting) {
             child.set_phase(Phase::Running);
         }
-        let path = child.path.clone();
+        let path = child.path().clone();
         tracing::debug!(path = %path, "child ready");
         self.arm_heartbeat(slot);
         if manual {
@@ -457,7 +457,7 @@ impl Runner {
         }
         child.record_exit(reason.clone());
         child.last_supervisor_error = sup_err.map(Box::new);
-        let path = child.path.clone();
+        let path = child.path().clone();
         self.tree.metrics.exited(&child.counters, &reason, ran_for);
         log_exit(
             &path,
@@ -523,20 +523,20 @@ impl Runner {
                     if child.spec.cpu.is_some() {
                         // Blocking work cannot be aborted: say so, loudly.
                         tracing::error!(
-                            path = %child.path,
+                            path = %child.path(),
                             "blocking task did not finish within its shutdown timeout; \
                              its thread runs on, detached"
                         );
                         self.tree.metrics.blocking_detached();
                     } else {
-                        tracing::warn!(path = %child.path, "child did not stop in time; aborting it");
+                        tracing::warn!(path = %child.path(), "child did not stop in time; aborting it");
                     }
                     run.abort.abort();
                 }
             }
             Timer::Ready(_) => {
                 if let Some(run) = child.run.as_mut().filter(|r| !r.ready) {
-                    tracing::warn!(path = %child.path, "child not ready in time; aborting it");
+                    tracing::warn!(path = %child.counters.path(), "child not ready in time; aborting it");
                     run.ready_timed_out = true;
                     run.abort.abort();
                 }
@@ -573,7 +573,7 @@ impl Runner {
             child.timer = Some(self.timers.insert_at(Timer::Heartbeat(slot), deadline));
             return;
         }
-        tracing::error!(path = %child.path, ?timeout, "child is hung: no heartbeat; cancelling it");
+        tracing::error!(path = %child.counters.path(), ?timeout, "child is hung: no heartbeat; cancelling it");
         run.hung = true;
         run.ctx.request_stop();
         // Not `Stopping`: the exit is a failure, restarted per its policy.
@@ -602,7 +602,7 @@ impl Runner {
         child.restarts += 1;
         self.tree.metrics.restarted(&child.counters);
         let attempt = next_attempt(child);
-        let path = child.path.clone();
+        let path = child.path().clone();
         #[cfg(feature = "systemd")]
         if self.systemd {
             crate::systemd::status(&format!("restarting {path} (attempt {attempt})"));
@@ -622,7 +622,7 @@ impl Runner {
         self.tree.metrics.started(&child.counters);
         let attempt = u32::try_from(child.starts).unwrap_or(u32::MAX);
         let ctx = Context::new(
-            child.path.clone(),
+            child.path().clone(),
             attempt,
             self.tx.clone(),
             self.tree.clone(),
@@ -633,7 +633,7 @@ impl Runner {
         // when a subscriber wants it: otherwise the future is spawned bare.
         let span = tracing::info_span!(
             "child",
-            path = %child.path,
+            path = %child.path(),
             attempt,
             wall_time = tracing::field::Empty,
             cpu_time = tracing::field::Empty,
@@ -673,8 +673,8 @@ impl Runner {
                 }
             }
         }
-        tracing::info!(path = %child.path, attempt, "child started");
-        let path = child.path.clone();
+        tracing::info!(path = %child.path(), attempt, "child started");
+        let path = child.path().clone();
         self.emit(path, EventKind::Started { attempt });
         if manual && gate.is_none() {
             self.finish_manual_start(slot);
@@ -703,7 +703,7 @@ impl Runner {
         if child.phase == Phase::Stopping {
             return true;
         }
-        tracing::debug!(path = %child.path, shutdown = ?child.spec.shutdown, "stopping child");
+        tracing::debug!(path = %child.path(), shutdown = ?child.spec.shutdown, "stopping child");
         // A readiness deadline no longer applies to a child being stopped.
         if let Some(key) = child.timer.take() {
             self.timers.try_remove(&key);
@@ -798,7 +798,7 @@ impl Runner {
         self.plan
             .retain(|s| *s != Step::Start(slot) && *s != Step::Stop(slot));
         self.tree.metrics.unregister(&child.counters);
-        Some(child.path)
+        Some(child.path().clone())
     }
 
     fn remove_if_temporary(&mut self, slot: usize) -> bool {

@@ -49,7 +49,7 @@ impl Runner {
                     }
                 } else {
                     ControlError::StartFailed {
-                        path: child.path.to_string(),
+                        path: child.path().to_string(),
                         reason: reason.clone(),
                     }
                 };
@@ -78,7 +78,7 @@ impl Runner {
             child.set_phase(Phase::Terminated(reason.clone()));
             let added = child.is_being_added();
             let err = ControlError::StartFailed {
-                path: child.path.to_string(),
+                path: child.path().to_string(),
                 reason,
             };
             child.answer_starts(Err(err));
@@ -101,7 +101,7 @@ impl Runner {
                     // A nested supervisor's failed start: the deepest path.
                     Some(e @ SupervisorError::StartFailed { .. }) => e,
                     _ => SupervisorError::StartFailed {
-                        path: child.path.to_string(),
+                        path: child.path().to_string(),
                         reason,
                     },
                 };
@@ -138,21 +138,21 @@ impl Runner {
             }
             Decision::GiveUp { restarts, window } => {
                 let reason = ExitReason::CircuitOpen { restarts, window };
-                tracing::error!(path = %child.path, %reason, "giving up on child");
+                tracing::error!(path = %child.path(), %reason, "giving up on child");
                 self.tree.metrics.circuit_opened(&child.counters);
                 #[cfg(feature = "systemd")]
                 if self.systemd {
-                    crate::systemd::status(&format!("gave up on {}: {reason}", child.path));
+                    crate::systemd::status(&format!("gave up on {}: {reason}", child.path()));
                 }
                 child.set_phase(Phase::Terminated(reason.clone()));
-                let path = child.path.clone();
+                let path = child.path().clone();
                 self.emit(path, EventKind::GaveUp { reason });
             }
             Decision::Escalate => {
                 child.set_phase(Phase::Terminated(reason.clone()));
                 let err = SupervisorError::IntensityExceeded {
                     supervisor: self.path.to_string(),
-                    child: child.path.to_string(),
+                    child: child.path().to_string(),
                     reason,
                     max: self.intensity.max(),
                     period: self.intensity.window(),
@@ -179,8 +179,8 @@ impl Runner {
         } else {
             child.set_phase(Phase::BackingOff);
             child.timer = Some(self.timers.insert_at(Timer::Restart(slot), now + delay));
-            tracing::debug!(path = %child.path, ?delay, "backing off");
-            let path = child.path.clone();
+            tracing::debug!(path = %child.path(), ?delay, "backing off");
+            let path = child.path().clone();
             self.emit(path, EventKind::BackingOff { delay });
         }
     }
@@ -203,14 +203,14 @@ impl Runner {
                 child.set_phase(Phase::BackingOff);
             }
             tracing::warn!(
-                path = %child.path,
+                path = %child.path(),
                 strategy = ?self.config.strategy,
                 siblings = members.len() - 1,
                 ?delay,
                 "restarting the group"
             );
             if !delay.is_zero() {
-                let path = child.path.clone();
+                let path = child.path().clone();
                 self.emit(path, EventKind::BackingOff { delay });
             }
         }
