@@ -12,8 +12,12 @@
 //! once, in the spec (see `ErasedService`), and spawns each run's future into
 //! its task as it is: no box per start and no wrapper around its polls.
 
+use std::any::Any;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -125,19 +129,79 @@ where
 }
 
 /// The tasks of a supervisor's children.
-pub(crate) type Tasks = JoinSet<Result<(), BoxError>>;
+pub(crate) type Tasks = JoinSet<Exit>;
+
+/// What a child's task returns: which run of which child ended, and how.
+/// The task names itself, so the supervisor needs no map from task ids to
+/// children (only for the few tasks it aborts, whose output is lost).
+pub(crate) struct Exit {
+    pub(crate) slot: usize,
+    /// The run's id, truncated: a child has one run at a time, so its low
+    /// 32 bits tell it from an earlier one.
+    pub(crate) run: u32,
+    pub(crate) outcome: Outcome,
+}
+
+/// How a run ended.
+pub(crate) enum Outcome {
+    /// `run` returned.
+    Returned(Result<(), BoxError>),
+    /// `run` panicked (or its future's destructor did): the payload.
+    Panicked(Box<dyn Any + Send>),
+    /// The supervisor aborted the task.
+    Aborted,
+}
+
+pin_project_lite::pin_project! {
+    /// A child's future, run to its end and reported as an [`Exit`]. A
+    /// panic is caught here, per poll, as tokio itself does, so that it too
+    /// comes back with the child's slot; on the normal path `catch_unwind`
+    /// costs nothing. A struct rather than an `async fn`, whose state would
+    /// hold the child's future twice; 8 bytes beside the future, so that
+    /// the task stays in the allocation size of a bare one.
+    struct Report<F> {
+        #[pin]
+        run: F,
+        slot: u32,
+        run_id: u32,
+    }
+}
+
+impl<F: Future<Output = Result<(), BoxError>>> Future for Report<F> {
+    type Output = Exit;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Exit> {
+        // An `async` body drops its locals as it returns, inside this guard
+        // too. A hand-written future whose destructor panics after it is
+        // ready is caught by tokio instead: a `JoinError` that the
+        // supervisor matches by task id.
+        let this = self.project();
+        let outcome = match catch_unwind(AssertUnwindSafe(|| this.run.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(r)) => Outcome::Returned(r),
+            Err(payload) => Outcome::Panicked(payload),
+        };
+        Poll::Ready(Exit {
+            slot: *this.slot as usize,
+            run: *this.run_id,
+            outcome,
+        })
+    }
+}
 
 /// Object-safe form of [`Service`]. It spawns the run itself, so that the
 /// task stores the concrete future inline: a `Box<dyn Future>` would cost
 /// one more allocation and free on every start and restart.
 pub(crate) trait ErasedService: Send + Sync + 'static {
-    /// Spawns one run into `tasks`, inside `span` when a subscriber wants
-    /// it (otherwise the future is spawned bare).
+    /// Spawns run `run` of the child in `slot` into `tasks`, inside `span`
+    /// when a subscriber wants it.
     fn spawn(
         self: Arc<Self>,
         ctx: Context,
         tasks: &mut Tasks,
         span: Option<tracing::Span>,
+        slot: usize,
+        run: u64,
     ) -> AbortHandle;
 }
 
@@ -147,8 +211,16 @@ impl<S: Service> ErasedService for S {
         ctx: Context,
         tasks: &mut Tasks,
         span: Option<tracing::Span>,
+        slot: usize,
+        run: u64,
     ) -> AbortHandle {
-        let run = async move { self.run(ctx).await };
+        let run = Report {
+            run: async move { self.run(ctx).await },
+            // Slots index the child table: they fit in 32 bits (see
+            // `supervisor::table`).
+            slot: slot as u32,
+            run_id: run as u32,
+        };
         match span {
             None => tasks.spawn(run),
             Some(span) => tasks.spawn(tracing::Instrument::instrument(run, span)),

@@ -129,6 +129,50 @@ async fn panic_message_reaches_the_exit_event() {
     h.shutdown().await.unwrap();
 }
 
+/// A run that returns `Ok` while a local of it panics as it is dropped: the
+/// panic is how the run ended, and the child is restarted as after any
+/// panic.
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_a_runs_destructor_is_a_panic_of_the_run() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("destructor");
+        }
+    }
+    let h = Supervisor::builder("sup")
+        .child(
+            tokio_supervisor::ChildSpec::new(
+                "c",
+                tokio_supervisor::service_fn(|ctx| async move {
+                    if ctx.attempt() == 1 {
+                        let _guard = PanicOnDrop;
+                        tokio::time::sleep(ms(5)).await;
+                        // `_guard` is dropped as the run returns.
+                        return Ok::<(), tokio_supervisor::BoxError>(());
+                    }
+                    ctx.cancelled().await;
+                    Ok(())
+                }),
+            )
+            .restart(Restart::Permanent)
+            .backoff(Backoff::none()),
+        )
+        .start_ok()
+        .await;
+    tokio::time::sleep(ms(10)).await;
+    let c = &h.which_children().await[0];
+    assert_eq!(c.restarts, 1, "{c:?}");
+    assert_eq!(c.phase, Phase::Running);
+    assert_eq!(
+        c.last_error.as_deref(),
+        Some("panicked: destructor"),
+        "{c:?}"
+    );
+    h.shutdown().await.unwrap();
+    assert_eq!(alive_tasks(), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn siblings_are_untouched_by_a_one_for_one_restart() {
     let log = Log::default();

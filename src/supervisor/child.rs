@@ -42,6 +42,9 @@ pub(crate) struct Run {
     /// Stopped at once with its siblings by a group restart under
     /// `ShutdownOrder::Concurrent`: counted in `Runner::draining`.
     pub(crate) drained: bool,
+    /// Its task was aborted: its id is in `Runner::aborting` until its end
+    /// is seen.
+    pub(crate) aborting: bool,
     /// A nested supervisor's command channel, once it has told us.
     pub(crate) nested: Option<tokio::sync::mpsc::UnboundedSender<super::runner::Msg>>,
 }

@@ -5,8 +5,10 @@
 //!
 //! The loop sleeps in one `select!` and wakes only on an event:
 //!
-//! * a child's task ended (`JoinSet::join_next_with_id`: `Ok`, `Err`, panic or
-//!   abort, told apart by the `JoinError`);
+//! * a child's task ended (`JoinSet::join_next`): the task returns its
+//!   child's slot and run with how the run ended (`Ok`, `Err`, or a panic it
+//!   caught); an aborted task's `JoinError` is matched to its child through
+//!   `aborting`;
 //! * a message: a child's `ctx.ready()`, a nested supervisor's command
 //!   channel, or a command from a handle;
 //! * a timer of the `DelayQueue` (restart delay, kill deadline, readiness
@@ -14,8 +16,9 @@
 //!   task per timer, no interval;
 //! * the supervisor's stop token.
 //!
-//! Children are spawned bare into the `JoinSet`: their future is the task,
-//! with no wrapper around its polls. The loop never awaits anything but that
+//! Children are spawned into the `JoinSet` as they are, their future stored
+//! inline in the task; the only thing around their polls is the
+//! `catch_unwind` that tokio would otherwise do itself. The loop never awaits anything but that
 //! `select!`, and holds no lock: everything it touches is its own.
 //!
 //! Sequences that must happen in order (the start, in spec order; a group
@@ -31,8 +34,8 @@
 //!
 //! # Invariants
 //!
-//! * Every task in `tasks` has its id in `task_slots`, and its child's `run`
-//!   is `Some`.
+//! * Every task in `tasks` belongs to a child whose `run` is `Some` (with
+//!   that run's id); an aborted one also has its id in `aborting`.
 //! * A child with `pending_start` is started by a `Start` step of the
 //!   current plan; whoever abandons a plan keeps its pending children pending
 //!   (a new group restart starts them) or clears them (a stop).
@@ -60,7 +63,7 @@ use super::{ChildCounts, Config, Tree};
 use crate::event::{Event, EventKind};
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::restart_limit::RestartWindow;
-use crate::service::{error_chain, BoxError};
+use crate::service::{error_chain, Exit, Outcome, Tasks};
 use crate::{ChildSpec, Context, ControlError, Restart, Shutdown, SupervisorError};
 
 /// A message to a supervisor's loop.
@@ -179,8 +182,10 @@ pub(crate) struct Runner {
     config: Arc<Config>,
     path: Arc<str>,
     table: Table,
-    tasks: JoinSet<Result<(), BoxError>>,
-    task_slots: HashMap<task::Id, usize, BuildHasherDefault<IdHasher>>,
+    tasks: Tasks,
+    /// Aborted tasks still running, by task id: their `JoinError` carries
+    /// only the id.
+    aborting: HashMap<task::Id, usize, BuildHasherDefault<IdHasher>>,
     timers: DelayQueue<Timer>,
     plan_timer: Option<delay_queue::Key>,
     intensity: RestartWindow,
@@ -233,7 +238,7 @@ impl Runner {
             path: w.path,
             table,
             tasks: JoinSet::new(),
-            task_slots: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            aborting: HashMap::default(),
             timers: DelayQueue::new(),
             plan_timer: None,
             tx: w.tx,
@@ -267,7 +272,7 @@ impl Runner {
                 // Messages first: a `ready()` sent just before the child's
                 // task ended must be seen before that end.
                 Some(msg) = self.rx.recv() => self.on_msg(msg),
-                Some(res) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                Some(res) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     self.on_join(res);
                 }
                 Some(exp) = poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
@@ -428,21 +433,36 @@ impl Runner {
         }
     }
 
-    fn on_join(&mut self, res: Result<(task::Id, Result<(), BoxError>), JoinError>) {
-        let (id, result) = match res {
-            Ok((id, r)) => (id, Ok(r)),
-            Err(e) => (e.id(), Err(e)),
-        };
-        let Some(slot) = self.task_slots.remove(&id) else {
-            return;
+    fn on_join(&mut self, res: Result<Exit, JoinError>) {
+        // Which run ended: by its run id (a task that returned), or by its
+        // task id (an aborted task's error).
+        let (slot, run_id, task_id, outcome) = match res {
+            Ok(exit) => (exit.slot, Some(exit.run), None, exit.outcome),
+            Err(e) => {
+                let id = e.id();
+                let Some(slot) = self.aborting.remove(&id).or_else(|| self.slot_of_task(id)) else {
+                    return;
+                };
+                let outcome = match e.try_into_panic() {
+                    Ok(payload) => Outcome::Panicked(payload),
+                    Err(_) => Outcome::Aborted,
+                };
+                (slot, None, Some(id), outcome)
+            }
         };
         let now = Instant::now();
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
-        let Some(run) = child.run.take() else {
+        let Some(run) = child
+            .run
+            .take_if(|r| Some(r.id as u32) == run_id || Some(r.abort.id()) == task_id)
+        else {
             return;
         };
+        if run.aborting {
+            self.aborting.remove(&run.abort.id());
+        }
         if let Some(key) = child.timer.take() {
             self.timers.try_remove(&key);
         }
@@ -451,7 +471,7 @@ impl Runner {
             .total_uptime_us
             .saturating_add(u64::try_from(ran_for.as_micros()).unwrap_or(u64::MAX));
         let stop_requested = run.ctx.stop_requested();
-        let (reason, sup_err) = classify(result, &run, &child.spec);
+        let (reason, sup_err) = classify(outcome, &run, &child.spec);
         if let Some(settle_task) = &child.spec.on_exit {
             settle_task(&reason);
         }
@@ -519,26 +539,26 @@ impl Runner {
                 self.restart_now(slot);
             }
             Timer::Kill(_) => {
-                if let Some(run) = &child.run {
+                if let Some(run) = child.run.as_mut() {
                     if child.spec.cpu.is_some() {
                         // Blocking work cannot be aborted: say so, loudly.
                         tracing::error!(
-                            path = %child.path(),
+                            path = %child.counters.path(),
                             "blocking task did not finish within its shutdown timeout; \
                              its thread runs on, detached"
                         );
                         self.tree.metrics.blocking_detached();
                     } else {
-                        tracing::warn!(path = %child.path(), "child did not stop in time; aborting it");
+                        tracing::warn!(path = %child.counters.path(), "child did not stop in time; aborting it");
                     }
-                    run.abort.abort();
+                    abort(&mut self.aborting, slot, run);
                 }
             }
             Timer::Ready(_) => {
                 if let Some(run) = child.run.as_mut().filter(|r| !r.ready) {
                     tracing::warn!(path = %child.counters.path(), "child not ready in time; aborting it");
                     run.ready_timed_out = true;
-                    run.abort.abort();
+                    abort(&mut self.aborting, slot, run);
                 }
             }
             Timer::Heartbeat(_) => self.check_heartbeat(slot),
@@ -639,12 +659,13 @@ impl Runner {
             cpu_time = tracing::field::Empty,
         );
         let span = (!span.is_disabled()).then_some(span);
-        let abort = child
-            .spec
-            .service
-            .clone()
-            .spawn(ctx.clone(), &mut self.tasks, span);
-        self.task_slots.insert(abort.id(), slot);
+        let abort = child.spec.service.clone().spawn(
+            ctx.clone(),
+            &mut self.tasks,
+            span,
+            slot,
+            self.next_run,
+        );
         let gate = child.spec.ready;
         let now = Instant::now();
         child.run = Some(Run {
@@ -657,6 +678,7 @@ impl Runner {
             hung: false,
             manual: manual && gate.is_some(),
             drained: false,
+            aborting: false,
             nested: None,
         });
         match gate {
@@ -688,7 +710,7 @@ impl Runner {
         let Some(child) = self.table.get_mut(slot) else {
             return false;
         };
-        let Some(run) = &child.run else {
+        let Some(run) = child.run.as_mut() else {
             // Not running: a pending restart or a start that never happened
             // is simply called off.
             if let Some(key) = child.timer.take() {
@@ -703,13 +725,13 @@ impl Runner {
         if child.phase == Phase::Stopping {
             return true;
         }
-        tracing::debug!(path = %child.path(), shutdown = ?child.spec.shutdown, "stopping child");
+        tracing::debug!(path = %child.counters.path(), shutdown = ?child.spec.shutdown, "stopping child");
         // A readiness deadline no longer applies to a child being stopped.
         if let Some(key) = child.timer.take() {
             self.timers.try_remove(&key);
         }
         match child.spec.shutdown {
-            Shutdown::Brutal => run.abort.abort(),
+            Shutdown::Brutal => abort(&mut self.aborting, slot, run),
             Shutdown::Infinity => run.ctx.request_stop(),
             Shutdown::Graceful(timeout) => {
                 run.ctx.request_stop();
@@ -773,9 +795,9 @@ impl Runner {
     /// Aborts every live child at once (a second stop signal).
     fn kill_all(&mut self) {
         self.begin_stop(Ok(()));
-        for child in self.table.iter() {
-            if let Some(run) = &child.run {
-                run.abort.abort();
+        for slot in self.table.slots() {
+            if let Some(run) = self.table.get_mut(slot).and_then(|c| c.run.as_mut()) {
+                abort(&mut self.aborting, slot, run);
             }
         }
     }
@@ -810,6 +832,17 @@ impl Runner {
             self.remove(slot);
         }
         temporary
+    }
+
+    /// The child whose current run is task `id`: a scan, for an aborted
+    /// task missing from `aborting` (not expected; a child is never lost).
+    fn slot_of_task(&self, id: task::Id) -> Option<usize> {
+        self.table.slots().into_iter().find(|&s| {
+            self.table
+                .get(s)
+                .and_then(|c| c.run.as_ref())
+                .is_some_and(|r| r.abort.id() == id)
+        })
     }
 
     fn snapshots(&self) -> Vec<ChildSnapshot> {
@@ -868,6 +901,20 @@ pub(super) fn child_path(parent: &str, name: &str) -> Arc<str> {
     path.into()
 }
 
+/// Aborts a run's task. Its end then comes as a `JoinError` that names only
+/// the task, so the task id is kept (once) to find the child.
+fn abort(
+    aborting: &mut HashMap<task::Id, usize, BuildHasherDefault<IdHasher>>,
+    slot: usize,
+    run: &mut Run,
+) {
+    if !run.aborting {
+        run.aborting = true;
+        aborting.insert(run.abort.id(), slot);
+    }
+    run.abort.abort();
+}
+
 /// A hasher for tokio task ids (sequential `u64`s): one multiplication
 /// (Fibonacci hashing) instead of SipHash; the ids are not attacker-chosen.
 #[derive(Debug, Default)]
@@ -894,7 +941,7 @@ fn next_attempt(child: &Child) -> u32 {
 /// Turns a task's end into an exit reason, and keeps a nested supervisor's
 /// own error.
 fn classify(
-    result: Result<Result<(), BoxError>, JoinError>,
+    outcome: Outcome,
     run: &Run,
     spec: &ChildSpec,
 ) -> (ExitReason, Option<SupervisorError>) {
@@ -906,15 +953,15 @@ fn classify(
         let timeout = spec.heartbeat.unwrap_or_default();
         return (ExitReason::Hung { timeout }, None);
     }
-    match result {
-        Ok(Ok(())) if run.ctx.stop_requested() => (ExitReason::Shutdown, None),
-        Ok(Ok(())) => (ExitReason::Completed, None),
-        Ok(Err(e)) => {
+    match outcome {
+        Outcome::Returned(Ok(())) if run.ctx.stop_requested() => (ExitReason::Shutdown, None),
+        Outcome::Returned(Ok(())) => (ExitReason::Completed, None),
+        Outcome::Returned(Err(e)) => {
             let sup = e.downcast_ref::<SupervisorError>().cloned();
             (ExitReason::Failed(error_chain(&*e).into()), sup)
         }
-        Err(e) if e.is_panic() => (ExitReason::Panicked(panic_message(e.into_panic())), None),
-        Err(_) => (ExitReason::Aborted, None),
+        Outcome::Panicked(payload) => (ExitReason::Panicked(panic_message(payload)), None),
+        Outcome::Aborted => (ExitReason::Aborted, None),
     }
 }
 
