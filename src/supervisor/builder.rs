@@ -238,15 +238,18 @@ impl Builder {
                 tree: super::Tree::new(),
                 runtime: self.runtime,
                 blocking: Arc::new(tokio::sync::Semaphore::new(
-                    self.blocking_limit
-                        .unwrap_or_else(|| {
-                            std::thread::available_parallelism().map_or(4, |n| n.get())
-                        })
-                        .max(1),
+                    self.blocking_limit.unwrap_or_else(cpus).max(1),
                 )),
             }),
         })
     }
+}
+
+/// The number of CPUs, asked once: `available_parallelism` reads cgroup
+/// files on Linux, too slow to do for every supervisor built.
+fn cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(4, |n| n.get()))
 }
 
 /// Checks one spec for a supervisor at `parent` (its path) with

@@ -60,7 +60,9 @@ struct Inner {
     name: Arc<str>,
     tx: mpsc::UnboundedSender<Msg>,
     state: watch::Receiver<State>,
-    events: broadcast::WeakSender<Event>,
+    /// Weak: once the supervisor has stopped and the tree is gone, a new
+    /// subscriber gets a closed receiver.
+    tree: std::sync::Weak<super::Tree>,
     metrics: Arc<crate::metrics::Registry>,
     blocking: Arc<tokio::sync::Semaphore>,
     stop: CancellationToken,
@@ -96,7 +98,7 @@ impl SupervisorHandle {
         name: Arc<str>,
         tx: mpsc::UnboundedSender<Msg>,
         state: watch::Receiver<State>,
-        tree: &super::Tree,
+        tree: &Arc<super::Tree>,
         blocking: Arc<tokio::sync::Semaphore>,
         stop: CancellationToken,
     ) -> Self {
@@ -105,7 +107,7 @@ impl SupervisorHandle {
                 name,
                 tx,
                 state,
-                events: tree.events.downgrade(),
+                tree: Arc::downgrade(tree),
                 metrics: tree.metrics.clone(),
                 blocking,
                 stop,
@@ -537,8 +539,8 @@ impl SupervisorHandle {
     /// the supervisor has stopped, the receiver is closed.
     #[must_use]
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        match self.inner.events.upgrade() {
-            Some(tx) => tx.subscribe(),
+        match self.inner.tree.upgrade() {
+            Some(tree) => tree.subscribe(),
             None => broadcast::channel(1).1,
         }
     }

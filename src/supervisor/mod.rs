@@ -136,18 +136,32 @@ pub(crate) struct Config {
 }
 
 /// What the whole tree shares: the event channel and the metrics registry.
-#[derive(Debug)]
+///
+/// The channel is made on the first `subscribe`: a `broadcast` channel
+/// allocates and initialises its whole ring (`EVENT_CAPACITY` slots, about
+/// 100 KB) at once, which was most of the fixed cost of a supervisor; until
+/// someone subscribes, there is nobody to send to anyway.
+#[derive(Debug, Default)]
 pub(crate) struct Tree {
-    pub(crate) events: broadcast::Sender<crate::Event>,
+    events: std::sync::OnceLock<broadcast::Sender<crate::Event>>,
     pub(crate) metrics: Arc<crate::metrics::Registry>,
 }
 
 impl Tree {
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Tree {
-            events: broadcast::channel(EVENT_CAPACITY).0,
-            metrics: Arc::default(),
-        })
+        Arc::default()
+    }
+
+    /// A receiver of every event sent from now on.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<crate::Event> {
+        self.events
+            .get_or_init(|| broadcast::channel(EVENT_CAPACITY).0)
+            .subscribe()
+    }
+
+    /// The channel, if anyone still listens to it.
+    pub(crate) fn listened(&self) -> Option<&broadcast::Sender<crate::Event>> {
+        self.events.get().filter(|tx| tx.receiver_count() > 0)
     }
 }
 
@@ -259,7 +273,7 @@ impl Supervisor {
     /// ```
     #[must_use]
     pub fn subscribe(&self) -> broadcast::Receiver<crate::Event> {
-        self.config.tree.events.subscribe()
+        self.config.tree.subscribe()
     }
 
     /// Starts the supervisor as a root and returns its handle at once, while

@@ -863,10 +863,10 @@ impl Runner {
 
     fn emit(&self, path: Arc<str>, kind: EventKind) {
         // No subscriber: nothing to stamp or send.
-        if self.tree.events.receiver_count() == 0 {
+        let Some(events) = self.tree.listened() else {
             return;
-        }
-        let _ = self.tree.events.send(Event {
+        };
+        let _ = events.send(Event {
             path,
             at: SystemTime::now(),
             kind,
