@@ -125,28 +125,39 @@ fn tree(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("supervised", |b| {
-        b.iter_custom(|iters| {
-            in_task(&rt, move || async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let gate = Gate::new(1000);
-                    let mids = (0..10).map(|i| {
-                        let subs = (0..10).map(|j| {
-                            supervisor_of(&format!("s{j}"), 10, &gate, ShutdownOrder::Reverse)
+    // OTP's order (each supervisor stops its children one at a time, in
+    // reverse) and the concurrent one, at every level.
+    for (name, order) in [
+        ("supervised", ShutdownOrder::Reverse),
+        ("supervised_concurrent", ShutdownOrder::Concurrent),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                in_task(&rt, move || async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let gate = Gate::new(1000);
+                        let mids = (0..10).map(|i| {
+                            let subs =
+                                (0..10).map(|j| supervisor_of(&format!("s{j}"), 10, &gate, order));
+                            Supervisor::builder(format!("m{i}"))
+                                .shutdown_order(order)
+                                .children(subs)
+                                .build()
+                                .unwrap()
                         });
-                        Supervisor::builder(format!("m{i}"))
-                            .children(subs)
+                        let root = Supervisor::builder("root")
+                            .shutdown_order(order)
+                            .children(mids)
                             .build()
-                            .unwrap()
-                    });
-                    let root = Supervisor::builder("root").children(mids).build().unwrap();
-                    total += start_wait_stop(root, &gate).await;
-                }
-                total
+                            .unwrap();
+                        total += start_wait_stop(root, &gate).await;
+                    }
+                    total
+                })
             })
-        })
-    });
+        });
+    }
     g.finish();
 }
 
