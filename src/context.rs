@@ -102,6 +102,42 @@ impl Context {
         }
     }
 
+    /// The context of a new run, made in this one's allocation when nothing
+    /// holds it any more (the ended run's task has dropped its clones, and
+    /// the service kept none): a restart then allocates no context.
+    pub(crate) fn renew(
+        mut self,
+        path: Arc<str>,
+        attempt: u32,
+        tx: mpsc::UnboundedSender<Msg>,
+        tree: Arc<Tree>,
+        slot: usize,
+        run: u64,
+    ) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => {
+                *inner = Inner {
+                    path,
+                    attempt,
+                    token: OnceLock::new(),
+                    stop: AtomicBool::new(false),
+                    stopped: Notify::new(),
+                    ready: AtomicBool::new(false),
+                    heartbeat: AtomicU64::new(0),
+                    born: Instant::now(),
+                    notify: Some(Notifier {
+                        tx,
+                        tree,
+                        slot,
+                        run,
+                    }),
+                };
+                self
+            }
+            None => Context::new(path, attempt, tx, tree, slot, run),
+        }
+    }
+
     /// A context that belongs to no supervisor, for running a service
     /// directly (in a unit test, say). Its [`ready`](Self::ready) goes
     /// nowhere, and [`token`](Self::token) returns the context's own token:
@@ -297,6 +333,29 @@ impl std::fmt::Debug for Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn renew_reuses_an_unshared_context_and_starts_it_afresh() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let old = Context::new("app/x".into(), 1, tx.clone(), Tree::new(), 7, 1);
+        let _token = old.token();
+        old.request_stop();
+        old.heartbeat();
+        let at = Arc::as_ptr(&old.inner);
+        let new = old.renew("app/y".into(), 2, tx.clone(), Tree::new(), 8, 2);
+        assert_eq!(Arc::as_ptr(&new.inner), at, "same allocation");
+        assert_eq!((new.path(), new.attempt()), ("app/y", 2));
+        assert!(!new.is_cancelled(), "a fresh stop flag");
+        assert!(new.last_heartbeat().is_none(), "no heartbeat yet");
+        assert!(!new.token().is_cancelled(), "a fresh token");
+
+        // Still held elsewhere (a service kept a clone): a new allocation,
+        // and the old context is left as it was.
+        let kept = new.clone();
+        let newer = new.renew("app/z".into(), 3, tx, Tree::new(), 9, 3);
+        assert_ne!(Arc::as_ptr(&newer.inner), Arc::as_ptr(&kept.inner));
+        assert_eq!((kept.path(), newer.path()), ("app/y", "app/z"));
+    }
 
     #[tokio::test]
     async fn stop_request_reaches_flag_token_and_child_tokens() {

@@ -149,6 +149,15 @@ enum Timer {
     Watchdog,
 }
 
+/// What the handling of an exit needs to know of the run that ended.
+#[derive(Debug, Clone, Copy)]
+struct Ended {
+    /// Started by a command waiting for its readiness (`Run::manual`).
+    manual: bool,
+    /// It had become ready.
+    ready: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Start(usize),
@@ -201,6 +210,9 @@ pub(crate) struct Runner {
     /// Children stopped at once by a group restart (their `Run::drained`
     /// is set) whose task has not ended yet.
     draining: usize,
+    /// The context of the last run that ended, for the next spawn to reuse
+    /// (`Context::renew`).
+    spare_ctx: Option<Context>,
     outcome: Option<Result<(), SupervisorError>>,
     /// Whether every child had started (the start plan completed).
     started: bool,
@@ -251,6 +263,7 @@ impl Runner {
             plan,
             current: None,
             draining: 0,
+            spare_ctx: None,
             outcome: None,
             started: false,
             next_run: 0,
@@ -499,7 +512,13 @@ impl Runner {
                 self.current = None;
             }
         }
-        self.after_exit(slot, reason, run, ran_for, now);
+        let ended = Ended {
+            manual: run.manual,
+            ready: run.ready,
+        };
+        // The next spawn may reuse its allocation.
+        self.spare_ctx = Some(run.ctx);
+        self.after_exit(slot, reason, ended, ran_for, now);
     }
 
     fn on_timer(&mut self, timer: Timer, key: delay_queue::Key) {
@@ -641,14 +660,12 @@ impl Runner {
         child.starts += 1;
         self.tree.metrics.started(&child.counters);
         let attempt = u32::try_from(child.starts).unwrap_or(u32::MAX);
-        let ctx = Context::new(
-            child.path().clone(),
-            attempt,
-            self.tx.clone(),
-            self.tree.clone(),
-            slot,
-            self.next_run,
-        );
+        let path = child.path().clone();
+        let (tx, tree) = (self.tx.clone(), self.tree.clone());
+        let ctx = match self.spare_ctx.take() {
+            Some(spare) => spare.renew(path, attempt, tx, tree, slot, self.next_run),
+            None => Context::new(path, attempt, tx, tree, slot, self.next_run),
+        };
         // The run happens inside a `child{path, attempt}` span, attached only
         // when a subscriber wants it: otherwise the future is spawned bare.
         let span = tracing::info_span!(

@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Mode, Runner, Step, Timer};
+use super::{Ended, Mode, Runner, Step, Timer};
 use crate::event::EventKind;
 use crate::lifecycle::{ExitReason, Phase};
-use crate::supervisor::child::Run;
 use crate::supervisor::decision::{decide, Decision};
 use crate::supervisor::{AutoShutdown, ShutdownOrder, Strategy};
 use crate::{ControlError, Restart, SupervisorError};
@@ -23,7 +22,7 @@ impl Runner {
         &mut self,
         slot: usize,
         reason: ExitReason,
-        run: Run,
+        run: Ended,
         ran_for: Duration,
         now: Instant,
     ) {
