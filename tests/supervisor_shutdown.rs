@@ -85,6 +85,98 @@ async fn concurrent_order_stops_every_child_at_once() {
     assert_eq!(alive_tasks(), 0);
 }
 
+/// Under `ShutdownOrder::Concurrent`, children stopped together share kill
+/// deadlines; each child is still aborted at its own timeout, and only the
+/// ones that ignore the request are.
+#[tokio::test(start_paused = true)]
+async fn concurrent_stop_aborts_each_stubborn_child_at_its_own_timeout() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let stubborn = |name, timeout| {
+        scripted(name, &log, &alive, vec![Act::IgnoreCancel]).shutdown(Shutdown::Graceful(timeout))
+    };
+    let h = Supervisor::builder("sup")
+        .shutdown_order(ShutdownOrder::Concurrent)
+        .child(stubborn("s1", secs(2)))
+        .child(scripted("a", &log, &alive, vec![Act::Serve]).shutdown(Shutdown::Graceful(secs(2))))
+        .child(stubborn("s2", secs(2)))
+        .child(stubborn("s3", secs(3)))
+        .child(scripted("b", &log, &alive, vec![Act::SlowStop(ms(500))]))
+        .start_ok()
+        .await;
+    let mut rx = h.subscribe();
+    let t0 = Instant::now();
+    tokio::time::timeout(secs(10), h.shutdown())
+        .await
+        .expect("every stubborn child is aborted")
+        .unwrap();
+    assert_eq!(t0.elapsed(), secs(3), "the longest timeout");
+    let exits: Vec<_> = drain(&mut rx)
+        .into_iter()
+        .filter_map(|(p, k)| match k {
+            tokio_supervisor::EventKind::Exited { reason } => Some((p, reason)),
+            _ => None,
+        })
+        .collect();
+    let reason = |path: &str| {
+        exits
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("no exit of {path} in {exits:?}"))
+    };
+    for stubborn in ["sup/s1", "sup/s2", "sup/s3"] {
+        assert_eq!(reason(stubborn), ExitReason::Aborted, "{stubborn}");
+    }
+    for polite in ["sup/a", "sup/b"] {
+        assert_eq!(reason(polite), ExitReason::Shutdown, "{polite}");
+    }
+    let snap = h.which_children().await;
+    assert!(snap.iter().all(|c| c.next_restart_in.is_none()));
+    assert_eq!(alive.count(), 0);
+    assert_eq!(alive_tasks(), 0);
+}
+
+/// The same in a group restart under `Concurrent`: a sibling that ignores
+/// the stop is aborted at its timeout, and the group then starts again.
+#[tokio::test(start_paused = true)]
+async fn concurrent_group_restart_aborts_a_stubborn_sibling_at_its_timeout() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .strategy(tokio_supervisor::Strategy::OneForAll)
+        .shutdown_order(ShutdownOrder::Concurrent)
+        .child(
+            scripted("a", &log, &alive, vec![Act::IgnoreCancel, Act::Serve])
+                .shutdown(Shutdown::Graceful(secs(1))),
+        )
+        .child(scripted("b", &log, &alive, vec![Act::Serve]))
+        .child(
+            scripted("c", &log, &alive, vec![Act::ErrAfter(ms(100)), Act::Serve])
+                .restart(tokio_supervisor::Restart::Permanent)
+                .backoff(Backoff::none()),
+        )
+        .start_ok()
+        .await;
+    let t0 = log.timed()[0].0;
+    tokio::time::sleep(secs(2)).await;
+    let restarted = log
+        .timed()
+        .into_iter()
+        .find(|(_, e)| e == "a:start:2")
+        .expect("a restarted")
+        .0;
+    assert_eq!(
+        restarted - t0,
+        ms(1100),
+        "c failed at 100 ms, a was aborted 1 s later"
+    );
+    let snap = h.which_children().await;
+    assert!(snap.iter().all(|c| c.phase == Phase::Running), "{snap:?}");
+    h.shutdown().await.unwrap();
+    assert_eq!(alive.count(), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_child_ignoring_cancellation_is_aborted_after_its_timeout() {
     let log = Log::default();

@@ -43,6 +43,7 @@
 //!   is done and `tasks` is empty, so when it ends no child task is alive.
 
 mod control;
+mod kills;
 mod strategy;
 
 use std::collections::{HashMap, VecDeque};
@@ -144,6 +145,8 @@ enum Timer {
     Heartbeat(usize),
     /// The delay step of the current plan.
     Plan,
+    /// A kill deadline shared by children stopped together (`kills`).
+    KillGroup,
     /// The systemd watchdog ping (root only, feature `systemd`).
     #[cfg_attr(not(feature = "systemd"), allow(dead_code))]
     Watchdog,
@@ -210,6 +213,11 @@ pub(crate) struct Runner {
     /// Children stopped at once by a group restart (their `Run::drained`
     /// is set) whose task has not ended yet.
     draining: usize,
+    /// Kill deadlines shared by children stopped at once.
+    kills: kills::KillGroups,
+    /// Set while children are being stopped at once (at this instant): their
+    /// kill deadlines are then shared.
+    batch: Option<Instant>,
     /// The context of the last run that ended, for the next spawn to reuse
     /// (`Context::renew`).
     spare_ctx: Option<Context>,
@@ -263,6 +271,8 @@ impl Runner {
             plan,
             current: None,
             draining: 0,
+            kills: kills::KillGroups::default(),
+            batch: None,
             spare_ctx: None,
             outcome: None,
             started: false,
@@ -429,7 +439,7 @@ impl Runner {
         run.ready = true;
         let manual = std::mem::take(&mut run.manual);
         if let Some(key) = child.timer.take() {
-            self.timers.try_remove(&key);
+            self.kills.cancel(&mut self.timers, key);
         }
         if matches!(child.phase, Phase::Starting | Phase::Restarting) {
             child.set_phase(Phase::Running);
@@ -477,7 +487,7 @@ impl Runner {
             self.aborting.remove(&run.abort.id());
         }
         if let Some(key) = child.timer.take() {
-            self.timers.try_remove(&key);
+            self.kills.cancel(&mut self.timers, key);
         }
         let ran_for = now.saturating_duration_since(run.started_at);
         child.total_uptime_us = child
@@ -535,6 +545,18 @@ impl Runner {
                 }
                 return;
             }
+            Timer::KillGroup => {
+                if self.kills.fired(key) {
+                    for slot in self.table.slots() {
+                        let member = self.table.get_mut(slot).filter(|c| c.timer == Some(key));
+                        if let Some(child) = member {
+                            child.timer = None;
+                            self.kill(slot);
+                        }
+                    }
+                }
+                return;
+            }
             Timer::Plan => {
                 if self.plan_timer == Some(key) {
                     self.plan_timer = None;
@@ -557,22 +579,7 @@ impl Runner {
             Timer::Restart(_) => {
                 self.restart_now(slot);
             }
-            Timer::Kill(_) => {
-                if let Some(run) = child.run.as_mut() {
-                    if child.spec.cpu.is_some() {
-                        // Blocking work cannot be aborted: say so, loudly.
-                        tracing::error!(
-                            path = %child.counters.path(),
-                            "blocking task did not finish within its shutdown timeout; \
-                             its thread runs on, detached"
-                        );
-                        self.tree.metrics.blocking_detached();
-                    } else {
-                        tracing::warn!(path = %child.counters.path(), "child did not stop in time; aborting it");
-                    }
-                    abort(&mut self.aborting, slot, run);
-                }
-            }
+            Timer::Kill(_) => self.kill(slot),
             Timer::Ready(_) => {
                 if let Some(run) = child.run.as_mut().filter(|r| !r.ready) {
                     tracing::warn!(path = %child.counters.path(), "child not ready in time; aborting it");
@@ -581,8 +588,30 @@ impl Runner {
                 }
             }
             Timer::Heartbeat(_) => self.check_heartbeat(slot),
-            Timer::Plan | Timer::Watchdog => {}
+            Timer::Plan | Timer::Watchdog | Timer::KillGroup => {}
         }
+    }
+
+    /// A child's stop deadline passed: aborts its task.
+    fn kill(&mut self, slot: usize) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let Some(run) = child.run.as_mut() else {
+            return;
+        };
+        if child.spec.cpu.is_some() {
+            // Blocking work cannot be aborted: say so, loudly.
+            tracing::error!(
+                path = %child.counters.path(),
+                "blocking task did not finish within its shutdown timeout; \
+                 its thread runs on, detached"
+            );
+            self.tree.metrics.blocking_detached();
+        } else {
+            tracing::warn!(path = %child.counters.path(), "child did not stop in time; aborting it");
+        }
+        abort(&mut self.aborting, slot, run);
     }
 
     /// Arms the heartbeat deadline of a child that has just become running.
@@ -731,7 +760,7 @@ impl Runner {
             // Not running: a pending restart or a start that never happened
             // is simply called off.
             if let Some(key) = child.timer.take() {
-                self.timers.try_remove(&key);
+                self.kills.cancel(&mut self.timers, key);
             }
             child.pending_start = false;
             if !matches!(child.phase, Phase::Terminated(_)) {
@@ -745,14 +774,17 @@ impl Runner {
         tracing::debug!(path = %child.counters.path(), shutdown = ?child.spec.shutdown, "stopping child");
         // A readiness deadline no longer applies to a child being stopped.
         if let Some(key) = child.timer.take() {
-            self.timers.try_remove(&key);
+            self.kills.cancel(&mut self.timers, key);
         }
         match child.spec.shutdown {
             Shutdown::Brutal => abort(&mut self.aborting, slot, run),
             Shutdown::Infinity => run.ctx.request_stop(),
             Shutdown::Graceful(timeout) => {
                 run.ctx.request_stop();
-                child.timer = Some(self.timers.insert(Timer::Kill(slot), timeout));
+                child.timer = Some(match self.batch {
+                    None => self.timers.insert(Timer::Kill(slot), timeout),
+                    Some(now) => self.kills.join(&mut self.timers, now + timeout),
+                });
             }
         }
         child.set_phase(Phase::Stopping);
@@ -802,9 +834,11 @@ impl Runner {
                 self.plan = self.table.slots_rev().into_iter().map(Step::Stop).collect();
             }
             super::ShutdownOrder::Concurrent => {
+                self.batch = Some(Instant::now());
                 for slot in self.table.slots_rev() {
                     self.stop_child(slot);
                 }
+                self.batch = None;
             }
         }
     }
@@ -832,7 +866,7 @@ impl Runner {
     fn forget(&mut self, slot: usize) -> Option<Arc<str>> {
         let mut child = self.table.remove(slot)?;
         if let Some(key) = child.timer.take() {
-            self.timers.try_remove(&key);
+            self.kills.cancel(&mut self.timers, key);
         }
         self.plan
             .retain(|s| *s != Step::Start(slot) && *s != Step::Stop(slot));

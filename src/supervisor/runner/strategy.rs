@@ -215,6 +215,8 @@ impl Runner {
         }
         self.clear_plan();
         let concurrent = self.config.shutdown_order == ShutdownOrder::Concurrent;
+        // Stopped at once: their kill deadlines are shared (`kills`).
+        self.batch = concurrent.then(Instant::now);
         for &slot in members.iter().rev().filter(|&&s| s != trigger) {
             let Some(child) = self.table.get_mut(slot) else {
                 continue;
@@ -239,9 +241,10 @@ impl Runner {
                 self.plan.push_back(Step::Stop(slot));
             } else if let Some(key) = child.timer.take() {
                 // Waiting for its own restart: the group's restart replaces it.
-                self.timers.try_remove(&key);
+                self.kills.cancel(&mut self.timers, key);
             }
         }
+        self.batch = None;
         if concurrent {
             self.plan.push_back(Step::Drain);
         }
