@@ -1,8 +1,8 @@
 //! A property: the supervisor behaves as a small executable model of OTP's
 //! rules (plain Rust, no async, in this file).
 //!
-//! Random supervisors (strategy, intensity, 1–8 children with random restart
-//! types and backoffs) receive random sequences of child exits (`Ok`, `Err`,
+//! Random supervisors (strategy, stop order, intensity, 1–8 children with
+//! random restart types and backoffs) receive random sequences of child exits (`Ok`, `Err`,
 //! panic), commands (`terminate_child`, `restart_child`) and time advances,
 //! on virtual time. The log of starts and stops (with their times, in
 //! order), the restarts, which children remain, and the supervisor's fate
@@ -23,8 +23,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use tokio::time::Instant;
 use tokio_supervisor::{
-    service_fn, Backoff, ChildSpec, Context, Phase, Restart, Shutdown, Strategy as SupStrategy,
-    Supervisor,
+    service_fn, Backoff, ChildSpec, Context, Phase, Restart, Shutdown, ShutdownOrder,
+    Strategy as SupStrategy, Supervisor,
 };
 
 // ----- the scenario -----------------------------------------------------
@@ -48,6 +48,10 @@ struct ChildCfg {
 #[derive(Debug, Clone)]
 struct Cfg {
     strategy: SupStrategy,
+    /// The stop order of the supervisor and of its group restarts. The
+    /// model's children stop at once when asked, so both orders must give
+    /// the same log: `Concurrent` asks in reverse start order too.
+    order: ShutdownOrder,
     max: u32,
     period_ms: u64,
     children: Vec<ChildCfg>,
@@ -90,15 +94,22 @@ fn cfg() -> impl Strategy<Value = Cfg> {
         Just(SupStrategy::RestForOne)
     ];
     let period = prop_oneof![Just(1_000u64), Just(5_000), Just(60_000)];
-    (strategy, 0u32..=6, period, 1usize..=8).prop_flat_map(|(strategy, max, period_ms, n)| {
-        let children: Vec<_> = (0..n).map(child_cfg).collect();
-        children.prop_map(move |children| Cfg {
-            strategy,
-            max,
-            period_ms,
-            children,
-        })
-    })
+    let order = prop_oneof![
+        Just(ShutdownOrder::Reverse),
+        Just(ShutdownOrder::Concurrent)
+    ];
+    (strategy, order, 0u32..=6, period, 1usize..=8).prop_flat_map(
+        |(strategy, order, max, period_ms, n)| {
+            let children: Vec<_> = (0..n).map(child_cfg).collect();
+            children.prop_map(move |children| Cfg {
+                strategy,
+                order,
+                max,
+                period_ms,
+                children,
+            })
+        },
+    )
 }
 
 fn actions(n: usize) -> impl Strategy<Value = Vec<Action>> {
@@ -471,6 +482,7 @@ fn observe(cfg: &Cfg, actions: &[Action]) -> Observed {
         let n = cfg.children.len();
         let mut b = Supervisor::builder("sup")
             .strategy(cfg.strategy)
+            .shutdown_order(cfg.order)
             .intensity(cfg.max, Duration::from_millis(cfg.period_ms));
         for (i, &c) in cfg.children.iter().enumerate() {
             b = b.child(spec(i, c, t0, &log, &senders));
@@ -557,6 +569,7 @@ fn the_model_on_a_hand_worked_case() {
     let c = |restart, delay| ChildCfg { restart, delay };
     let cfg = Cfg {
         strategy: SupStrategy::RestForOne,
+        order: ShutdownOrder::Reverse,
         max: 1,
         period_ms: 1_000,
         children: vec![
