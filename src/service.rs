@@ -10,7 +10,8 @@
 //!
 //! Users write a plain `async fn run`; the crate erases the service's type
 //! once, in the spec (see `ErasedService`), and spawns each run's future into
-//! its task as it is: no box per start and no wrapper around its polls.
+//! its task as it is: no box per start, and around its polls only the
+//! `catch_unwind` that tokio would otherwise do itself (`Report`).
 
 use std::any::Any;
 use std::future::Future;
