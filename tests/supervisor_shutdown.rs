@@ -177,6 +177,42 @@ async fn concurrent_group_restart_aborts_a_stubborn_sibling_at_its_timeout() {
     assert_eq!(alive.count(), 0);
 }
 
+/// A ready-gated child asked to stop before it was ready, which then calls
+/// `ready()` and ignores the stop: its readiness must not call off its kill
+/// deadline (nor arm a heartbeat), so it is still aborted at its timeout.
+#[tokio::test(start_paused = true)]
+async fn readiness_after_the_stop_request_keeps_the_kill_deadline() {
+    let h = Supervisor::builder("sup")
+        .child(
+            ChildSpec::new(
+                "late",
+                service_fn(|ctx| async move {
+                    ctx.cancelled().await;
+                    ctx.ready();
+                    std::future::pending::<()>().await;
+                    Ok(())
+                }),
+            )
+            .wait_ready(secs(60))
+            .heartbeat(secs(10))
+            .shutdown(Shutdown::Graceful(secs(1))),
+        )
+        .build()
+        .unwrap()
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(ms(100)).await;
+    let t0 = Instant::now();
+    tokio::time::timeout(secs(30), h.shutdown())
+        .await
+        .expect("the child is aborted at its kill deadline")
+        .unwrap();
+    assert_eq!(t0.elapsed(), secs(1));
+    let snap = h.which_children().await;
+    assert_eq!(snap[0].phase, Phase::Terminated(ExitReason::Aborted));
+    assert_eq!(alive_tasks(), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_child_ignoring_cancellation_is_aborted_after_its_timeout() {
     let log = Log::default();

@@ -436,6 +436,13 @@ impl Runner {
         let Some(run) = child.run.as_mut().filter(|r| r.id == run_id && !r.ready) else {
             return; // a stale message from an earlier run, or a repeat
         };
+        if child.phase == Phase::Stopping {
+            // Asked to stop before it was ready: too late to count. Its
+            // timer is now its kill deadline, which must stay, and no
+            // heartbeat applies; a command waiting for the start is
+            // answered when the run ends.
+            return;
+        }
         run.ready = true;
         let manual = std::mem::take(&mut run.manual);
         if let Some(key) = child.timer.take() {
