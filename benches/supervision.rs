@@ -17,7 +17,9 @@ use tokio_supervisor::{
 use tokio_util::sync::CancellationToken;
 
 mod common;
-use common::{bare_start_stop, in_task, rt, start_wait_stop, supervisor_of, Gate};
+use common::{
+    bare_start_stop, failing_child, in_task, rt, start_wait_stop, summed, supervisor_of, Gate,
+};
 
 // ----- start N children, wait until each runs, stop them ---------------------
 
@@ -37,36 +39,23 @@ fn start_stop(c: &mut Criterion) {
                 })
             })
         });
-        g.bench_with_input(BenchmarkId::new("supervised", n), &n, |b, &n| {
-            b.iter_custom(|iters| {
-                in_task(&rt, move || async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
+        // OTP's order (one by one, in reverse), and all children at once
+        // (`ShutdownOrder::Concurrent`, Elixir's DynamicSupervisor).
+        for (name, order) in [
+            ("supervised", ShutdownOrder::Reverse),
+            ("supervised_concurrent", ShutdownOrder::Concurrent),
+        ] {
+            g.bench_with_input(BenchmarkId::new(name, n), &n, |b, &n| {
+                b.iter_custom(|iters| {
+                    summed(&rt, iters, move || async move {
                         let gate = Gate::new(n);
                         // configuration: not timed
-                        let sup = supervisor_of("bench", n, &gate, ShutdownOrder::Reverse);
-                        total += start_wait_stop(sup, &gate).await;
-                    }
-                    total
+                        let sup = supervisor_of("bench", n, &gate, order);
+                        start_wait_stop(sup, &gate).await
+                    })
                 })
-            })
-        });
-        // The same, stopping all children at once (`ShutdownOrder::Concurrent`,
-        // Elixir's DynamicSupervisor) instead of one by one in reverse order.
-        g.bench_with_input(BenchmarkId::new("supervised_concurrent", n), &n, |b, &n| {
-            b.iter_custom(|iters| {
-                in_task(&rt, move || async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let gate = Gate::new(n);
-                        // configuration: not timed
-                        let sup = supervisor_of("bench", n, &gate, ShutdownOrder::Concurrent);
-                        total += start_wait_stop(sup, &gate).await;
-                    }
-                    total
-                })
-            })
-        });
+            });
+        }
     }
     g.finish();
 }
@@ -133,27 +122,23 @@ fn tree(c: &mut Criterion) {
     ] {
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                in_task(&rt, move || async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let gate = Gate::new(1000);
-                        let mids = (0..10).map(|i| {
-                            let subs =
-                                (0..10).map(|j| supervisor_of(&format!("s{j}"), 10, &gate, order));
-                            Supervisor::builder(format!("m{i}"))
-                                .shutdown_order(order)
-                                .children(subs)
-                                .build()
-                                .unwrap()
-                        });
-                        let root = Supervisor::builder("root")
+                summed(&rt, iters, move || async move {
+                    let gate = Gate::new(1000);
+                    let mids = (0..10).map(|i| {
+                        let subs =
+                            (0..10).map(|j| supervisor_of(&format!("s{j}"), 10, &gate, order));
+                        Supervisor::builder(format!("m{i}"))
                             .shutdown_order(order)
-                            .children(mids)
+                            .children(subs)
                             .build()
-                            .unwrap();
-                        total += start_wait_stop(root, &gate).await;
-                    }
-                    total
+                            .unwrap()
+                    });
+                    let root = Supervisor::builder("root")
+                        .shutdown_order(order)
+                        .children(mids)
+                        .build()
+                        .unwrap();
+                    start_wait_stop(root, &gate).await
                 })
             })
         });
@@ -193,39 +178,16 @@ fn restart(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("supervised", kind), |b| {
             b.iter_custom(|iters| {
-                in_task(&rt, move || async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let gate = Gate::new(RESTARTS);
-                        let g2 = gate.clone();
-                        let sup = Supervisor::builder("bench")
-                            .intensity(u32::MAX, Duration::from_secs(1))
-                            .child(
-                                ChildSpec::new(
-                                    "c",
-                                    service_fn(move |_ctx| {
-                                        let gate = g2.clone();
-                                        async move {
-                                            gate.arrive();
-                                            if panics {
-                                                panic!("boom");
-                                            }
-                                            Err("fail".into())
-                                        }
-                                    }),
-                                )
-                                .restart(Restart::Permanent)
-                                .backoff(Backoff::none()),
-                            )
-                            .build()
-                            .unwrap();
-                        let t0 = Instant::now();
-                        let h = sup.start().await.unwrap();
-                        gate.wait().await;
-                        total += t0.elapsed();
-                        h.shutdown().await.unwrap();
-                    }
-                    total
+                summed(&rt, iters, move || async move {
+                    let gate = Gate::new(RESTARTS);
+                    let sup = failing_child(&gate, panics);
+                    // Timed up to the last restart, not the shutdown.
+                    let t0 = Instant::now();
+                    let h = sup.start().await.unwrap();
+                    gate.wait().await;
+                    let elapsed = t0.elapsed();
+                    h.shutdown().await.unwrap();
+                    elapsed
                 })
             })
         });
@@ -294,15 +256,7 @@ fn restart_one_for_all(c: &mut Criterion) {
         ("supervised_concurrent", ShutdownOrder::Concurrent),
     ] {
         g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                in_task(&rt, move || async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        total += one_for_all_cycles(order).await;
-                    }
-                    total
-                })
-            })
+            b.iter_custom(|iters| summed(&rt, iters, move || one_for_all_cycles(order)))
         });
     }
     g.finish();

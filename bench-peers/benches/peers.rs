@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use kameo::actor::Spawn;
 use task_supervisor::{SupervisedTask, SupervisorBuilder, TaskResult};
 use tokio_graceful_shutdown::{SubsystemBuilder, SubsystemHandle, Toplevel};
-use tokio_supervisor::{service_fn, Backoff, ChildSpec, Restart, ShutdownOrder, Supervisor};
+use tokio_supervisor::ShutdownOrder;
 use tokio_util::sync::CancellationToken;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -24,7 +24,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[path = "../../benches/common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use common::{bare_start_stop, rt, start_wait_stop, supervisor_of, Gate};
+use common::{bare_start_stop, failing_child, rt, start_wait_stop, summed, supervisor_of, Gate};
 
 /// Runs `iters` rounds of `round(n)` inside a task and times them.
 fn timed<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, n: usize, round: F) -> Duration
@@ -380,25 +380,7 @@ async fn bare_restarts(n: usize) {
 
 async fn supervised_restarts(n: usize) {
     let gate = Gate::new(n);
-    let g2 = gate.clone();
-    let sup = Supervisor::builder("bench")
-        .intensity(u32::MAX, Duration::from_secs(1))
-        .child(
-            ChildSpec::new(
-                "c",
-                service_fn(move |_ctx| {
-                    let gate = g2.clone();
-                    async move {
-                        gate.arrive();
-                        Err("fail".into())
-                    }
-                }),
-            )
-            .restart(Restart::Permanent)
-            .backoff(Backoff::none()),
-        )
-        .build()
-        .unwrap();
+    let sup = failing_child(&gate, false);
     let h = sup.start().await.unwrap();
     gate.wait().await;
     h.shutdown().await.unwrap();
@@ -533,19 +515,7 @@ fn restart(c: &mut Criterion) {
         b.iter_custom(|iters| timed(&rt, iters, RESTARTS, taskvisor_restarts))
     });
     g.bench_function("kameo_without_shutdown", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async move {
-                tokio::spawn(async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        total += kameo_restarts(RESTARTS).await;
-                    }
-                    total
-                })
-                .await
-                .unwrap()
-            })
-        })
+        b.iter_custom(|iters| summed(&rt, iters, || kameo_restarts(RESTARTS)))
     });
     g.finish();
 

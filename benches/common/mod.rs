@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
-use tokio_supervisor::{service_fn, ChildSpec, ShutdownOrder, Supervisor};
+use tokio_supervisor::{service_fn, Backoff, ChildSpec, Restart, ShutdownOrder, Supervisor};
 use tokio_util::sync::CancellationToken;
 
 /// Runs `f` inside a task of the runtime (as the supervisor's own loop
@@ -19,6 +19,22 @@ where
     Fut: std::future::Future<Output = Duration> + Send + 'static,
 {
     rt.block_on(async move { tokio::spawn(f()).await.unwrap() })
+}
+
+/// Runs `round` `iters` times inside a task and adds up the durations the
+/// rounds report (each round times only its own part, not its set-up).
+pub fn summed<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, round: F) -> Duration
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Duration> + Send + 'static,
+{
+    in_task(rt, move || async move {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            total += round().await;
+        }
+        total
+    })
 }
 
 pub fn rt() -> tokio::runtime::Runtime {
@@ -98,6 +114,34 @@ pub fn supervisor_of(name: &str, n: usize, gate: &Gate, order: ShutdownOrder) ->
     Supervisor::builder(name)
         .shutdown_order(order)
         .children(children)
+        .build()
+        .unwrap()
+}
+
+/// A supervisor of one child that arrives at `gate` and fails at once (with
+/// an `Err`, or a panic), restarted with zero backoff and no intensity
+/// limit: the restart cycle.
+pub fn failing_child(gate: &Gate, panics: bool) -> Supervisor {
+    let gate = gate.clone();
+    Supervisor::builder("bench")
+        .intensity(u32::MAX, Duration::from_secs(1))
+        .child(
+            ChildSpec::new(
+                "c",
+                service_fn(move |_ctx| {
+                    let gate = gate.clone();
+                    async move {
+                        gate.arrive();
+                        if panics {
+                            panic!("boom");
+                        }
+                        Err("fail".into())
+                    }
+                }),
+            )
+            .restart(Restart::Permanent)
+            .backoff(Backoff::none()),
+        )
         .build()
         .unwrap()
 }
