@@ -73,6 +73,23 @@ struct Notifier {
     run: u64,
 }
 
+impl Inner {
+    /// A run's fresh state: not stopped, not ready, no heartbeat yet.
+    fn new(path: Arc<str>, attempt: u32, notify: Option<Notifier>) -> Self {
+        Inner {
+            path,
+            attempt,
+            token: OnceLock::new(),
+            stop: AtomicBool::new(false),
+            stopped: Notify::new(),
+            ready: AtomicBool::new(false),
+            heartbeat: AtomicU64::new(0),
+            born: Instant::now(),
+            notify,
+        }
+    }
+}
+
 impl Context {
     pub(crate) fn new(
         path: Arc<str>,
@@ -82,23 +99,14 @@ impl Context {
         slot: usize,
         run: u64,
     ) -> Self {
+        let notifier = Notifier {
+            tx,
+            tree,
+            slot,
+            run,
+        };
         Context {
-            inner: Arc::new(Inner {
-                path,
-                attempt,
-                token: OnceLock::new(),
-                stop: AtomicBool::new(false),
-                stopped: Notify::new(),
-                ready: AtomicBool::new(false),
-                heartbeat: AtomicU64::new(0),
-                born: Instant::now(),
-                notify: Some(Notifier {
-                    tx,
-                    tree,
-                    slot,
-                    run,
-                }),
-            }),
+            inner: Arc::new(Inner::new(path, attempt, Some(notifier))),
         }
     }
 
@@ -114,28 +122,18 @@ impl Context {
         slot: usize,
         run: u64,
     ) -> Self {
+        let notifier = Notifier {
+            tx,
+            tree,
+            slot,
+            run,
+        };
+        let fresh = Inner::new(path, attempt, Some(notifier));
         match Arc::get_mut(&mut self.inner) {
-            Some(inner) => {
-                *inner = Inner {
-                    path,
-                    attempt,
-                    token: OnceLock::new(),
-                    stop: AtomicBool::new(false),
-                    stopped: Notify::new(),
-                    ready: AtomicBool::new(false),
-                    heartbeat: AtomicU64::new(0),
-                    born: Instant::now(),
-                    notify: Some(Notifier {
-                        tx,
-                        tree,
-                        slot,
-                        run,
-                    }),
-                };
-                self
-            }
-            None => Context::new(path, attempt, tx, tree, slot, run),
+            Some(inner) => *inner = fresh,
+            None => self.inner = Arc::new(fresh),
         }
+        self
     }
 
     /// A context that belongs to no supervisor, for running a service
@@ -152,17 +150,7 @@ impl Context {
     #[must_use]
     pub fn detached(path: &str) -> Self {
         Context {
-            inner: Arc::new(Inner {
-                path: path.into(),
-                attempt: 1,
-                token: OnceLock::new(),
-                stop: AtomicBool::new(false),
-                stopped: Notify::new(),
-                ready: AtomicBool::new(false),
-                heartbeat: AtomicU64::new(0),
-                born: Instant::now(),
-                notify: None,
-            }),
+            inner: Arc::new(Inner::new(path.into(), 1, None)),
         }
     }
 
