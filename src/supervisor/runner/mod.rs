@@ -215,9 +215,6 @@ pub(crate) struct Runner {
     draining: usize,
     /// Kill deadlines shared by children stopped at once.
     kills: kills::KillGroups,
-    /// Set while children are being stopped at once (at this instant): their
-    /// kill deadlines are then shared.
-    batch: Option<Instant>,
     /// The context of the last run that ended, for the next spawn to reuse
     /// (`Context::renew`).
     spare_ctx: Option<Context>,
@@ -272,7 +269,6 @@ impl Runner {
             current: None,
             draining: 0,
             kills: kills::KillGroups::default(),
-            batch: None,
             spare_ctx: None,
             outcome: None,
             started: false,
@@ -760,6 +756,12 @@ impl Runner {
     /// Asks a child to stop per its `Shutdown`. Returns whether the caller
     /// must wait for its task to end.
     fn stop_child(&mut self, slot: usize) -> bool {
+        self.stop_child_with(slot, None)
+    }
+
+    /// `stop_child`, for one of several children stopped at once at
+    /// `together` (`Some`): their kill deadlines are then shared (`kills`).
+    fn stop_child_with(&mut self, slot: usize, together: Option<Instant>) -> bool {
         let Some(child) = self.table.get_mut(slot) else {
             return false;
         };
@@ -788,7 +790,7 @@ impl Runner {
             Shutdown::Infinity => run.ctx.request_stop(),
             Shutdown::Graceful(timeout) => {
                 run.ctx.request_stop();
-                child.timer = Some(match self.batch {
+                child.timer = Some(match together {
                     None => self.timers.insert(Timer::Kill(slot), timeout),
                     Some(now) => self.kills.join(&mut self.timers, now + timeout),
                 });
@@ -841,11 +843,10 @@ impl Runner {
                 self.plan = self.table.slots_rev().into_iter().map(Step::Stop).collect();
             }
             super::ShutdownOrder::Concurrent => {
-                self.batch = Some(Instant::now());
+                let now = Instant::now();
                 for slot in self.table.slots_rev() {
-                    self.stop_child(slot);
+                    self.stop_child_with(slot, Some(now));
                 }
-                self.batch = None;
             }
         }
     }

@@ -215,8 +215,7 @@ impl Runner {
         }
         self.clear_plan();
         let concurrent = self.config.shutdown_order == ShutdownOrder::Concurrent;
-        // Stopped at once: their kill deadlines are shared (`kills`).
-        self.batch = concurrent.then(Instant::now);
+        let now = Instant::now();
         for &slot in members.iter().rev().filter(|&&s| s != trigger) {
             let Some(child) = self.table.get_mut(slot) else {
                 continue;
@@ -236,7 +235,7 @@ impl Runner {
                     run.drained = true;
                     self.draining += 1;
                 }
-                self.stop_child(slot);
+                self.stop_child_with(slot, Some(now));
             } else if child.run.is_some() {
                 self.plan.push_back(Step::Stop(slot));
             } else if let Some(key) = child.timer.take() {
@@ -244,7 +243,6 @@ impl Runner {
                 self.kills.cancel(&mut self.timers, key);
             }
         }
-        self.batch = None;
         if concurrent {
             self.plan.push_back(Step::Drain);
         }
