@@ -111,12 +111,9 @@ async fn concurrent_stop_aborts_each_stubborn_child_at_its_own_timeout() {
         .unwrap();
     assert_eq!(t0.elapsed(), secs(3), "the longest timeout");
     // Start order: s1, a, s2, s3, b.
-    let phases: Vec<_> = h
-        .which_children()
-        .await
-        .into_iter()
-        .map(|c| c.phase)
-        .collect();
+    let snap = h.which_children().await;
+    assert!(snap.iter().all(|c| c.next_restart_in.is_none()));
+    let phases: Vec<_> = snap.into_iter().map(|c| c.phase).collect();
     let (aborted, shut_down) = (
         Phase::Terminated(ExitReason::Aborted),
         Phase::Terminated(ExitReason::Shutdown),
