@@ -110,30 +110,38 @@ impl Context {
         }
     }
 
-    /// The context of a new run, made in this one's allocation when nothing
-    /// holds it any more (the ended run's task has dropped its clones, and
-    /// the service kept none): a restart then allocates no context.
+    /// The context of a new run of a child of the same supervisor, made in
+    /// this one's allocation when nothing holds it any more (the ended
+    /// run's task has dropped its clones, and the service kept none): a
+    /// restart then allocates no context, and keeps the channel and tree it
+    /// had. `None` when it is still shared (or detached).
     pub(crate) fn renew(
         mut self,
-        path: Arc<str>,
+        path: &Arc<str>,
         attempt: u32,
-        tx: mpsc::UnboundedSender<Msg>,
-        tree: Arc<Tree>,
         slot: usize,
         run: u64,
-    ) -> Self {
-        let notifier = Notifier {
-            tx,
-            tree,
-            slot,
-            run,
-        };
-        let fresh = Inner::new(path, attempt, Some(notifier));
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => *inner = fresh,
-            None => self.inner = Arc::new(fresh),
+    ) -> Option<Self> {
+        let inner = Arc::get_mut(&mut self.inner)?;
+        let mut notifier = inner.notify.take()?;
+        notifier.slot = slot;
+        notifier.run = run;
+        *inner = Inner::new(path.clone(), attempt, Some(notifier));
+        Some(self)
+    }
+
+    /// Tells the supervisor that this run ended, and how: the last thing a
+    /// run's task does (see `service::Report`).
+    pub(crate) fn report_end(self, outcome: crate::service::Outcome) {
+        if let Some(n) = &self.inner.notify {
+            // The supervisor gone (a runtime shutting down): nobody to tell.
+            let _ = n.tx.send(Msg::Exit(crate::service::Exit {
+                slot: n.slot,
+                // A child has one run at a time: the low bits tell runs apart.
+                run: n.run as u32,
+                outcome,
+            }));
         }
-        self
     }
 
     /// A context that belongs to no supervisor, for running a service
@@ -324,25 +332,30 @@ mod tests {
 
     #[tokio::test]
     async fn renew_reuses_an_unshared_context_and_starts_it_afresh() {
-        let (tx, _rx) = mpsc::unbounded_channel();
-        let old = Context::new("app/x".into(), 1, tx.clone(), Tree::new(), 7, 1);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let old = Context::new("app/x".into(), 1, tx, Tree::new(), 7, 1);
         let _token = old.token();
         old.request_stop();
         old.heartbeat();
         let at = Arc::as_ptr(&old.inner);
-        let new = old.renew("app/y".into(), 2, tx.clone(), Tree::new(), 8, 2);
+        let new = old.renew(&"app/y".into(), 2, 8, 2).expect("unshared");
         assert_eq!(Arc::as_ptr(&new.inner), at, "same allocation");
         assert_eq!((new.path(), new.attempt()), ("app/y", 2));
         assert!(!new.is_cancelled(), "a fresh stop flag");
         assert!(new.last_heartbeat().is_none(), "no heartbeat yet");
         assert!(!new.token().is_cancelled(), "a fresh token");
+        // It reports to the same supervisor, under its new slot and run.
+        new.clone().report_end(crate::service::Outcome::Aborted);
+        match rx.try_recv() {
+            Ok(Msg::Exit(e)) => assert_eq!((e.slot, e.run), (8, 2)),
+            other => panic!("{other:?}"),
+        }
 
-        // Still held elsewhere (a service kept a clone): a new allocation,
-        // and the old context is left as it was.
+        // Still held elsewhere (a service kept a clone): not renewed, and
+        // the old context is left as it was.
         let kept = new.clone();
-        let newer = new.renew("app/z".into(), 3, tx, Tree::new(), 9, 3);
-        assert_ne!(Arc::as_ptr(&newer.inner), Arc::as_ptr(&kept.inner));
-        assert_eq!((kept.path(), newer.path()), ("app/y", "app/z"));
+        assert!(new.renew(&"app/z".into(), 3, 9, 3).is_none());
+        assert_eq!(kept.path(), "app/y");
     }
 
     #[tokio::test]

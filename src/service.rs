@@ -12,6 +12,13 @@
 //! once, in the spec (see `ErasedService`), and spawns each run's future into
 //! its task as it is: no box per start, and around its polls only the
 //! `catch_unwind` that tokio would otherwise do itself (`Report`).
+//!
+//! A run's task reports its own end to the supervisor, on the channel that
+//! also carries `ready()` and commands: when it returns or panics, and, from
+//! a drop guard, when it is aborted or dropped unfinished. No `JoinSet` (an
+//! allocation and four lock operations per run) and no map from task ids to
+//! children: the report names the child, and comes after every message the
+//! run sent before it.
 
 use std::any::Any;
 use std::future::Future;
@@ -20,7 +27,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use crate::Context;
 
@@ -129,12 +136,10 @@ where
     }
 }
 
-/// The tasks of a supervisor's children.
-pub(crate) type Tasks = JoinSet<Exit>;
-
-/// What a child's task returns: which run of which child ended, and how.
-/// The task names itself, so the supervisor needs no map from task ids to
-/// children (only for the few tasks it aborts, whose output is lost).
+/// What a child's task reports as it ends: which run of which child ended,
+/// and how. The task names itself, so the supervisor needs no map from task
+/// ids to children.
+#[derive(Debug)]
 pub(crate) struct Exit {
     pub(crate) slot: usize,
     /// The run's id, truncated: a child has one run at a time, so its low
@@ -144,49 +149,81 @@ pub(crate) struct Exit {
 }
 
 /// How a run ended.
+#[derive(Debug)]
 pub(crate) enum Outcome {
     /// `run` returned.
     Returned(Result<(), BoxError>),
     /// `run` panicked (or its future's destructor did): the payload.
     Panicked(Box<dyn Any + Send>),
-    /// The supervisor aborted the task.
+    /// The task was aborted (or dropped unfinished, as a runtime shuts
+    /// down).
     Aborted,
+}
+
+/// Sends a run's [`Exit`], exactly once: from `Report::poll` when the run
+/// ends, or else as it is dropped. It holds a clone of the run's context,
+/// which knows the supervisor's channel and the run's name in it.
+struct EndGuard(Option<Context>);
+
+impl EndGuard {
+    fn send(&mut self, outcome: Outcome) {
+        if let Some(ctx) = self.0.take() {
+            ctx.report_end(outcome);
+        }
+    }
+}
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        // Not sent yet: the run's future is being dropped unfinished. Its
+        // field is declared before this one, so it is dropped first, and
+        // this runs as it unwinds if its destructor panicked.
+        let outcome = if std::thread::panicking() {
+            Outcome::Panicked(Box::new("the run's future panicked as it was dropped"))
+        } else {
+            Outcome::Aborted
+        };
+        self.send(outcome);
+    }
 }
 
 pin_project_lite::pin_project! {
     /// A child's future, run to its end and reported as an [`Exit`]. A
     /// panic is caught here, per poll, as tokio itself does, so that it too
     /// comes back with the child's slot; on the normal path `catch_unwind`
-    /// costs nothing. A struct rather than an `async fn`, whose state would
-    /// hold the child's future twice; 8 bytes beside the future, so that
-    /// the task stays in the allocation size of a bare one.
+    /// costs nothing. The future is dropped before its end is reported, as
+    /// tokio does before it completes a task: whatever it holds (a bound
+    /// port, a file lock) is released before the next run starts. A struct
+    /// rather than an `async fn`, whose state would hold the future twice.
     struct Report<F> {
         #[pin]
-        run: F,
-        slot: u32,
-        run_id: u32,
+        run: Option<F>,
+        // After `run`: dropped after it.
+        end: EndGuard,
     }
 }
 
 impl<F: Future<Output = Result<(), BoxError>>> Future for Report<F> {
-    type Output = Exit;
+    type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Exit> {
-        // An `async` body drops its locals as it returns, inside this guard
-        // too. A hand-written future whose destructor panics after it is
-        // ready is caught by tokio instead: a `JoinError` that the
-        // supervisor matches by task id.
-        let this = self.project();
-        let outcome = match catch_unwind(AssertUnwindSafe(|| this.run.poll(cx))) {
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let Some(run) = this.run.as_mut().as_pin_mut() else {
+            return Poll::Ready(()); // polled again after its end
+        };
+        let outcome = match catch_unwind(AssertUnwindSafe(|| run.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(r)) => Outcome::Returned(r),
             Err(payload) => Outcome::Panicked(payload),
         };
-        Poll::Ready(Exit {
-            slot: *this.slot as usize,
-            run: *this.run_id,
-            outcome,
-        })
+        // Dropped here, in the guard too: a destructor that panics is how
+        // the run ended.
+        let outcome = match catch_unwind(AssertUnwindSafe(|| this.run.set(None))) {
+            Ok(()) => outcome,
+            Err(payload) => Outcome::Panicked(payload),
+        };
+        this.end.send(outcome);
+        Poll::Ready(())
     }
 }
 
@@ -194,37 +231,21 @@ impl<F: Future<Output = Result<(), BoxError>>> Future for Report<F> {
 /// task stores the concrete future inline: a `Box<dyn Future>` would cost
 /// one more allocation and free on every start and restart.
 pub(crate) trait ErasedService: Send + Sync + 'static {
-    /// Spawns run `run` of the child in `slot` into `tasks`, inside `span`
-    /// when a subscriber wants it.
-    fn spawn(
-        self: Arc<Self>,
-        ctx: Context,
-        tasks: &mut Tasks,
-        span: Option<tracing::Span>,
-        slot: usize,
-        run: u64,
-    ) -> AbortHandle;
+    /// Spawns a run of the child, inside `span` when a subscriber wants it;
+    /// its end is reported on `ctx`'s supervisor channel.
+    fn spawn(self: Arc<Self>, ctx: Context, span: Option<tracing::Span>) -> JoinHandle<()>;
 }
 
 impl<S: Service> ErasedService for S {
-    fn spawn(
-        self: Arc<Self>,
-        ctx: Context,
-        tasks: &mut Tasks,
-        span: Option<tracing::Span>,
-        slot: usize,
-        run: u64,
-    ) -> AbortHandle {
+    fn spawn(self: Arc<Self>, ctx: Context, span: Option<tracing::Span>) -> JoinHandle<()> {
+        let end = EndGuard(Some(ctx.clone()));
         let run = Report {
-            run: async move { self.run(ctx).await },
-            // Slots index the child table: they fit in 32 bits (see
-            // `supervisor::table`).
-            slot: slot as u32,
-            run_id: run as u32,
+            run: Some(async move { self.run(ctx).await }),
+            end,
         };
         match span {
-            None => tasks.spawn(run),
-            Some(span) => tasks.spawn(tracing::Instrument::instrument(run, span)),
+            None => tokio::spawn(run),
+            Some(span) => tokio::spawn(tracing::Instrument::instrument(run, span)),
         }
     }
 }
@@ -252,6 +273,98 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("outer")]
     struct Outer(#[source] std::io::Error);
+
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use tokio::sync::mpsc;
+
+    use crate::supervisor::runner::Msg;
+    use crate::supervisor::Tree;
+
+    /// A hand-written future that holds `held` until it is dropped, and
+    /// ends at its first poll (with `Err`, or a panic).
+    struct Holding {
+        held: Arc<AtomicBool>,
+        panics: bool,
+    }
+
+    impl Future for Holding {
+        type Output = Result<(), BoxError>;
+        fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+            assert!(!self.panics, "boom");
+            Poll::Ready(Err("failed".into()))
+        }
+    }
+
+    impl Drop for Holding {
+        fn drop(&mut self) {
+            self.held.store(false, Ordering::SeqCst);
+        }
+    }
+
+    fn report(
+        held: &Arc<AtomicBool>,
+        panics: bool,
+    ) -> (Report<Holding>, mpsc::UnboundedReceiver<Msg>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ctx = Context::new("sup/c".into(), 1, tx, Tree::new(), 3, 9);
+        held.store(true, Ordering::SeqCst);
+        let run = Holding {
+            held: held.clone(),
+            panics,
+        };
+        (
+            Report {
+                run: Some(run),
+                end: EndGuard(Some(ctx)),
+            },
+            rx,
+        )
+    }
+
+    fn exit(rx: &mut mpsc::UnboundedReceiver<Msg>) -> Exit {
+        match rx.try_recv() {
+            Ok(Msg::Exit(e)) => e,
+            other => panic!("expected one exit, got {other:?}"),
+        }
+    }
+
+    /// The run's future is dropped before its end is reported: what it held
+    /// is free by the time the supervisor can start the next run.
+    #[tokio::test]
+    async fn a_run_is_dropped_before_its_end_is_reported() {
+        for panics in [false, true] {
+            let held = Arc::new(AtomicBool::new(false));
+            let (report, mut rx) = report(&held, panics);
+            let mut report = std::pin::pin!(report);
+            std::future::poll_fn(|cx| report.as_mut().poll(cx)).await;
+            let e = exit(&mut rx);
+            assert!(
+                !held.load(Ordering::SeqCst),
+                "still held as the end was sent"
+            );
+            assert_eq!((e.slot, e.run), (3, 9));
+            match (panics, e.outcome) {
+                (false, Outcome::Returned(Err(err))) => assert_eq!(err.to_string(), "failed"),
+                (true, Outcome::Panicked(_)) => {}
+                (_, other) => panic!("{other:?}"),
+            }
+            assert!(rx.try_recv().is_err(), "reported once");
+        }
+    }
+
+    /// A run dropped unfinished (aborted, or its runtime shut down) reports
+    /// `Aborted`, once its future is gone.
+    #[test]
+    fn a_run_dropped_unfinished_reports_aborted() {
+        let held = Arc::new(AtomicBool::new(false));
+        let (report, mut rx) = report(&held, false);
+        assert!(rx.try_recv().is_err(), "nothing before the end");
+        drop(report);
+        assert!(!held.load(Ordering::SeqCst));
+        assert!(matches!(exit(&mut rx).outcome, Outcome::Aborted));
+        assert!(rx.try_recv().is_err(), "reported once");
+    }
 
     #[test]
     fn chain_joins_sources() {

@@ -3,8 +3,8 @@
 //!
 //! # Invariants
 //!
-//! * `run.is_some()` exactly when a task of this child is in the loop's
-//!   `JoinSet` (phases `Starting`, `Running`, `Restarting`, `Stopping`).
+//! * `run.is_some()` exactly when a run of this child has not reported its
+//!   end (phases `Starting`, `Running`, `Restarting`, `Stopping`).
 //! * `timer` is the one live `DelayQueue` entry of this child, if any
 //!   (restart delay, kill deadline or readiness deadline; never two at once);
 //!   it is cleared when the entry expires or is removed.
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::time::delay_queue;
 
@@ -26,7 +26,8 @@ use crate::{ChildSpec, Context, ControlError, SupervisorError};
 #[derive(Debug)]
 pub(crate) struct Run {
     pub(crate) ctx: Context,
-    pub(crate) abort: AbortHandle,
+    /// Its task, kept to abort it; it reports its end itself.
+    pub(crate) task: JoinHandle<()>,
     pub(crate) started_at: Instant,
     pub(crate) id: u64,
     /// Ready (always true for children that are not ready-gated).
@@ -42,9 +43,6 @@ pub(crate) struct Run {
     /// Stopped at once with its siblings by a group restart under
     /// `ShutdownOrder::Concurrent`: counted in `Runner::draining`.
     pub(crate) drained: bool,
-    /// Its task was aborted: its id is in `Runner::aborting` until its end
-    /// is seen.
-    pub(crate) aborting: bool,
     /// A nested supervisor's command channel, once it has told us.
     pub(crate) nested: Option<tokio::sync::mpsc::UnboundedSender<super::runner::Msg>>,
 }

@@ -5,20 +5,19 @@
 //!
 //! The loop sleeps in one `select!` and wakes only on an event:
 //!
-//! * a child's task ended (`JoinSet::join_next`): the task returns its
-//!   child's slot and run with how the run ended (`Ok`, `Err`, or a panic it
-//!   caught); an aborted task's `JoinError` is matched to its child through
-//!   `aborting`;
-//! * a message: a child's `ctx.ready()`, a nested supervisor's command
-//!   channel, or a command from a handle;
+//! * a message: a child's run ended (its task reports its child's slot and
+//!   run with how the run ended: `Ok`, `Err`, a panic it caught, or an
+//!   abort), a child's `ctx.ready()`, a nested supervisor's command channel,
+//!   or a command from a handle. One channel, so a run's `ready()` is always
+//!   seen before its end;
 //! * a timer of the `DelayQueue` (restart delay, kill deadline, readiness
 //!   deadline, a group restart's delay): one timer wheel for all children, no
 //!   task per timer, no interval;
 //! * the supervisor's stop token.
 //!
-//! Children are spawned into the `JoinSet` as they are, their future stored
-//! inline in the task; the only thing around their polls is the
-//! `catch_unwind` that tokio would otherwise do itself. The loop never awaits anything but that
+//! Children are spawned as they are, their future stored inline in the
+//! task; the only thing around their polls is the `catch_unwind` that tokio
+//! would otherwise do itself (`service::Report`). The loop never awaits anything but that
 //! `select!`, and holds no lock: everything it touches is its own.
 //!
 //! Sequences that must happen in order (the start, in spec order; a group
@@ -34,26 +33,26 @@
 //!
 //! # Invariants
 //!
-//! * Every task in `tasks` belongs to a child whose `run` is `Some` (with
-//!   that run's id); an aborted one also has its id in `aborting`.
+//! * Every run's task sends exactly one `Msg::Exit`, as the last thing it
+//!   does (after its future is dropped); `live` counts the runs whose exit
+//!   has not arrived, and each of them is the `run` of its child.
 //! * A child with `pending_start` is started by a `Start` step of the
 //!   current plan; whoever abandons a plan keeps its pending children pending
 //!   (a new group restart starts them) or clears them (a stop).
 //! * In `Mode::Stopping`, nothing is ever spawned; the loop ends when the plan
-//!   is done and `tasks` is empty, so when it ends no child task is alive.
+//!   is done and `live` is zero, so when it ends no child's future is alive.
 
 mod control;
 mod kills;
 mod strategy;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::time::{delay_queue, DelayQueue};
@@ -64,12 +63,14 @@ use super::{ChildCounts, Config, Tree};
 use crate::event::{Event, EventKind};
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::restart_limit::RestartWindow;
-use crate::service::{error_chain, Exit, Outcome, Tasks};
+use crate::service::{error_chain, Exit, Outcome};
 use crate::{ChildSpec, Context, ControlError, Restart, Shutdown, SupervisorError};
 
 /// A message to a supervisor's loop.
 #[derive(Debug)]
 pub(crate) enum Msg {
+    /// A child's run ended (sent by its task, see `service::Report`).
+    Exit(Exit),
     /// A child's `ctx.ready()`.
     Ready { slot: usize, run: u64 },
     /// A nested supervisor's command channel, sent as it starts.
@@ -194,10 +195,8 @@ pub(crate) struct Runner {
     config: Arc<Config>,
     path: Arc<str>,
     table: Table,
-    tasks: Tasks,
-    /// Aborted tasks still running, by task id: their `JoinError` carries
-    /// only the id.
-    aborting: HashMap<task::Id, usize, BuildHasherDefault<IdHasher>>,
+    /// Runs spawned whose `Msg::Exit` has not arrived yet.
+    live: usize,
     timers: DelayQueue<Timer>,
     plan_timer: Option<delay_queue::Key>,
     intensity: RestartWindow,
@@ -254,8 +253,7 @@ impl Runner {
             config,
             path: w.path,
             table,
-            tasks: JoinSet::new(),
-            aborting: HashMap::default(),
+            live: 0,
             timers: DelayQueue::new(),
             plan_timer: None,
             tx: w.tx,
@@ -288,12 +286,8 @@ impl Runner {
             }
             tokio::select! {
                 biased;
-                // Messages first: a `ready()` sent just before the child's
-                // task ended must be seen before that end.
+                // Messages first: runs' ends, `ready()`s and commands.
                 Some(msg) = self.rx.recv() => self.on_msg(msg),
-                Some(res) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                    self.on_join(res);
-                }
                 Some(exp) = poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
                     self.on_timer(*exp.get_ref(), exp.key());
                 }
@@ -322,7 +316,7 @@ impl Runner {
         self.mode == Mode::Stopping
             && self.current.is_none()
             && self.plan.is_empty()
-            && self.tasks.is_empty()
+            && self.live == 0
     }
 
     /// Executes plan steps until one has to wait, or the plan is done.
@@ -410,6 +404,7 @@ impl Runner {
 
     fn on_msg(&mut self, msg: Msg) {
         match msg {
+            Msg::Exit(exit) => self.on_end(exit),
             Msg::Ready { slot, run } => self.on_ready(slot, run),
             Msg::Nested { slot, run, tx } => {
                 if let Some(r) = self
@@ -459,36 +454,16 @@ impl Runner {
         }
     }
 
-    fn on_join(&mut self, res: Result<Exit, JoinError>) {
-        // Which run ended: by its run id (a task that returned), or by its
-        // task id (an aborted task's error).
-        let (slot, run_id, task_id, outcome) = match res {
-            Ok(exit) => (exit.slot, Some(exit.run), None, exit.outcome),
-            Err(e) => {
-                let id = e.id();
-                let Some(slot) = self.aborting.remove(&id).or_else(|| self.slot_of_task(id)) else {
-                    return;
-                };
-                let outcome = match e.try_into_panic() {
-                    Ok(payload) => Outcome::Panicked(payload),
-                    Err(_) => Outcome::Aborted,
-                };
-                (slot, None, Some(id), outcome)
-            }
-        };
+    fn on_end(&mut self, exit: Exit) {
+        self.live -= 1;
+        let Exit { slot, run, outcome } = exit;
         let now = Instant::now();
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
-        let Some(run) = child
-            .run
-            .take_if(|r| Some(r.id as u32) == run_id || Some(r.abort.id()) == task_id)
-        else {
+        let Some(run) = child.run.take_if(|r| r.id as u32 == run) else {
             return;
         };
-        if run.aborting {
-            self.aborting.remove(&run.abort.id());
-        }
         if let Some(key) = child.timer.take() {
             self.kills.cancel(&mut self.timers, key);
         }
@@ -587,7 +562,7 @@ impl Runner {
                 if let Some(run) = child.run.as_mut().filter(|r| !r.ready) {
                     tracing::warn!(path = %child.counters.path(), "child not ready in time; aborting it");
                     run.ready_timed_out = true;
-                    abort(&mut self.aborting, slot, run);
+                    run.task.abort();
                 }
             }
             Timer::Heartbeat(_) => self.check_heartbeat(slot),
@@ -614,7 +589,7 @@ impl Runner {
         } else {
             tracing::warn!(path = %child.counters.path(), "child did not stop in time; aborting it");
         }
-        abort(&mut self.aborting, slot, run);
+        run.task.abort();
     }
 
     /// Arms the heartbeat deadline of a child that has just become running.
@@ -693,10 +668,17 @@ impl Runner {
         self.tree.metrics.started(&child.counters);
         let attempt = u32::try_from(child.starts).unwrap_or(u32::MAX);
         let path = child.path().clone();
-        let (tx, tree) = (self.tx.clone(), self.tree.clone());
-        let ctx = match self.spare_ctx.take() {
-            Some(spare) => spare.renew(path, attempt, tx, tree, slot, self.next_run),
-            None => Context::new(path, attempt, tx, tree, slot, self.next_run),
+        let run_id = self.next_run;
+        let ctx = match self
+            .spare_ctx
+            .take()
+            .and_then(|spare| spare.renew(&path, attempt, slot, run_id))
+        {
+            Some(ctx) => ctx,
+            None => {
+                let (tx, tree) = (self.tx.clone(), self.tree.clone());
+                Context::new(path, attempt, tx, tree, slot, run_id)
+            }
         };
         // The run happens inside a `child{path, attempt}` span, attached only
         // when a subscriber wants it: otherwise the future is spawned bare.
@@ -708,18 +690,13 @@ impl Runner {
             cpu_time = tracing::field::Empty,
         );
         let span = (!span.is_disabled()).then_some(span);
-        let abort = child.spec.service.clone().spawn(
-            ctx.clone(),
-            &mut self.tasks,
-            span,
-            slot,
-            self.next_run,
-        );
+        let task = child.spec.service.clone().spawn(ctx.clone(), span);
+        self.live += 1;
         let gate = child.spec.ready;
         let now = Instant::now();
         child.run = Some(Run {
             ctx,
-            abort,
+            task,
             started_at: now,
             id: self.next_run,
             ready: gate.is_none(),
@@ -727,7 +704,6 @@ impl Runner {
             hung: false,
             manual: manual && gate.is_some(),
             drained: false,
-            aborting: false,
             nested: None,
         });
         match gate {
@@ -786,7 +762,7 @@ impl Runner {
             self.kills.cancel(&mut self.timers, key);
         }
         match child.spec.shutdown {
-            Shutdown::Brutal => abort(&mut self.aborting, slot, run),
+            Shutdown::Brutal => run.task.abort(),
             Shutdown::Infinity => run.ctx.request_stop(),
             Shutdown::Graceful(timeout) => {
                 run.ctx.request_stop();
@@ -856,7 +832,7 @@ impl Runner {
         self.begin_stop(Ok(()));
         for slot in self.table.slots() {
             if let Some(run) = self.table.get_mut(slot).and_then(|c| c.run.as_mut()) {
-                abort(&mut self.aborting, slot, run);
+                run.task.abort();
             }
         }
     }
@@ -893,17 +869,6 @@ impl Runner {
         temporary
     }
 
-    /// The child whose current run is task `id`: a scan, for an aborted
-    /// task missing from `aborting` (not expected; a child is never lost).
-    fn slot_of_task(&self, id: task::Id) -> Option<usize> {
-        self.table.slots().into_iter().find(|&s| {
-            self.table
-                .get(s)
-                .and_then(|c| c.run.as_ref())
-                .is_some_and(|r| r.abort.id() == id)
-        })
-    }
-
     fn snapshots(&self) -> Vec<ChildSnapshot> {
         let now = Instant::now();
         let plan_deadline = self.plan_timer.as_ref().map(|k| self.timers.deadline(k));
@@ -936,8 +901,13 @@ impl Runner {
 impl Drop for Runner {
     fn drop(&mut self) {
         // Dropped without publishing an outcome (runtime shut down under us,
-        // or a panic): tell the handles instead of leaving them waiting. The
-        // `JoinSet` aborts the children as it drops.
+        // or a panic): tell the handles instead of leaving them waiting, and
+        // abort the children: no task is left that nobody owns.
+        for slot in self.table.slots() {
+            if let Some(run) = self.table.get(slot).and_then(|c| c.run.as_ref()) {
+                run.task.abort();
+            }
+        }
         if !matches!(*self.state.borrow(), State::Stopped { .. }) {
             let children = Arc::new(self.snapshots());
             self.state.send_replace(State::Stopped {
@@ -958,20 +928,6 @@ pub(super) fn child_path(parent: &str, name: &str) -> Arc<str> {
     path.push('/');
     path.push_str(name);
     path.into()
-}
-
-/// Aborts a run's task. Its end then comes as a `JoinError` that names only
-/// the task, so the task id is kept (once) to find the child.
-fn abort(
-    aborting: &mut HashMap<task::Id, usize, BuildHasherDefault<IdHasher>>,
-    slot: usize,
-    run: &mut Run,
-) {
-    if !run.aborting {
-        run.aborting = true;
-        aborting.insert(run.abort.id(), slot);
-    }
-    run.abort.abort();
 }
 
 /// A hasher for tokio task ids (sequential `u64`s): one multiplication
