@@ -75,7 +75,7 @@ struct Notifier {
 
 impl Inner {
     /// A run's fresh state: not stopped, not ready, no heartbeat yet.
-    fn new(path: Arc<str>, attempt: u32, notify: Option<Notifier>) -> Self {
+    fn new(path: Arc<str>, attempt: u32, notify: Option<Notifier>, born: Instant) -> Self {
         Inner {
             path,
             attempt,
@@ -84,7 +84,7 @@ impl Inner {
             stopped: Notify::new(),
             ready: AtomicBool::new(false),
             heartbeat: AtomicU64::new(0),
-            born: Instant::now(),
+            born,
             notify,
         }
     }
@@ -98,6 +98,7 @@ impl Context {
         tree: Arc<Tree>,
         slot: usize,
         run: u64,
+        born: Instant,
     ) -> Self {
         let notifier = Notifier {
             tx,
@@ -106,7 +107,7 @@ impl Context {
             run,
         };
         Context {
-            inner: Arc::new(Inner::new(path, attempt, Some(notifier))),
+            inner: Arc::new(Inner::new(path, attempt, Some(notifier), born)),
         }
     }
 
@@ -121,12 +122,13 @@ impl Context {
         attempt: u32,
         slot: usize,
         run: u64,
+        born: Instant,
     ) -> Option<Self> {
         let inner = Arc::get_mut(&mut self.inner)?;
         let mut notifier = inner.notify.take()?;
         notifier.slot = slot;
         notifier.run = run;
-        *inner = Inner::new(path.clone(), attempt, Some(notifier));
+        *inner = Inner::new(path.clone(), attempt, Some(notifier), born);
         Some(self)
     }
 
@@ -158,7 +160,7 @@ impl Context {
     #[must_use]
     pub fn detached(path: &str) -> Self {
         Context {
-            inner: Arc::new(Inner::new(path.into(), 1, None)),
+            inner: Arc::new(Inner::new(path.into(), 1, None, Instant::now())),
         }
     }
 
@@ -333,12 +335,14 @@ mod tests {
     #[tokio::test]
     async fn renew_reuses_an_unshared_context_and_starts_it_afresh() {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let old = Context::new("app/x".into(), 1, tx, Tree::new(), 7, 1);
+        let old = Context::new("app/x".into(), 1, tx, Tree::new(), 7, 1, Instant::now());
         let _token = old.token();
         old.request_stop();
         old.heartbeat();
         let at = Arc::as_ptr(&old.inner);
-        let new = old.renew(&"app/y".into(), 2, 8, 2).expect("unshared");
+        let new = old
+            .renew(&"app/y".into(), 2, 8, 2, Instant::now())
+            .expect("unshared");
         assert_eq!(Arc::as_ptr(&new.inner), at, "same allocation");
         assert_eq!((new.path(), new.attempt()), ("app/y", 2));
         assert!(!new.is_cancelled(), "a fresh stop flag");
@@ -354,14 +358,16 @@ mod tests {
         // Still held elsewhere (a service kept a clone): not renewed, and
         // the old context is left as it was.
         let kept = new.clone();
-        assert!(new.renew(&"app/z".into(), 3, 9, 3).is_none());
+        assert!(new
+            .renew(&"app/z".into(), 3, 9, 3, Instant::now())
+            .is_none());
         assert_eq!(kept.path(), "app/y");
     }
 
     #[tokio::test]
     async fn stop_request_reaches_flag_token_and_child_tokens() {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let ctx = Context::new("app/x".into(), 3, tx, Tree::new(), 7, 42);
+        let ctx = Context::new("app/x".into(), 3, tx, Tree::new(), 7, 42, Instant::now());
         let child = ctx.token();
         assert!(!ctx.is_cancelled());
         ctx.request_stop();
@@ -384,7 +390,7 @@ mod tests {
     #[tokio::test]
     async fn a_childs_own_cancel_does_not_stop_the_context() {
         let (tx, _rx) = mpsc::unbounded_channel();
-        let ctx = Context::new("app/x".into(), 1, tx, Tree::new(), 0, 0);
+        let ctx = Context::new("app/x".into(), 1, tx, Tree::new(), 0, 0, Instant::now());
         ctx.token().cancel();
         assert!(!ctx.is_cancelled());
         assert!(!ctx.inner.token.get().unwrap().is_cancelled());

@@ -307,7 +307,15 @@ mod tests {
         panics: bool,
     ) -> (Report<Holding>, mpsc::UnboundedReceiver<Msg>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let ctx = Context::new("sup/c".into(), 1, tx, Tree::new(), 3, 9);
+        let ctx = Context::new(
+            "sup/c".into(),
+            1,
+            tx,
+            Tree::new(),
+            3,
+            9,
+            tokio::time::Instant::now(),
+        );
         held.store(true, Ordering::SeqCst);
         let run = Holding {
             held: held.clone(),

@@ -92,13 +92,13 @@ pub(crate) struct Child {
 }
 
 impl Child {
-    pub(crate) fn new(spec: Arc<ChildSpec>, counters: Arc<ChildCounters>) -> Self {
+    pub(crate) fn new(spec: Arc<ChildSpec>, counters: Arc<ChildCounters>, now: Instant) -> Self {
         Child {
             restart_state: RestartState::new(&spec),
             spec,
             counters,
             phase: Phase::Starting,
-            phase_since: Instant::now(),
+            phase_since: now,
             run: None,
             timer: None,
             starts: 0,
@@ -173,13 +173,17 @@ impl Child {
     /// Moves to `next`; an invalid transition is a bug of this crate: it is
     /// logged (and asserted on in debug builds), and the phase is forced so
     /// the supervisor stays consistent with the child's real state.
-    pub(crate) fn set_phase(&mut self, next: Phase) {
-        if let Err(e) = self.phase.transition(next.clone()) {
+    pub(crate) fn set_phase(&mut self, next: Phase, now: Instant) {
+        if !self.phase.can_transition_to(&next) {
+            let e = crate::lifecycle::InvalidTransition {
+                from: self.phase.as_str(),
+                to: next.as_str(),
+            };
             tracing::error!(path = %self.path(), error = %e, "bug: invalid lifecycle transition");
             debug_assert!(false, "{}: {e}", self.path());
-            self.phase = next;
         }
-        self.phase_since = Instant::now();
+        self.phase = next;
+        self.phase_since = now;
     }
 
     /// Records how a run ended. A failure is counted; its message is

@@ -168,7 +168,11 @@ mod tests {
         let spec = ChildSpec::new(name, service_fn(|_| async { Ok(()) }));
         let path: std::sync::Arc<str> = format!("sup/{name}").into();
         let counters = crate::metrics::Registry::default().register(&path);
-        Child::new(std::sync::Arc::new(spec), counters)
+        Child::new(
+            std::sync::Arc::new(spec),
+            counters,
+            tokio::time::Instant::now(),
+        )
     }
 
     fn names(t: &Table) -> Vec<String> {

@@ -152,7 +152,7 @@ impl Runner {
         }
         let path = super::child_path(&self.path, &spec.name);
         let counters = self.tree.metrics.register(&path);
-        let mut child = Child::new(Arc::new(spec), counters);
+        let mut child = Child::new(Arc::new(spec), counters, self.clock.now());
         child.wait(Waiter::Added(reply));
         let slot = self.table.push(child);
         self.spawn(slot, true);
@@ -226,7 +226,7 @@ impl Runner {
         // Terminated (by hand, completed, or given up by its breaker): a
         // restart by hand closes the breaker and starts the backoff over.
         child.restart_state = RestartState::new(&child.spec);
-        child.set_phase(Phase::Starting);
+        child.set_phase(Phase::Starting, self.clock.now());
         child.wait(Waiter::Restarted(reply));
         tracing::info!(path = %child.path(), "restart by hand");
         self.spawn(slot, true);

@@ -42,8 +42,10 @@
 //! * In `Mode::Stopping`, nothing is ever spawned; the loop ends when the plan
 //!   is done and `live` is zero, so when it ends no child's future is alive.
 
+mod clock;
 mod control;
 mod kills;
+mod stop;
 mod strategy;
 
 use std::collections::VecDeque;
@@ -195,6 +197,8 @@ pub(crate) struct Runner {
     config: Arc<Config>,
     path: Arc<str>,
     table: Table,
+    /// The instant of the event being handled.
+    clock: clock::EventClock,
     /// Runs spawned whose `Msg::Exit` has not arrived yet.
     live: usize,
     timers: DelayQueue<Timer>,
@@ -202,7 +206,7 @@ pub(crate) struct Runner {
     intensity: RestartWindow,
     tx: mpsc::UnboundedSender<Msg>,
     rx: mpsc::UnboundedReceiver<Msg>,
-    stop: CancellationToken,
+    stop: stop::StopSignal,
     tree: Arc<Tree>,
     state: watch::Sender<State>,
     parent: Option<Context>,
@@ -235,6 +239,7 @@ impl Runner {
         #[cfg(not(feature = "systemd"))]
         let systemd = false;
         let n = config.children.len();
+        let clock = clock::EventClock::default();
         let mut table = Table::default();
         table.reserve(n);
         let mut plan = VecDeque::with_capacity(config.children.len());
@@ -243,7 +248,7 @@ impl Runner {
             let path = child_path(&w.path, &spec.name);
             let c = crate::metrics::ChildCounters::new(&path);
             counters.push(c.clone());
-            let mut child = Child::new(spec.clone(), c);
+            let mut child = Child::new(spec.clone(), c, clock.now());
             child.pending_start = true;
             plan.push_back(Step::Start(table.push(child)));
         }
@@ -254,11 +259,12 @@ impl Runner {
             path: w.path,
             table,
             live: 0,
+            clock,
             timers: DelayQueue::new(),
             plan_timer: None,
             tx: w.tx,
             rx: w.rx,
-            stop: w.stop,
+            stop: stop::StopSignal::new(w.stop),
             tree: w.tree,
             state: w.state,
             parent: w.parent,
@@ -279,6 +285,7 @@ impl Runner {
     /// Runs the supervisor until it has stopped, and returns its outcome.
     pub(crate) async fn run(mut self) -> Result<(), SupervisorError> {
         tracing::debug!(supervisor = %self.path, children = self.table.len(), "supervisor starting");
+        self.clock.tick();
         loop {
             self.advance();
             if self.finished() {
@@ -287,11 +294,16 @@ impl Runner {
             tokio::select! {
                 biased;
                 // Messages first: runs' ends, `ready()`s and commands.
-                Some(msg) = self.rx.recv() => self.on_msg(msg),
+                Some(msg) = self.rx.recv() => {
+                    self.clock.tick();
+                    self.on_msg(msg);
+                }
                 Some(exp) = poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
+                    self.clock.tick();
                     self.on_timer(*exp.get_ref(), exp.key());
                 }
-                () = self.stop.cancelled(), if self.mode != Mode::Stopping => {
+                () = poll_fn(|cx| self.stop.poll(cx)), if self.mode != Mode::Stopping => {
+                    self.clock.tick();
                     tracing::info!(supervisor = %self.path, "shutdown requested");
                     self.begin_stop(Ok(()));
                 }
@@ -368,8 +380,8 @@ impl Runner {
         child.pending_start = false;
         match child.phase {
             Phase::Starting => {}
-            Phase::BackingOff => child.set_phase(Phase::Restarting),
-            _ => child.set_phase(Phase::Starting),
+            Phase::BackingOff => child.set_phase(Phase::Restarting, self.clock.now()),
+            _ => child.set_phase(Phase::Starting, self.clock.now()),
         }
         if child.starts > 0 {
             child.restarts += 1;
@@ -386,7 +398,7 @@ impl Runner {
         if delay.is_zero() {
             return false;
         }
-        let at = Instant::now() + delay;
+        let at = self.clock.now() + delay;
         self.plan_timer = Some(self.timers.insert_at(Timer::Plan, at));
         true
     }
@@ -440,7 +452,7 @@ impl Runner {
             self.kills.cancel(&mut self.timers, key);
         }
         if matches!(child.phase, Phase::Starting | Phase::Restarting) {
-            child.set_phase(Phase::Running);
+            child.set_phase(Phase::Running, self.clock.now());
         }
         let path = child.path().clone();
         tracing::debug!(path = %path, "child ready");
@@ -457,7 +469,7 @@ impl Runner {
     fn on_end(&mut self, exit: Exit) {
         self.live -= 1;
         let Exit { slot, run, outcome } = exit;
-        let now = Instant::now();
+        let now = self.clock.now();
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
@@ -598,7 +610,7 @@ impl Runner {
             return;
         };
         if let (Some(timeout), None) = (child.spec.heartbeat, child.timer) {
-            let at = Instant::now() + timeout;
+            let at = self.clock.now() + timeout;
             child.timer = Some(self.timers.insert_at(Timer::Heartbeat(slot), at));
         }
     }
@@ -612,7 +624,7 @@ impl Runner {
         let (Some(timeout), Some(run)) = (child.spec.heartbeat, child.run.as_mut()) else {
             return;
         };
-        let now = Instant::now();
+        let now = self.clock.now();
         let last = run.ctx.last_heartbeat().unwrap_or(run.started_at);
         let deadline = last + timeout;
         if deadline > now {
@@ -643,7 +655,7 @@ impl Runner {
         // A ready-gated child that failed before ready is already
         // `Restarting`.
         if child.phase != Phase::Restarting {
-            child.set_phase(Phase::Restarting);
+            child.set_phase(Phase::Restarting, self.clock.now());
         }
         child.restarts += 1;
         self.tree.metrics.restarted(&child.counters);
@@ -669,15 +681,16 @@ impl Runner {
         let attempt = u32::try_from(child.starts).unwrap_or(u32::MAX);
         let path = child.path().clone();
         let run_id = self.next_run;
+        let now = self.clock.now();
         let ctx = match self
             .spare_ctx
             .take()
-            .and_then(|spare| spare.renew(&path, attempt, slot, run_id))
+            .and_then(|spare| spare.renew(&path, attempt, slot, run_id, now))
         {
             Some(ctx) => ctx,
             None => {
                 let (tx, tree) = (self.tx.clone(), self.tree.clone());
-                Context::new(path, attempt, tx, tree, slot, run_id)
+                Context::new(path, attempt, tx, tree, slot, run_id, now)
             }
         };
         // The run happens inside a `child{path, attempt}` span, attached only
@@ -693,7 +706,6 @@ impl Runner {
         let task = child.spec.service.clone().spawn(ctx.clone(), span);
         self.live += 1;
         let gate = child.spec.ready;
-        let now = Instant::now();
         child.run = Some(Run {
             ctx,
             task,
@@ -708,7 +720,7 @@ impl Runner {
         });
         match gate {
             None => {
-                child.set_phase(Phase::Running);
+                child.set_phase(Phase::Running, self.clock.now());
                 if let Some(timeout) = child.spec.heartbeat {
                     child.timer =
                         Some(self.timers.insert_at(Timer::Heartbeat(slot), now + timeout));
@@ -749,7 +761,7 @@ impl Runner {
             }
             child.pending_start = false;
             if !matches!(child.phase, Phase::Terminated(_)) {
-                child.set_phase(Phase::Terminated(ExitReason::Shutdown));
+                child.set_phase(Phase::Terminated(ExitReason::Shutdown), self.clock.now());
             }
             return false;
         };
@@ -772,7 +784,7 @@ impl Runner {
                 });
             }
         }
-        child.set_phase(Phase::Stopping);
+        child.set_phase(Phase::Stopping, self.clock.now());
         true
     }
 
@@ -819,7 +831,7 @@ impl Runner {
                 self.plan = self.table.slots_rev().into_iter().map(Step::Stop).collect();
             }
             super::ShutdownOrder::Concurrent => {
-                let now = Instant::now();
+                let now = self.clock.now();
                 for slot in self.table.slots_rev() {
                     self.stop_child_with(slot, Some(now));
                 }
@@ -870,7 +882,7 @@ impl Runner {
     }
 
     fn snapshots(&self) -> Vec<ChildSnapshot> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let plan_deadline = self.plan_timer.as_ref().map(|k| self.timers.deadline(k));
         self.table
             .iter()

@@ -36,10 +36,10 @@ impl Runner {
         if child.phase == Phase::Stopping || self.mode == Mode::Stopping {
             let regrouped = child.pending_start && self.mode != Mode::Stopping;
             if regrouped {
-                child.set_phase(Phase::BackingOff);
+                child.set_phase(Phase::BackingOff, self.clock.now());
             } else {
                 child.pending_start = false;
-                child.set_phase(Phase::Terminated(reason.clone()));
+                child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
             }
             if run.manual {
                 let err = if self.mode == Mode::Stopping {
@@ -74,7 +74,7 @@ impl Runner {
         //    the error; not restarted, not counted. `start_child` keeps
         //    nothing (OTP), `restart_child` keeps the spec.
         if run.manual {
-            child.set_phase(Phase::Terminated(reason.clone()));
+            child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
             let added = child.is_being_added();
             let err = ControlError::StartFailed {
                 path: child.path().to_string(),
@@ -95,7 +95,7 @@ impl Runner {
         if self.current == Some(Step::Start(slot)) && !run.ready {
             self.current = None;
             if self.mode == Mode::Starting {
-                child.set_phase(Phase::Terminated(reason.clone()));
+                child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
                 let err = match child.last_supervisor_error.as_deref().cloned() {
                     // A nested supervisor's failed start: the deepest path.
                     Some(e @ SupervisorError::StartFailed { .. }) => e,
@@ -127,11 +127,11 @@ impl Runner {
         let significant = child.spec.significant;
         match decision {
             Decision::Stay => {
-                child.set_phase(Phase::Terminated(reason));
+                child.set_phase(Phase::Terminated(reason), self.clock.now());
                 self.check_auto_shutdown(significant);
             }
             Decision::Remove => {
-                child.set_phase(Phase::Terminated(reason));
+                child.set_phase(Phase::Terminated(reason), self.clock.now());
                 self.remove(slot);
                 self.check_auto_shutdown(significant);
             }
@@ -143,12 +143,12 @@ impl Runner {
                 if self.systemd {
                     crate::systemd::status(&format!("gave up on {}: {reason}", child.path()));
                 }
-                child.set_phase(Phase::Terminated(reason.clone()));
+                child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
                 let path = child.path().clone();
                 self.emit(path, EventKind::GaveUp { reason });
             }
             Decision::Escalate => {
-                child.set_phase(Phase::Terminated(reason.clone()));
+                child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
                 let err = SupervisorError::IntensityExceeded {
                     supervisor: self.path.to_string(),
                     child: child.path().to_string(),
@@ -176,7 +176,7 @@ impl Runner {
             // No timer at all for a zero delay.
             self.restart_now(slot);
         } else {
-            child.set_phase(Phase::BackingOff);
+            child.set_phase(Phase::BackingOff, self.clock.now());
             child.timer = Some(self.timers.insert_at(Timer::Restart(slot), now + delay));
             tracing::debug!(path = %child.path(), ?delay, "backing off");
             let path = child.path().clone();
@@ -199,7 +199,7 @@ impl Runner {
         if let Some(child) = self.table.get_mut(trigger) {
             child.pending_start = true;
             if child.phase != Phase::BackingOff {
-                child.set_phase(Phase::BackingOff);
+                child.set_phase(Phase::BackingOff, self.clock.now());
             }
             tracing::warn!(
                 path = %child.path(),
@@ -215,7 +215,7 @@ impl Runner {
         }
         self.clear_plan();
         let concurrent = self.config.shutdown_order == ShutdownOrder::Concurrent;
-        let now = Instant::now();
+        let now = self.clock.now();
         for &slot in members.iter().rev().filter(|&&s| s != trigger) {
             let Some(child) = self.table.get_mut(slot) else {
                 continue;
