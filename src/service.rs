@@ -250,20 +250,23 @@ impl<S: Service> ErasedService for S {
     }
 }
 
-/// Renders an error and its chain of sources as `outer: inner: root`.
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = err.to_string();
+/// Renders an error and its chain of sources as `outer: inner: root` into
+/// `out` (cleared first): the supervisor reuses one buffer, so a failure
+/// costs no allocation but the message's own.
+pub(crate) fn write_error_chain(err: &(dyn std::error::Error + 'static), out: &mut String) {
+    use std::fmt::Write;
+    out.clear();
+    let _ = write!(out, "{err}");
     let mut source = err.source();
     while let Some(s) = source {
-        let part = s.to_string();
+        let mark = out.len();
+        let _ = write!(out, ": {s}");
         // anyhow and others often repeat the source in Display: skip echoes.
-        if !msg.ends_with(&part) {
-            msg.push_str(": ");
-            msg.push_str(&part);
+        if out[..mark].ends_with(&out[mark + 2..]) {
+            out.truncate(mark);
         }
         source = s.source();
     }
-    msg
 }
 
 #[cfg(test)]
@@ -374,10 +377,18 @@ mod tests {
         assert!(rx.try_recv().is_err(), "reported once");
     }
 
+    fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+        let mut out = "left over".to_owned();
+        write_error_chain(err, &mut out);
+        out
+    }
+
     #[test]
     fn chain_joins_sources() {
         let e = Outer(std::io::Error::other("disk gone"));
         assert_eq!(error_chain(&e), "outer: disk gone");
+        let e: BoxError = "plain".into();
+        assert_eq!(error_chain(&*e), "plain");
     }
 
     #[test]

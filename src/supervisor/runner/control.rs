@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::{Command, Mode, Msg, Reply, Runner, Step};
+use super::{emit, Command, Mode, Msg, Reply, Runner, Step};
 use crate::event::EventKind;
 use crate::lifecycle::Phase;
 use crate::supervisor::builder::validate_spec;
@@ -176,7 +176,7 @@ impl Runner {
         if added {
             let path = child.path().clone();
             tracing::info!(path = %path, "child added");
-            self.emit(path, EventKind::ChildAdded);
+            emit(&self.tree, &path, || EventKind::ChildAdded);
         }
     }
 

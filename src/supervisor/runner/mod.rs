@@ -65,7 +65,7 @@ use super::{ChildCounts, Config, Tree};
 use crate::event::{Event, EventKind};
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::restart_limit::RestartWindow;
-use crate::service::{error_chain, Exit, Outcome};
+use crate::service::{write_error_chain, Exit, Outcome};
 use crate::{ChildSpec, Context, ControlError, Restart, Shutdown, SupervisorError};
 
 /// A message to a supervisor's loop.
@@ -199,6 +199,8 @@ pub(crate) struct Runner {
     table: Table,
     /// The instant of the event being handled.
     clock: clock::EventClock,
+    /// Where a failure's error chain is rendered (see `SCRATCH_KEPT`).
+    scratch: String,
     /// Runs spawned whose `Msg::Exit` has not arrived yet.
     live: usize,
     timers: DelayQueue<Timer>,
@@ -260,6 +262,7 @@ impl Runner {
             table,
             live: 0,
             clock,
+            scratch: String::new(),
             timers: DelayQueue::new(),
             plan_timer: None,
             tx: w.tx,
@@ -315,7 +318,7 @@ impl Runner {
             Ok(()) => tracing::info!(supervisor = %self.path, "supervisor stopped"),
             Err(e) => tracing::error!(supervisor = %self.path, error = %e, "supervisor failed"),
         }
-        self.emit(self.path.clone(), EventKind::ShutdownDone);
+        self.emit_own(|| EventKind::ShutdownDone);
         self.state.send_replace(State::Stopped {
             started: self.started,
             outcome: outcome.clone(),
@@ -341,7 +344,7 @@ impl Runner {
                     // The start plan's queue held one step per child.
                     self.plan.shrink_to_fit();
                     self.state.send_replace(State::Running);
-                    self.emit(self.path.clone(), EventKind::SupervisorStarted);
+                    self.emit_own(|| EventKind::SupervisorStarted);
                     tracing::info!(supervisor = %self.path, "supervisor started");
                     if let Some(ctx) = &self.parent {
                         ctx.ready();
@@ -387,8 +390,9 @@ impl Runner {
             child.restarts += 1;
             self.tree.metrics.restarted(&child.counters);
             let attempt = next_attempt(child);
-            let path = child.path().clone();
-            self.emit(path, EventKind::Restarted { attempt });
+            emit(&self.tree, child.path(), || EventKind::Restarted {
+                attempt,
+            });
         }
         self.spawn(slot, false)
     }
@@ -460,7 +464,7 @@ impl Runner {
         if manual {
             self.finish_manual_start(slot);
         }
-        self.emit(path, EventKind::Ready);
+        emit(&self.tree, &path, || EventKind::Ready);
         if self.current == Some(Step::Start(slot)) {
             self.current = None;
         }
@@ -484,25 +488,21 @@ impl Runner {
             .total_uptime_us
             .saturating_add(u64::try_from(ran_for.as_micros()).unwrap_or(u64::MAX));
         let stop_requested = run.ctx.stop_requested();
-        let (reason, sup_err) = classify(outcome, &run, &child.spec);
+        let (reason, sup_err) = classify(outcome, &run, &child.spec, &mut self.scratch);
         if let Some(settle_task) = &child.spec.on_exit {
             settle_task(&reason);
         }
         child.record_exit(reason.clone());
         child.last_supervisor_error = sup_err.map(Box::new);
-        let path = child.path().clone();
         self.tree.metrics.exited(&child.counters, &reason, ran_for);
         log_exit(
-            &path,
+            child.path(),
             &reason,
             stop_requested || self.mode == Mode::Stopping,
         );
-        self.emit(
-            path,
-            EventKind::Exited {
-                reason: reason.clone(),
-            },
-        );
+        emit(&self.tree, child.path(), || EventKind::Exited {
+            reason: reason.clone(),
+        });
         if self.current == Some(Step::Stop(slot)) {
             self.current = None;
         }
@@ -660,12 +660,14 @@ impl Runner {
         child.restarts += 1;
         self.tree.metrics.restarted(&child.counters);
         let attempt = next_attempt(child);
-        let path = child.path().clone();
         #[cfg(feature = "systemd")]
         if self.systemd {
+            let path = child.path();
             crate::systemd::status(&format!("restarting {path} (attempt {attempt})"));
         }
-        self.emit(path, EventKind::Restarted { attempt });
+        emit(&self.tree, child.path(), || EventKind::Restarted {
+            attempt,
+        });
         self.spawn(slot, false);
     }
 
@@ -733,8 +735,7 @@ impl Runner {
             }
         }
         tracing::info!(path = %child.path(), attempt, "child started");
-        let path = child.path().clone();
-        self.emit(path, EventKind::Started { attempt });
+        emit(&self.tree, child.path(), || EventKind::Started { attempt });
         if manual && gate.is_none() {
             self.finish_manual_start(slot);
         }
@@ -795,12 +796,9 @@ impl Runner {
             return;
         }
         if let Err(e) = &outcome {
-            self.emit(
-                self.path.clone(),
-                EventKind::SupervisorFailed {
-                    error: e.to_string(),
-                },
-            );
+            self.emit_own(|| EventKind::SupervisorFailed {
+                error: e.to_string(),
+            });
         }
         self.mode = Mode::Stopping;
         self.outcome = Some(outcome);
@@ -811,7 +809,7 @@ impl Runner {
         self.state.send_replace(State::Stopping {
             started: self.started,
         });
-        self.emit(self.path.clone(), EventKind::ShutdownStarted);
+        self.emit_own(|| EventKind::ShutdownStarted);
         self.clear_plan();
         // Call off pending starts and restarts first, so that no timer can
         // fire a restart.
@@ -853,7 +851,7 @@ impl Runner {
     fn remove(&mut self, slot: usize) {
         if let Some(path) = self.forget(slot) {
             tracing::debug!(path = %path, "child removed");
-            self.emit(path, EventKind::ChildRemoved);
+            emit(&self.tree, &path, || EventKind::ChildRemoved);
         }
     }
 
@@ -897,17 +895,25 @@ impl Runner {
             .collect()
     }
 
-    fn emit(&self, path: Arc<str>, kind: EventKind) {
-        // No subscriber: nothing to stamp or send.
-        let Some(events) = self.tree.listened() else {
-            return;
-        };
-        let _ = events.send(Event {
-            path,
-            at: SystemTime::now(),
-            kind,
-        });
+    /// Emits a supervisor-level event (see [`emit`]).
+    fn emit_own(&self, kind: impl FnOnce() -> EventKind) {
+        emit(&self.tree, &self.path, kind);
     }
+}
+
+/// Sends an event about `path`, made by `kind`, if anyone listens: with
+/// no subscriber nothing is made, cloned, stamped or sent. A function of
+/// the tree rather than a method, so that a child of the table can be
+/// borrowed while it is called.
+fn emit(tree: &Tree, path: &Arc<str>, kind: impl FnOnce() -> EventKind) {
+    let Some(events) = tree.listened() else {
+        return;
+    };
+    let _ = events.send(Event {
+        path: path.clone(),
+        at: SystemTime::now(),
+        kind: kind(),
+    });
 }
 
 impl Drop for Runner {
@@ -961,6 +967,9 @@ impl Hasher for IdHasher {
     }
 }
 
+/// The largest error-rendering buffer a supervisor keeps between failures.
+const SCRATCH_KEPT: usize = 1024;
+
 fn next_attempt(child: &Child) -> u32 {
     u32::try_from(child.starts.saturating_add(1)).unwrap_or(u32::MAX)
 }
@@ -971,6 +980,7 @@ fn classify(
     outcome: Outcome,
     run: &Run,
     spec: &ChildSpec,
+    scratch: &mut String,
 ) -> (ExitReason, Option<SupervisorError>) {
     if run.ready_timed_out {
         let timeout = spec.ready.and_then(|g| g.timeout).unwrap_or_default();
@@ -985,7 +995,12 @@ fn classify(
         Outcome::Returned(Ok(())) => (ExitReason::Completed, None),
         Outcome::Returned(Err(e)) => {
             let sup = e.downcast_ref::<SupervisorError>().cloned();
-            (ExitReason::Failed(error_chain(&*e).into()), sup)
+            write_error_chain(&*e, scratch);
+            let message = Arc::from(scratch.as_str());
+            if scratch.capacity() > SCRATCH_KEPT {
+                *scratch = String::new(); // one huge message is not kept
+            }
+            (ExitReason::Failed(message), sup)
         }
         Outcome::Panicked(payload) => (ExitReason::Panicked(panic_message(payload)), None),
         Outcome::Aborted => (ExitReason::Aborted, None),

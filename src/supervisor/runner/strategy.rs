@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Ended, Mode, Runner, Step, Timer};
+use super::{emit, Ended, Mode, Runner, Step, Timer};
 use crate::event::EventKind;
 use crate::lifecycle::{ExitReason, Phase};
 use crate::supervisor::decision::{decide, Decision};
@@ -144,8 +144,7 @@ impl Runner {
                     crate::systemd::status(&format!("gave up on {}: {reason}", child.path()));
                 }
                 child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
-                let path = child.path().clone();
-                self.emit(path, EventKind::GaveUp { reason });
+                emit(&self.tree, child.path(), || EventKind::GaveUp { reason });
             }
             Decision::Escalate => {
                 child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
@@ -179,8 +178,7 @@ impl Runner {
             child.set_phase(Phase::BackingOff, self.clock.now());
             child.timer = Some(self.timers.insert_at(Timer::Restart(slot), now + delay));
             tracing::debug!(path = %child.path(), ?delay, "backing off");
-            let path = child.path().clone();
-            self.emit(path, EventKind::BackingOff { delay });
+            emit(&self.tree, child.path(), || EventKind::BackingOff { delay });
         }
     }
 
@@ -209,8 +207,7 @@ impl Runner {
                 "restarting the group"
             );
             if !delay.is_zero() {
-                let path = child.path().clone();
-                self.emit(path, EventKind::BackingOff { delay });
+                emit(&self.tree, child.path(), || EventKind::BackingOff { delay });
             }
         }
         self.clear_plan();
