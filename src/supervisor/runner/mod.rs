@@ -488,7 +488,8 @@ impl Runner {
             .total_uptime_us
             .saturating_add(u64::try_from(ran_for.as_micros()).unwrap_or(u64::MAX));
         let stop_requested = run.ctx.stop_requested();
-        let (reason, sup_err) = classify(outcome, &run, &child.spec, &mut self.scratch);
+        let last = child.last_exit.as_ref();
+        let (reason, sup_err) = classify(outcome, &run, &child.spec, last, &mut self.scratch);
         if let Some(settle_task) = &child.spec.on_exit {
             settle_task(&reason);
         }
@@ -975,11 +976,13 @@ fn next_attempt(child: &Child) -> u32 {
 }
 
 /// Turns a task's end into an exit reason, and keeps a nested supervisor's
-/// own error.
+/// own error. `last` is the child's previous exit, whose message is shared
+/// when this one says the same (a crash loop allocates no message).
 fn classify(
     outcome: Outcome,
     run: &Run,
     spec: &ChildSpec,
+    last: Option<&ExitReason>,
     scratch: &mut String,
 ) -> (ExitReason, Option<SupervisorError>) {
     if run.ready_timed_out {
@@ -996,24 +999,36 @@ fn classify(
         Outcome::Returned(Err(e)) => {
             let sup = e.downcast_ref::<SupervisorError>().cloned();
             write_error_chain(&*e, scratch);
-            let message = Arc::from(scratch.as_str());
+            let message = shared(scratch, last);
             if scratch.capacity() > SCRATCH_KEPT {
                 *scratch = String::new(); // one huge message is not kept
             }
             (ExitReason::Failed(message), sup)
         }
-        Outcome::Panicked(payload) => (ExitReason::Panicked(panic_message(payload)), None),
+        Outcome::Panicked(payload) => {
+            let message = shared(panic_message(&*payload), last);
+            (ExitReason::Panicked(message), None)
+        }
         Outcome::Aborted => (ExitReason::Aborted, None),
     }
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> Arc<str> {
+/// `text` as an exit's message: the previous exit's own, if it says the
+/// same, else a new one.
+fn shared(text: &str, last: Option<&ExitReason>) -> Arc<str> {
+    match last {
+        Some(ExitReason::Failed(m) | ExitReason::Panicked(m)) if **m == *text => m.clone(),
+        _ => Arc::from(text),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
-        Arc::from(*s)
+        s
     } else if let Some(s) = payload.downcast_ref::<String>() {
-        Arc::from(s.as_str())
+        s
     } else {
-        Arc::from("Box<dyn Any>")
+        "Box<dyn Any>"
     }
 }
 
@@ -1022,5 +1037,25 @@ fn log_exit(path: &str, reason: &ExitReason, stopping: bool) {
         tracing::info!(path, %reason, "child exited");
     } else {
         tracing::warn!(path, %reason, "child failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A crash loop's repeated message is the previous exit's allocation.
+    #[test]
+    fn a_repeated_message_is_shared() {
+        let last = ExitReason::Failed("db down".into());
+        let ExitReason::Failed(m) = &last else {
+            unreachable!()
+        };
+        assert!(Arc::ptr_eq(&shared("db down", Some(&last)), m));
+        let other = shared("db up", Some(&last));
+        assert!(!Arc::ptr_eq(&other, m));
+        assert_eq!(&*other, "db up");
+        assert_eq!(&*shared("db down", Some(&ExitReason::Completed)), "db down");
+        assert_eq!(&*shared("x", None), "x");
     }
 }
