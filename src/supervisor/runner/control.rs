@@ -150,7 +150,7 @@ impl Runner {
             }));
             return;
         }
-        let path = super::child_path(&self.path, &spec.name);
+        let path = super::child_path(&self.path, &spec.name, &mut self.scratch);
         let counters = self.tree.metrics.register(&path);
         let mut child = Child::new(Arc::new(spec), counters, self.clock.now());
         child.wait(Waiter::Added(reply));

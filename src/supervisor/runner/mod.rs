@@ -246,8 +246,9 @@ impl Runner {
         table.reserve(n);
         let mut plan = VecDeque::with_capacity(config.children.len());
         let mut counters = Vec::with_capacity(config.children.len());
+        let mut buf = String::new();
         for spec in &config.children {
-            let path = child_path(&w.path, &spec.name);
+            let path = child_path(&w.path, &spec.name, &mut buf);
             let c = crate::metrics::ChildCounters::new(&path);
             counters.push(c.clone());
             let mut child = Child::new(spec.clone(), c, clock.now());
@@ -940,13 +941,14 @@ impl Drop for Runner {
     }
 }
 
-/// `parent/name`, without the formatting machinery (one per child start-up).
-pub(super) fn child_path(parent: &str, name: &str) -> Arc<str> {
-    let mut path = String::with_capacity(parent.len() + 1 + name.len());
-    path.push_str(parent);
-    path.push('/');
-    path.push_str(name);
-    path.into()
+/// `parent/name`, without the formatting machinery (one per child start-up),
+/// joined in `buf` (reused from child to child): one allocation, the path's.
+pub(super) fn child_path(parent: &str, name: &str, buf: &mut String) -> Arc<str> {
+    buf.clear();
+    buf.push_str(parent);
+    buf.push('/');
+    buf.push_str(name);
+    Arc::from(buf.as_str())
 }
 
 /// A hasher for tokio task ids (sequential `u64`s): one multiplication
