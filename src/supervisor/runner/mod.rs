@@ -951,8 +951,9 @@ pub(super) fn child_path(parent: &str, name: &str, buf: &mut String) -> Arc<str>
     Arc::from(buf.as_str())
 }
 
-/// A hasher for tokio task ids (sequential `u64`s): one multiplication
-/// (Fibonacci hashing) instead of SipHash; the ids are not attacker-chosen.
+/// A hasher for the crate's own keys (child names in the table and the
+/// builder's duplicate check): Fibonacci hashing instead of SipHash; the
+/// keys come from the program's configuration, not from an attacker.
 #[derive(Debug, Default)]
 pub(crate) struct IdHasher(u64);
 
