@@ -482,7 +482,14 @@ impl Runner {
             return;
         };
         if let Some(key) = child.timer.take() {
-            self.kills.cancel(&mut self.timers, key);
+            // While the supervisor stops, nothing is restarted: the ended
+            // run's kill deadline is left in the queue, which is dropped
+            // with the loop, instead of being taken out of the timer wheel
+            // child after child. If it fires first, it finds no child
+            // whose timer it still is, and kills nobody.
+            if self.mode != Mode::Stopping {
+                self.kills.cancel(&mut self.timers, key);
+            }
         }
         let ran_for = now.saturating_duration_since(run.started_at);
         child.total_uptime_us = child
