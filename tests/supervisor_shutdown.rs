@@ -132,6 +132,47 @@ async fn concurrent_stop_aborts_each_stubborn_child_at_its_own_timeout() {
     assert_eq!(alive_tasks(), 0);
 }
 
+/// The kill deadline of a child that stopped in time stays armed while the
+/// supervisor stops (it is cheaper to leave it than to take it out), and
+/// when it passes it must kill nobody: a slower sibling with a longer
+/// timeout still ends on its own, in both stop orders.
+#[tokio::test(start_paused = true)]
+async fn an_ended_childs_deadline_kills_no_slower_sibling() {
+    for order in [ShutdownOrder::Reverse, ShutdownOrder::Concurrent] {
+        let log = Log::default();
+        let alive = Alive::default();
+        // Stopped first in reverse order: `quick`, whose 1 s deadline
+        // passes while `slow` (7 s to stop, allowed 10 s) is still stopping.
+        let h = Supervisor::builder("sup")
+            .shutdown_order(order)
+            .child(
+                scripted("slow", &log, &alive, vec![Act::SlowStop(secs(7))])
+                    .shutdown(Shutdown::Graceful(secs(10))),
+            )
+            .child(
+                scripted("quick", &log, &alive, vec![Act::Serve])
+                    .shutdown(Shutdown::Graceful(secs(1))),
+            )
+            .start_ok()
+            .await;
+        let t0 = Instant::now();
+        tokio::time::timeout(secs(20), h.shutdown())
+            .await
+            .expect("stopped")
+            .unwrap();
+        assert_eq!(t0.elapsed(), secs(7), "{order:?}: slow ended on its own");
+        let phases: Vec<_> = h
+            .which_children()
+            .await
+            .into_iter()
+            .map(|c| c.phase)
+            .collect();
+        let shut_down = Phase::Terminated(ExitReason::Shutdown);
+        assert_eq!(phases, [shut_down.clone(), shut_down], "{order:?}");
+        assert_eq!(alive_tasks(), 0);
+    }
+}
+
 /// The same in a group restart under `Concurrent`: a sibling that ignores
 /// the stop is aborted at its timeout, and the group then starts again.
 #[tokio::test(start_paused = true)]
