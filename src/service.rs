@@ -383,6 +383,42 @@ mod tests {
         out
     }
 
+    /// A future whose destructor panics as it is dropped unfinished (an
+    /// abort) is reported as a panic of the run, still exactly once.
+    #[test]
+    fn a_panic_while_dropped_unfinished_is_reported_as_a_panic() {
+        struct PanicsOnDrop;
+        impl Future for PanicsOnDrop {
+            type Output = Result<(), BoxError>;
+            fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+                Poll::Pending
+            }
+        }
+        impl Drop for PanicsOnDrop {
+            fn drop(&mut self) {
+                panic!("destructor");
+            }
+        }
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let ctx = Context::new(
+            "sup/c".into(),
+            1,
+            tx,
+            Tree::new(),
+            3,
+            9,
+            tokio::time::Instant::now(),
+        );
+        let report = Report {
+            run: Some(PanicsOnDrop),
+            end: EndGuard(Some(ctx)),
+        };
+        let dropped = catch_unwind(AssertUnwindSafe(|| drop(report)));
+        assert!(dropped.is_err(), "the destructor's panic goes on to tokio");
+        assert!(matches!(exit(&mut rx).outcome, Outcome::Panicked(_)));
+        assert!(rx.try_recv().is_err(), "reported once");
+    }
+
     #[test]
     fn chain_joins_sources() {
         let e = Outer(std::io::Error::other("disk gone"));
