@@ -226,6 +226,8 @@ pub(crate) struct Runner {
     outcome: Option<Result<(), SupervisorError>>,
     /// Whether every child had started (the start plan completed).
     started: bool,
+    /// Whether the final state was published (else `Drop` publishes `Lost`).
+    published_stop: bool,
     next_run: u64,
     /// The number of the last child a dynamic supervisor named.
     next_dynamic_id: u64,
@@ -280,6 +282,7 @@ impl Runner {
             spare_ctx: None,
             outcome: None,
             started: false,
+            published_stop: false,
             next_run: 0,
             next_dynamic_id: 0,
             systemd,
@@ -314,17 +317,17 @@ impl Runner {
             }
         }
         let outcome = self.outcome.take().unwrap_or(Ok(()));
-        let children = Arc::new(self.snapshots());
         match &outcome {
             Ok(()) => tracing::info!(supervisor = %self.path, "supervisor stopped"),
             Err(e) => tracing::error!(supervisor = %self.path, error = %e, "supervisor failed"),
         }
         self.emit_own(|| EventKind::ShutdownDone);
-        self.state.send_replace(State::Stopped {
-            started: self.started,
+        self.publish(|r| State::Stopped {
+            started: r.started,
             outcome: outcome.clone(),
-            children,
+            children: Arc::new(r.snapshots()),
         });
+        self.published_stop = true;
         outcome
     }
 
@@ -344,7 +347,7 @@ impl Runner {
                     self.started = true;
                     // The start plan's queue held one step per child.
                     self.plan.shrink_to_fit();
-                    self.state.send_replace(State::Running);
+                    self.publish(|_| State::Running);
                     self.emit_own(|| EventKind::SupervisorStarted);
                     tracing::info!(supervisor = %self.path, "supervisor started");
                     if let Some(ctx) = &self.parent {
@@ -815,9 +818,7 @@ impl Runner {
         if self.systemd {
             crate::systemd::stopping();
         }
-        self.state.send_replace(State::Stopping {
-            started: self.started,
-        });
+        self.publish(|r| State::Stopping { started: r.started });
         self.emit_own(|| EventKind::ShutdownStarted);
         self.clear_plan();
         // Call off pending starts and restarts first, so that no timer can
@@ -888,6 +889,16 @@ impl Runner {
         temporary
     }
 
+    /// Publishes the supervisor's state to its handles. A nested supervisor
+    /// has none (its parent reaches it by commands, and learns of its start
+    /// from `ready()`), and neither has a root whose handles are all gone:
+    /// then nothing is made, snapshots included, and nobody is notified.
+    fn publish(&self, state: impl FnOnce(&Self) -> State) {
+        if self.state.receiver_count() > 0 {
+            self.state.send_replace(state(self));
+        }
+    }
+
     fn snapshots(&self) -> Vec<ChildSnapshot> {
         let now = self.clock.now();
         let plan_deadline = self.plan_timer.as_ref().map(|k| self.timers.deadline(k));
@@ -935,14 +946,13 @@ impl Drop for Runner {
                 run.task.abort();
             }
         }
-        if !matches!(*self.state.borrow(), State::Stopped { .. }) {
-            let children = Arc::new(self.snapshots());
-            self.state.send_replace(State::Stopped {
-                started: self.started,
+        if !self.published_stop {
+            self.publish(|r| State::Stopped {
+                started: r.started,
                 outcome: Err(SupervisorError::Lost {
-                    supervisor: self.path.to_string(),
+                    supervisor: r.path.to_string(),
                 }),
-                children,
+                children: Arc::new(r.snapshots()),
             });
         }
     }
