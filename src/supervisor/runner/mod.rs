@@ -17,8 +17,9 @@
 //!
 //! Children are spawned as they are, their future stored inline in the
 //! task; the only thing around their polls is the `catch_unwind` that tokio
-//! would otherwise do itself (`service::Report`). The loop never awaits anything but that
-//! `select!`, and holds no lock: everything it touches is its own.
+//! would otherwise do itself (`service::Report`). The loop never awaits
+//! anything but that `select!`, and holds no lock: everything it touches is
+//! its own.
 //!
 //! Sequences that must happen in order (the start, in spec order; a group
 //! restart: stop in reverse order, wait the backoff, start in order; the
