@@ -56,7 +56,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::time::{delay_queue, DelayQueue};
 
@@ -296,6 +295,10 @@ impl Runner {
         self.clock.tick();
         loop {
             self.advance();
+            // The turn is over: kill groups emptied in it and not joined
+            // again are removed.
+            let stopping = self.mode == Mode::Stopping;
+            self.kills.sweep(&mut self.timers, stopping);
             if self.finished() {
                 break;
             }
@@ -458,7 +461,7 @@ impl Runner {
         run.ready = true;
         let manual = std::mem::take(&mut run.manual);
         if let Some(key) = child.timer.take() {
-            self.kills.cancel(&mut self.timers, key);
+            self.kills.cancel(&mut self.timers, key, false);
         }
         if matches!(child.phase, Phase::Starting | Phase::Restarting) {
             child.set_phase(Phase::Running, self.clock.now());
@@ -487,13 +490,12 @@ impl Runner {
         };
         if let Some(key) = child.timer.take() {
             // While the supervisor stops, nothing is restarted: the ended
-            // run's kill deadline is left in the queue, which is dropped
-            // with the loop, instead of being taken out of the timer wheel
-            // child after child. If it fires first, it finds no child
-            // whose timer it still is, and kills nobody.
-            if self.mode != Mode::Stopping {
-                self.kills.cancel(&mut self.timers, key);
-            }
+            // run's deadline is left in the queue, which is dropped with the
+            // loop, instead of being taken out of the timer wheel child
+            // after child. If it fires first, it finds no child whose timer
+            // it still is, and kills nobody (see `kills`).
+            let stopping = self.mode == Mode::Stopping;
+            self.kills.cancel(&mut self.timers, key, stopping);
         }
         let ran_for = now.saturating_duration_since(run.started_at);
         child.total_uptime_us = child
@@ -756,14 +758,10 @@ impl Runner {
     }
 
     /// Asks a child to stop per its `Shutdown`. Returns whether the caller
-    /// must wait for its task to end.
+    /// must wait for its task to end. Its kill deadline is shared with the
+    /// children stopped at the same instant or within the same millisecond
+    /// (`kills`).
     fn stop_child(&mut self, slot: usize) -> bool {
-        self.stop_child_with(slot, None)
-    }
-
-    /// `stop_child`, for one of several children stopped at once at
-    /// `together` (`Some`): their kill deadlines are then shared (`kills`).
-    fn stop_child_with(&mut self, slot: usize, together: Option<Instant>) -> bool {
         let Some(child) = self.table.get_mut(slot) else {
             return false;
         };
@@ -771,7 +769,7 @@ impl Runner {
             // Not running: a pending restart or a start that never happened
             // is simply called off.
             if let Some(key) = child.timer.take() {
-                self.kills.cancel(&mut self.timers, key);
+                self.kills.cancel(&mut self.timers, key, false);
             }
             child.pending_start = false;
             if !matches!(child.phase, Phase::Terminated(_)) {
@@ -785,17 +783,15 @@ impl Runner {
         tracing::debug!(path = %child.counters.path(), shutdown = ?child.spec.shutdown, "stopping child");
         // A readiness deadline no longer applies to a child being stopped.
         if let Some(key) = child.timer.take() {
-            self.kills.cancel(&mut self.timers, key);
+            self.kills.cancel(&mut self.timers, key, false);
         }
         match child.spec.shutdown {
             Shutdown::Brutal => run.task.abort(),
             Shutdown::Infinity => run.ctx.request_stop(),
             Shutdown::Graceful(timeout) => {
                 run.ctx.request_stop();
-                child.timer = Some(match together {
-                    None => self.timers.insert(Timer::Kill(slot), timeout),
-                    Some(now) => self.kills.join(&mut self.timers, now + timeout),
-                });
+                let deadline = self.clock.now() + timeout;
+                child.timer = Some(self.kills.join(&mut self.timers, deadline));
             }
         }
         child.set_phase(Phase::Stopping, self.clock.now());
@@ -840,9 +836,8 @@ impl Runner {
                 self.plan = self.table.slots_rev().into_iter().map(Step::Stop).collect();
             }
             super::ShutdownOrder::Concurrent => {
-                let now = self.clock.now();
                 for slot in self.table.slots_rev() {
-                    self.stop_child_with(slot, Some(now));
+                    self.stop_child(slot);
                 }
             }
         }
@@ -871,7 +866,7 @@ impl Runner {
     fn forget(&mut self, slot: usize) -> Option<Arc<str>> {
         let mut child = self.table.remove(slot)?;
         if let Some(key) = child.timer.take() {
-            self.kills.cancel(&mut self.timers, key);
+            self.kills.cancel(&mut self.timers, key, false);
         }
         self.plan
             .retain(|s| *s != Step::Start(slot) && *s != Step::Stop(slot));
@@ -970,8 +965,9 @@ pub(super) fn child_path(parent: &str, name: &str, buf: &mut String) -> Arc<str>
 }
 
 /// A hasher for the crate's own keys (child names in the table and the
-/// builder's duplicate check): Fibonacci hashing instead of SipHash; the
-/// keys come from the program's configuration, not from an attacker.
+/// builder's duplicate check, timer keys of kill groups): Fibonacci hashing
+/// instead of SipHash; the keys come from the program's configuration or
+/// from the crate itself, not from an attacker.
 #[derive(Debug, Default)]
 pub(crate) struct IdHasher(u64);
 
@@ -986,6 +982,9 @@ impl Hasher for IdHasher {
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
     }
 }
 

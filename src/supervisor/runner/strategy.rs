@@ -212,7 +212,6 @@ impl Runner {
         }
         self.clear_plan();
         let concurrent = self.config.shutdown_order == ShutdownOrder::Concurrent;
-        let now = self.clock.now();
         for &slot in members.iter().rev().filter(|&&s| s != trigger) {
             let Some(child) = self.table.get_mut(slot) else {
                 continue;
@@ -232,12 +231,12 @@ impl Runner {
                     run.drained = true;
                     self.draining += 1;
                 }
-                self.stop_child_with(slot, Some(now));
+                self.stop_child(slot);
             } else if child.run.is_some() {
                 self.plan.push_back(Step::Stop(slot));
             } else if let Some(key) = child.timer.take() {
                 // Waiting for its own restart: the group's restart replaces it.
-                self.kills.cancel(&mut self.timers, key);
+                self.kills.cancel(&mut self.timers, key, false);
             }
         }
         if concurrent {
