@@ -59,6 +59,10 @@ impl Restart {
 pub enum Shutdown {
     /// Cancel the child's context, wait up to the timeout for `run` to
     /// return, then abort the task. The default for workers, with 5 s.
+    ///
+    /// The deadline is kept to tokio's timer resolution, a millisecond:
+    /// children stopped within the same millisecond share one timer entry,
+    /// so a child may be aborted up to 1 ms after its timeout, never before.
     Graceful(Duration),
     /// Abort the task at once; `run` gets no chance to clean up.
     Brutal,
