@@ -10,7 +10,9 @@
 //! never by a child.
 //!
 //! The registry stays bounded: a child's counters leave it when the child
-//! leaves its supervisor (a `Temporary` child that ended, `delete_child`);
+//! leaves its supervisor (a `Temporary` child that ended, `delete_child`),
+//! and a nested supervisor's children leave it when that supervisor ends
+//! (its parent may start it again, with its children registered anew);
 //! the totals keep counting.
 
 use std::collections::BTreeMap;
@@ -132,10 +134,17 @@ impl Registry {
     }
 
     pub(crate) fn unregister(&self, c: &ChildCounters) {
-        let slot = c.slot.swap(usize::MAX, Ordering::Relaxed);
+        self.unregister_all([c]);
+    }
+
+    /// Unregisters many children under one lock (a nested supervisor's end).
+    pub(crate) fn unregister_all<'a>(&self, children: impl IntoIterator<Item = &'a ChildCounters>) {
         let mut slab = self.children.lock();
-        if slab.get(slot).is_some_and(|x| std::ptr::eq(&**x, c)) {
-            slab.remove(slot);
+        for c in children {
+            let slot = c.slot.swap(usize::MAX, Ordering::Relaxed);
+            if slab.get(slot).is_some_and(|x| std::ptr::eq(&**x, c)) {
+                slab.remove(slot);
+            }
         }
     }
 

@@ -274,3 +274,57 @@ async fn paths_in_snapshots_events_and_commands() {
     assert_eq!(err.to_string(), "`app/db/pool` is not a running supervisor");
     h.shutdown().await.unwrap();
 }
+
+/// A nested supervisor restarted by its parent registers its children's
+/// counters again; the old incarnation's must leave the registry (their
+/// counts kept in the totals), or the registry grows with every restart.
+#[tokio::test(start_paused = true)]
+async fn a_restarted_nested_supervisor_does_not_grow_the_metrics_registry() {
+    let inner = Supervisor::builder("inner")
+        .intensity(0, secs(1))
+        .child(
+            ChildSpec::new(
+                "flaky",
+                service_fn(|_ctx| async move {
+                    tokio::time::sleep(ms(10)).await;
+                    Err::<(), tokio_supervisor::BoxError>("boom".into())
+                }),
+            )
+            .restart(Restart::Permanent)
+            .backoff(Backoff::none()),
+        )
+        .child(ChildSpec::new(
+            "steady",
+            service_fn(|ctx| async move {
+                ctx.cancelled().await;
+                Ok(())
+            }),
+        ))
+        .build()
+        .unwrap();
+    let h = Supervisor::builder("app")
+        .intensity(u32::MAX, secs(1))
+        .child(
+            ChildSpec::from(inner)
+                .restart(Restart::Permanent)
+                .backoff(Backoff::none()),
+        )
+        .start_ok()
+        .await;
+    tokio::time::sleep(ms(1_000)).await;
+    let m = h.metrics();
+    let restarts = m.total.restarts;
+    assert!(
+        restarts >= 50,
+        "the nested supervisor was restarted: {restarts}"
+    );
+    assert_eq!(
+        m.children.len(),
+        3,
+        "app/inner, app/inner/flaky, app/inner/steady: {:?}",
+        m.children.iter().map(|c| &c.path).collect::<Vec<_>>()
+    );
+    let flaky_starts = m.total.starts;
+    assert!(flaky_starts > restarts, "totals kept the departed counts");
+    h.shutdown().await.unwrap();
+}

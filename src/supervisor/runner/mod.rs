@@ -942,6 +942,14 @@ impl Drop for Runner {
                 run.task.abort();
             }
         }
+        // A nested supervisor's children leave the tree's metrics with it
+        // (their counts stay in the totals): its parent may start it again,
+        // and the new one registers its children anew. A root's stay, for
+        // the handles to read after the stop.
+        if self.parent.is_some() {
+            let counters = self.table.iter().map(|c| &*c.counters);
+            self.tree.metrics.unregister_all(counters);
+        }
         if !self.published_stop {
             self.publish(|r| State::Stopped {
                 started: r.started,
