@@ -148,7 +148,8 @@ enum Timer {
     Heartbeat(usize),
     /// The delay step of the current plan.
     Plan,
-    /// A kill deadline shared by children stopped together (`kills`).
+    /// A kill deadline shared by the children stopped within one millisecond
+    /// (`kills`).
     KillGroup,
     /// The systemd watchdog ping (root only, feature `systemd`).
     #[cfg_attr(not(feature = "systemd"), allow(dead_code))]
@@ -226,8 +227,6 @@ pub(crate) struct Runner {
     outcome: Option<Result<(), SupervisorError>>,
     /// Whether every child had started (the start plan completed).
     started: bool,
-    /// Whether the final state was published (else `Drop` publishes `Lost`).
-    published_stop: bool,
     next_run: u64,
     /// The number of the last child a dynamic supervisor named.
     next_dynamic_id: u64,
@@ -282,7 +281,6 @@ impl Runner {
             spare_ctx: None,
             outcome: None,
             started: false,
-            published_stop: false,
             next_run: 0,
             next_dynamic_id: 0,
             systemd,
@@ -331,7 +329,6 @@ impl Runner {
             outcome: outcome.clone(),
             children: Arc::new(r.snapshots()),
         });
-        self.published_stop = true;
         outcome
     }
 
@@ -737,7 +734,7 @@ impl Runner {
         });
         match gate {
             None => {
-                child.set_phase(Phase::Running, self.clock.now());
+                child.set_phase(Phase::Running, now);
                 if let Some(timeout) = child.spec.heartbeat {
                     child.timer =
                         Some(self.timers.insert_at(Timer::Heartbeat(slot), now + timeout));
@@ -846,10 +843,13 @@ impl Runner {
     /// Aborts every live child at once (a second stop signal).
     fn kill_all(&mut self) {
         self.begin_stop(Ok(()));
-        for slot in self.table.slots() {
-            if let Some(run) = self.table.get_mut(slot).and_then(|c| c.run.as_mut()) {
-                run.task.abort();
-            }
+        self.abort_runs();
+    }
+
+    /// Aborts the task of every run still live; each reports its end.
+    fn abort_runs(&self) {
+        for run in self.table.iter().filter_map(|c| c.run.as_ref()) {
+            run.task.abort();
         }
     }
 
@@ -937,11 +937,7 @@ impl Drop for Runner {
         // Dropped without publishing an outcome (runtime shut down under us,
         // or a panic): tell the handles instead of leaving them waiting, and
         // abort the children: no task is left that nobody owns.
-        for slot in self.table.slots() {
-            if let Some(run) = self.table.get(slot).and_then(|c| c.run.as_ref()) {
-                run.task.abort();
-            }
-        }
+        self.abort_runs();
         // A nested supervisor's children leave the tree's metrics with it
         // (their counts stay in the totals): its parent may start it again,
         // and the new one registers its children anew. A root's stay, for
@@ -950,7 +946,10 @@ impl Drop for Runner {
             let counters = self.table.iter().map(|c| &*c.counters);
             self.tree.metrics.unregister_all(counters);
         }
-        if !self.published_stop {
+        if !matches!(*self.state.borrow(), State::Stopped { .. }) {
+            // Published nothing at the end either if nobody listened; then
+            // nobody can listen now (receivers are only cloned), and
+            // `publish` makes nothing.
             self.publish(|r| State::Stopped {
                 started: r.started,
                 outcome: Err(SupervisorError::Lost {
