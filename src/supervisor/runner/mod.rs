@@ -812,7 +812,17 @@ impl Runner {
         if self.systemd {
             crate::systemd::stopping();
         }
-        self.publish(|r| State::Stopping { started: r.started });
+        // Nobody waits for `Stopping`: a handle's `started()` has returned
+        // already if the start had completed, and otherwise waits for
+        // `Stopped`; `wait()` waits for `Stopped`. So it is stored for
+        // `borrow()` without waking anyone.
+        if self.state.receiver_count() > 0 {
+            let started = self.started;
+            self.state.send_if_modified(|s| {
+                *s = State::Stopping { started };
+                false
+            });
+        }
         self.emit_own(|| EventKind::ShutdownStarted);
         self.clear_plan();
         // Call off pending starts and restarts first, so that no timer can
