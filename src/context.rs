@@ -15,6 +15,9 @@
 //!   `token` cancels it itself if the stop came first, so either order ends
 //!   cancelled. Most runs never allocate one.
 //! * [`Context::ready`] sends at most one message per run.
+//! * A stop hand-off (`hand_off_to`) fires only from a run the ordered stop
+//!   reached (`arm_hand_off`), and only after the run's end was sent: the
+//!   supervisor always sees this run's end before the next one's.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -64,6 +67,10 @@ struct Inner {
     heartbeat: AtomicU64,
     born: Instant,
     notify: Option<Notifier>,
+    /// The run an ordered stop stops after this one (see `hand_off_to`).
+    hand_off: parking_lot::Mutex<Option<Context>>,
+    /// This run was stopped by an ordered stop: its end stops `hand_off`.
+    armed: AtomicBool,
 }
 
 struct Notifier {
@@ -86,6 +93,8 @@ impl Inner {
             heartbeat: AtomicU64::new(0),
             born,
             notify,
+            hand_off: parking_lot::Mutex::new(None),
+            armed: AtomicBool::new(false),
         }
     }
 }
@@ -144,6 +153,34 @@ impl Context {
                 outcome,
             }));
         }
+        // After the end is sent, so that the supervisor sees this end first.
+        if self.inner.armed.load(Ordering::Acquire) {
+            let next = self.inner.hand_off.lock().take();
+            if let Some(next) = next {
+                next.arm_hand_off();
+                next.request_stop();
+            }
+        }
+    }
+
+    /// Names the run that an ordered stop stops right after this one: when
+    /// this run ends, having been stopped by that ordered stop
+    /// ([`arm_hand_off`](Self::arm_hand_off)), its own task asks `next` to
+    /// stop, without waiting for the supervisor's loop to be scheduled. The
+    /// loop still takes each step itself (the kill deadline, the phase) and
+    /// is the only authority: the hand-off only makes the request earlier.
+    pub(crate) fn hand_off_to(&self, next: Context) {
+        *self.inner.hand_off.lock() = Some(next);
+    }
+
+    /// This run is being stopped by an ordered stop: its end hands off.
+    pub(crate) fn arm_hand_off(&self) {
+        self.inner.armed.store(true, Ordering::Release);
+    }
+
+    /// Whether an ordered stop reached this run (see `hand_off_to`).
+    pub(crate) fn handed_off(&self) -> bool {
+        self.inner.armed.load(Ordering::Acquire)
     }
 
     /// A context that belongs to no supervisor, for running a service
@@ -362,6 +399,49 @@ mod tests {
             .renew(&"app/z".into(), 3, 9, 3, Instant::now())
             .is_none());
         assert_eq!(kept.path(), "app/y");
+    }
+
+    #[tokio::test]
+    async fn a_hand_off_fires_only_from_an_armed_run_and_after_its_end_is_sent() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let ctx = |slot| {
+            Context::new(
+                "app/x".into(),
+                1,
+                tx.clone(),
+                Tree::new(),
+                slot,
+                1,
+                Instant::now(),
+            )
+        };
+        let (a, b, c) = (ctx(0), ctx(1), ctx(2));
+        a.hand_off_to(b.clone());
+        b.hand_off_to(c.clone());
+
+        // Not armed (it ended on its own, or a command stopped it): its end
+        // hands nothing off.
+        a.clone().report_end(crate::service::Outcome::Aborted);
+        assert!(!b.is_cancelled() && !b.handed_off());
+
+        // Armed by the ordered stop: its end, once sent, stops the next one
+        // and arms it in turn.
+        let a2 = ctx(0);
+        a2.hand_off_to(b.clone());
+        a2.arm_hand_off();
+        a2.report_end(crate::service::Outcome::Aborted);
+        assert!(b.is_cancelled() && b.handed_off());
+        assert!(!c.is_cancelled(), "one step at a time");
+        b.report_end(crate::service::Outcome::Aborted);
+        assert!(c.is_cancelled() && c.handed_off());
+
+        // The supervisor saw every end in the order they happened.
+        let slots: Vec<usize> = std::iter::from_fn(|| match rx.try_recv() {
+            Ok(Msg::Exit(e)) => Some(e.slot),
+            _ => None,
+        })
+        .collect();
+        assert_eq!(slots, [0, 0, 1]);
     }
 
     #[tokio::test]

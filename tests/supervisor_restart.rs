@@ -195,3 +195,50 @@ async fn siblings_are_untouched_by_a_one_for_one_restart() {
     h.shutdown().await.unwrap();
     assert_eq!(log.matching("stop"), ["c:stop", "b:stop", "a:stop"]);
 }
+
+/// A `OneForAll` group restart in OTP's order stops the siblings one at a
+/// time in reverse, each handing the stop to the next as it ends, and
+/// restarts them all once: the siblings' own ends are part of the restart,
+/// never failures of their own (with an intensity of one restart, a single
+/// miscounted end would take the supervisor down).
+#[tokio::test(start_paused = true)]
+async fn an_ordered_group_restart_stops_each_sibling_once_in_reverse() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let names: Vec<String> = (0..20).map(|i| format!("w{i:02}")).collect();
+    let children = names.iter().enumerate().map(|(i, n)| {
+        let script = if i == 0 {
+            vec![Act::ErrAfter(ms(50)), Act::Serve]
+        } else {
+            vec![Act::Serve]
+        };
+        scripted(n, &log, &alive, script).backoff(Backoff::none())
+    });
+    let h = Supervisor::builder("sup")
+        .strategy(tokio_supervisor::Strategy::OneForAll)
+        .intensity(1, secs(60))
+        .children(children)
+        .start_ok()
+        .await;
+    tokio::time::sleep(ms(100)).await;
+    let stopped: Vec<String> = names[1..]
+        .iter()
+        .rev()
+        .map(|n| format!("{n}:stop"))
+        .collect();
+    assert_eq!(log.matching(":stop"), stopped);
+    let restarted: Vec<String> = names.iter().map(|n| format!("{n}:start:2")).collect();
+    assert_eq!(log.matching(":start:2"), restarted);
+    assert!(log.matching(":start:3").is_empty());
+    assert!(h.is_running(), "one restart, within the intensity");
+    for c in h.which_children().await {
+        assert_eq!(
+            (c.restarts, c.phase.clone()),
+            (1, Phase::Running),
+            "{}",
+            c.path
+        );
+    }
+    assert_eq!(alive.count(), 20);
+    h.shutdown().await.unwrap();
+}

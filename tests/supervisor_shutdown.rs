@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use support::*;
 use tokio::time::Instant;
 use tokio_supervisor::{
@@ -59,6 +61,93 @@ async fn each_child_is_stopped_only_after_the_later_one_has_ended() {
         ["b:stopping", "b:stop", "a:stopping", "a:stop"]
     );
     assert_eq!(t0.elapsed(), ms(500), "sequential: 200 ms, then 300 ms");
+}
+
+/// The ordered stop hands each child's stop request to the next from the
+/// ending child's own task; a child to abort (`Brutal`) or to kill at its
+/// timeout is left to the supervisor's loop, and the order holds through
+/// both, at the exact times.
+#[tokio::test(start_paused = true)]
+async fn the_ordered_stop_keeps_its_order_through_brutal_and_killed_children() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .child(scripted("a", &log, &alive, vec![Act::Serve]))
+        .child(
+            scripted("b", &log, &alive, vec![Act::SlowStop(secs(10))]).shutdown(Shutdown::Brutal),
+        )
+        .child(
+            scripted("c", &log, &alive, vec![Act::IgnoreCancel])
+                .shutdown(Shutdown::Graceful(secs(2))),
+        )
+        .child(scripted("d", &log, &alive, vec![Act::SlowStop(ms(100))]))
+        .child(scripted("e", &log, &alive, vec![Act::Serve]))
+        .start_ok()
+        .await;
+    let t0 = Instant::now();
+    h.shutdown().await.unwrap();
+    let stops: Vec<(Duration, String)> = log
+        .timed()
+        .into_iter()
+        .filter(|(_, e)| !e.contains(":start"))
+        .map(|(t, e)| (t - t0, e))
+        .collect();
+    let at = |t: u64, e: &str| (ms(t), e.to_string());
+    assert_eq!(
+        stops,
+        [
+            at(0, "e:stop"),
+            at(0, "d:stopping"),
+            at(100, "d:stop"),
+            at(100, "c:ignoring"),
+            // c killed at its 2 s, b aborted at once, then a.
+            at(2_100, "a:stop"),
+        ]
+    );
+    assert_eq!(t0.elapsed(), ms(2_100));
+    let reasons: Vec<Phase> = h
+        .which_children()
+        .await
+        .into_iter()
+        .map(|c| c.phase)
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            Phase::Terminated(ExitReason::Shutdown),
+            Phase::Terminated(ExitReason::Aborted),
+            Phase::Terminated(ExitReason::Aborted),
+            Phase::Terminated(ExitReason::Shutdown),
+            Phase::Terminated(ExitReason::Shutdown),
+        ]
+    );
+    assert_eq!(alive.count(), 0);
+    assert_eq!(alive_tasks(), 0);
+}
+
+/// On the multi-thread runtime the hand-off runs from the children's tasks
+/// on both workers while the loop catches up: the order holds all the
+/// same. No timer is involved, so the verdict does not depend on the
+/// machine's speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ordered_stop_keeps_its_order_on_the_multi_thread_runtime() {
+    let names: Vec<String> = (0..100).map(|i| format!("w{i:03}")).collect();
+    let expected: Vec<String> = names.iter().rev().map(|n| format!("{n}:stop")).collect();
+    for round in 0..20 {
+        let log = Log::default();
+        let alive = Alive::default();
+        let h = Supervisor::builder("sup")
+            .children(
+                names
+                    .iter()
+                    .map(|n| scripted(n, &log, &alive, vec![Act::Serve])),
+            )
+            .start_ok()
+            .await;
+        h.shutdown().await.unwrap();
+        assert_eq!(log.matching(":stop"), expected, "round {round}");
+        assert_eq!(alive.count(), 0, "round {round}");
+    }
 }
 
 /// `ShutdownOrder::Concurrent`: every child is asked at once, so the stop

@@ -29,6 +29,17 @@
 //! `current` until the event that completes it arrives; other events and
 //! commands are served meanwhile, so the supervisor never stops answering.
 //!
+//! An ordered stop (the supervisor's own, or a group restart's under
+//! `ShutdownOrder::Reverse`) is also *handed off*: its children's contexts
+//! are linked in stop order, and a child that ends, having been stopped by
+//! it, asks the next one to stop from its own task, right after its end is
+//! sent (`Context::hand_off_to`). Without it, every step waits for the loop
+//! to be scheduled between two children: two task switches a child where
+//! bare tokio's cancel-all makes none. The loop still takes each step when
+//! the end before it arrives (the phase, the kill deadline), and always
+//! before the next child's end, which is sent after it; a child to abort
+//! (`Shutdown::Brutal`) breaks the chain, and the loop resumes it.
+//!
 //! The submodules hold the two kinds of decisions: `strategy` (what an exit
 //! leads to) and `control` (the commands).
 //!
@@ -163,6 +174,9 @@ struct Ended {
     manual: bool,
     /// It had become ready.
     ready: bool,
+    /// An ordered stop reached it (`Context::hand_off_to`): it was asked to
+    /// stop, even if the loop had not taken its step yet.
+    handed_off: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,7 +381,7 @@ impl Runner {
             };
             let waits = match step {
                 Step::Start(slot) => self.plan_start(slot),
-                Step::Stop(slot) => self.stop_child(slot),
+                Step::Stop(slot) => self.plan_stop(slot),
                 Step::Drain => self.draining > 0,
                 Step::Wait(delay) => self.plan_wait(delay),
             };
@@ -400,6 +414,43 @@ impl Runner {
             });
         }
         self.spawn(slot, false)
+    }
+
+    /// A plan's stop step (an ordered stop): stops the child if it still
+    /// runs, and arms its hand-off to the next one (`hand_off_in_order`).
+    /// A child that has ended since the plan was made has nothing left to
+    /// stop (and, in a group restart, keeps its pending start).
+    fn plan_stop(&mut self, slot: usize) -> bool {
+        let Some(run) = self.table.get(slot).and_then(|c| c.run.as_ref()) else {
+            return false;
+        };
+        run.ctx.arm_hand_off();
+        self.stop_child(slot)
+    }
+
+    /// Links the runs of an ordered stop, `slots` in stop order, so that
+    /// each run stopped by it asks the next to stop as it ends, from its
+    /// own task (`Context::hand_off_to`): one task switch a child instead of
+    /// two (the supervisor's loop woken by each end, then the next child by
+    /// the loop). The loop takes every step still, when the end before it
+    /// arrives; a child that must be aborted (`Shutdown::Brutal`) is left to
+    /// the loop, and the chain resumes after it.
+    fn hand_off_in_order(&self, slots: impl IntoIterator<Item = usize>) {
+        let mut prev: Option<&Context> = None;
+        for slot in slots {
+            let Some(child) = self.table.get(slot) else {
+                continue;
+            };
+            let Some(run) = child.run.as_ref() else {
+                continue;
+            };
+            if let Some(p) = prev {
+                if child.spec.shutdown != Shutdown::Brutal {
+                    p.hand_off_to(run.ctx.clone());
+                }
+            }
+            prev = Some(&run.ctx);
+        }
     }
 
     /// A plan's delay step (a group restart's backoff).
@@ -527,6 +578,7 @@ impl Runner {
         let ended = Ended {
             manual: run.manual,
             ready: run.ready,
+            handed_off: run.ctx.handed_off(),
         };
         // The next spawn may reuse its allocation.
         self.spare_ctx = Some(run.ctx);
@@ -840,7 +892,9 @@ impl Runner {
         }
         match self.config.shutdown_order {
             super::ShutdownOrder::Reverse => {
-                self.plan = self.table.slots_rev().into_iter().map(Step::Stop).collect();
+                let order = self.table.slots_rev();
+                self.hand_off_in_order(order.iter().copied());
+                self.plan = order.into_iter().map(Step::Stop).collect();
             }
             super::ShutdownOrder::Concurrent => {
                 for slot in self.table.slots_rev() {

@@ -33,7 +33,7 @@ impl Runner {
         // 1. Asked to stop (a command, a group restart, the supervisor's
         //    stop), or ended on its own during the supervisor's stop: it keeps
         //    its own reason and is not restarted; nothing is counted.
-        if child.phase == Phase::Stopping || self.mode == Mode::Stopping {
+        if child.phase == Phase::Stopping || self.mode == Mode::Stopping || run.handed_off {
             let regrouped = child.pending_start && self.mode != Mode::Stopping;
             if regrouped {
                 child.set_phase(Phase::BackingOff, self.clock.now());
@@ -212,6 +212,7 @@ impl Runner {
         }
         self.clear_plan();
         let concurrent = self.config.shutdown_order == ShutdownOrder::Concurrent;
+        let mut in_order = Vec::new();
         for &slot in members.iter().rev().filter(|&&s| s != trigger) {
             let Some(child) = self.table.get_mut(slot) else {
                 continue;
@@ -234,11 +235,13 @@ impl Runner {
                 self.stop_child(slot);
             } else if child.run.is_some() {
                 self.plan.push_back(Step::Stop(slot));
+                in_order.push(slot);
             } else if let Some(key) = child.timer.take() {
                 // Waiting for its own restart: the group's restart replaces it.
                 self.kills.cancel(&mut self.timers, key, false);
             }
         }
+        self.hand_off_in_order(in_order);
         if concurrent {
             self.plan.push_back(Step::Drain);
         }
