@@ -242,3 +242,55 @@ async fn an_ordered_group_restart_stops_each_sibling_once_in_reverse() {
     assert_eq!(alive.count(), 20);
     h.shutdown().await.unwrap();
 }
+
+/// The same on the multi-thread runtime, where the hand-off runs from the
+/// siblings' tasks on both workers while the loop catches up: each sibling
+/// is stopped once, in reverse, and started again once. No timer is
+/// involved (the first failure is immediate, the test waits on events), so
+/// the verdict does not depend on the machine's speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_group_restart_holds_on_the_multi_thread_runtime() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let names: Vec<String> = (0..100).map(|i| format!("w{i:03}")).collect();
+    let children = names.iter().enumerate().map(|(i, n)| {
+        let script = if i == 0 {
+            vec![Act::ErrAfter(ms(0)), Act::Serve]
+        } else {
+            vec![Act::Serve]
+        };
+        scripted(n, &log, &alive, script).backoff(Backoff::none())
+    });
+    let sup = Supervisor::builder("sup")
+        .strategy(tokio_supervisor::Strategy::OneForAll)
+        .intensity(1, secs(3600))
+        .children(children)
+        .build()
+        .unwrap();
+    let mut events = sup.subscribe();
+    let h = sup.start().await.unwrap();
+    let mut restarted = 0;
+    while restarted < names.len() {
+        let e = events.recv().await.expect("events keep coming");
+        if matches!(e.kind, tokio_supervisor::EventKind::Started { attempt: 2 }) {
+            restarted += 1;
+        }
+    }
+    let stopped: Vec<String> = names[1..]
+        .iter()
+        .rev()
+        .map(|n| format!("{n}:stop"))
+        .collect();
+    assert_eq!(log.matching(":stop"), stopped);
+    assert!(h.is_running(), "one restart, within the intensity");
+    // A `Started` event comes as the run is spawned, before its first poll
+    // logs it: once stopped, every run has logged its start.
+    h.shutdown().await.unwrap();
+    assert_eq!(alive.count(), 0);
+    // Spawned in start order; on two workers, they may log in any order.
+    let again: Vec<String> = names.iter().map(|n| format!("{n}:start:2")).collect();
+    let mut started = log.matching(":start:2");
+    started.sort();
+    assert_eq!(started, again);
+    assert!(log.matching(":start:3").is_empty());
+}
