@@ -91,6 +91,18 @@ pub(crate) struct Child {
     pub(crate) waiters: Option<Box<Vec<Waiter>>>,
 }
 
+/// `set_phase`'s report of a bug, out of the hot path.
+#[cold]
+#[inline(never)]
+fn invalid_transition(path: &str, from: &Phase, to: &Phase) {
+    let e = crate::lifecycle::InvalidTransition {
+        from: from.as_str(),
+        to: to.as_str(),
+    };
+    tracing::error!(path = %path, error = %e, "bug: invalid lifecycle transition");
+    debug_assert!(false, "{path}: {e}");
+}
+
 impl Child {
     pub(crate) fn new(spec: Arc<ChildSpec>, counters: Arc<ChildCounters>, now: Instant) -> Self {
         Child {
@@ -175,12 +187,7 @@ impl Child {
     /// the supervisor stays consistent with the child's real state.
     pub(crate) fn set_phase(&mut self, next: Phase, now: Instant) {
         if !self.phase.can_transition_to(&next) {
-            let e = crate::lifecycle::InvalidTransition {
-                from: self.phase.as_str(),
-                to: next.as_str(),
-            };
-            tracing::error!(path = %self.path(), error = %e, "bug: invalid lifecycle transition");
-            debug_assert!(false, "{}: {e}", self.path());
+            invalid_transition(self.path(), &self.phase, &next);
         }
         self.phase = next;
         self.phase_since = now;
