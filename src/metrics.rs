@@ -2,8 +2,11 @@
 //!
 //! # Design
 //!
-//! Every counter is an atomic written only by a supervisor's own loop (one
-//! relaxed `fetch_add` per event); children never touch them. The registry
+//! Every counter is an atomic written only by a supervisor's own loop;
+//! children never touch them. A child's own counters have that one writer,
+//! so they are bumped with a load and a store (`bump`), no read-modify-write;
+//! the tree's totals, which the loops of nested supervisors share, take one
+//! relaxed `fetch_add` per event. The registry
 //! that lists the children's counters is shared by the whole tree (a nested
 //! supervisor registers into its root's) and is locked only when a child is
 //! added or removed, and when a snapshot is read: never on a child's path,
@@ -95,6 +98,24 @@ impl ChildCounters {
 /// Upper bounds (seconds) of the run-uptime histogram's buckets.
 pub(crate) const UPTIME_BUCKETS: [f64; 8] = [0.1, 1.0, 10.0, 60.0, 300.0, 3600.0, 21600.0, 86400.0];
 
+/// The same bounds in nanoseconds, to place an uptime without floats.
+const UPTIME_BUCKETS_NANOS: [u64; 8] = {
+    let mut out = [0; 8];
+    let mut i = 0;
+    while i < 8 {
+        out[i] = (UPTIME_BUCKETS[i] * 1e9) as u64;
+        i += 1;
+    }
+    out
+};
+
+/// Adds one to a counter that has a single writer (the loop that owns the
+/// child): a load and a store, which cost less than a read-modify-write and
+/// lose nothing, since nobody else writes it; readers see either value.
+fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
 /// Ended runs by uptime (non-cumulative; the last slot is `+Inf`).
 #[derive(Debug, Default)]
 struct UptimeHistogram {
@@ -149,18 +170,18 @@ impl Registry {
     }
 
     pub(crate) fn restarted(&self, c: &ChildCounters) {
-        for k in [&c.counters, &self.total] {
-            k.restarts.fetch_add(1, Ordering::Relaxed);
-        }
+        bump(&c.counters.restarts);
+        self.total.restarts.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         facade::counter("supervisor_child_restarts_total", &c.path, None);
     }
 
     pub(crate) fn started(&self, c: &ChildCounters) {
-        for k in [&c.counters, &self.total] {
-            k.starts.fetch_add(1, Ordering::Relaxed);
-        }
-        if !c.active.swap(true, Ordering::Relaxed) {
+        bump(&c.counters.starts);
+        self.total.starts.fetch_add(1, Ordering::Relaxed);
+        // One writer: a load, and a store when it changes.
+        if !c.active.load(Ordering::Relaxed) {
+            c.active.store(true, Ordering::Relaxed);
             let _active = self.active.fetch_add(1, Ordering::Relaxed) + 1;
             #[cfg(feature = "metrics")]
             facade::active(_active);
@@ -177,17 +198,17 @@ impl Registry {
     ) {
         let i = reason_index(reason);
         let us = u64::try_from(uptime.as_micros()).unwrap_or(u64::MAX);
-        for k in [&c.counters, &self.total] {
-            k.exits[i].fetch_add(1, Ordering::Relaxed);
-        }
+        bump(&c.counters.exits[i]);
+        self.total.exits[i].fetch_add(1, Ordering::Relaxed);
         self.uptime_us.fetch_add(us, Ordering::Relaxed);
-        let secs = uptime.as_secs_f64();
-        let bucket = UPTIME_BUCKETS
+        let nanos = u64::try_from(uptime.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = UPTIME_BUCKETS_NANOS
             .iter()
-            .position(|b| secs <= *b)
+            .position(|b| nanos <= *b)
             .unwrap_or(UPTIME_BUCKETS.len());
         self.uptime.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        if c.active.swap(false, Ordering::Relaxed) {
+        if c.active.load(Ordering::Relaxed) {
+            c.active.store(false, Ordering::Relaxed);
             let _active = self.active.fetch_sub(1, Ordering::Relaxed) - 1;
             #[cfg(feature = "metrics")]
             facade::active(_active);
@@ -195,7 +216,7 @@ impl Registry {
         #[cfg(feature = "metrics")]
         {
             facade::counter("supervisor_child_exits_total", &c.path, Some(REASONS[i]));
-            ::metrics::histogram!("supervisor_child_uptime_seconds").record(secs);
+            ::metrics::histogram!("supervisor_child_uptime_seconds").record(uptime.as_secs_f64());
         }
     }
 
@@ -411,6 +432,24 @@ mod tests {
         let s = r.snapshot();
         assert!(s.children.is_empty());
         assert_eq!(s.total.starts, 2, "totals outlive the child");
+    }
+
+    #[test]
+    fn an_uptime_on_a_bucket_bound_is_counted_in_that_bucket() {
+        let r = Registry::default();
+        let c = r.register(&"app/a".into());
+        for uptime in [
+            Duration::from_millis(100),
+            Duration::from_millis(100) + Duration::from_nanos(1),
+            Duration::from_secs(86_400),
+            Duration::from_secs(86_401),
+        ] {
+            r.started(&c);
+            r.exited(&c, &ExitReason::Completed, uptime);
+        }
+        let counts: Vec<u64> = r.snapshot().uptime_buckets.iter().map(|b| b.1).collect();
+        assert_eq!(counts, [1, 1, 0, 0, 0, 0, 0, 1, 1]);
+        assert_eq!(r.snapshot().active, 0, "started and ended four times");
     }
 
     #[test]
