@@ -3,10 +3,12 @@
 //! # Design
 //!
 //! Every counter is an atomic written only by a supervisor's own loop;
-//! children never touch them. A child's own counters have that one writer,
-//! so they are bumped with a load and a store (`bump`), no read-modify-write;
-//! the tree's totals, which the loops of nested supervisors share, take one
-//! relaxed `fetch_add` per event. The registry
+//! children never touch them. Each counter has that one writer: a child's
+//! own counters, and the loop's share of the tree's totals
+//! ([`LoopTotals`]), which the registry sums when a snapshot is read. So an
+//! event is counted with loads and stores (`bump`), never a read-modify-write
+//! (a restart used to make twelve). A loop that ends folds its share into the
+//! registry's `retired` totals. The registry
 //! that lists the children's counters is shared by the whole tree (a nested
 //! supervisor registers into its root's) and is locked only when a child is
 //! added or removed, and when a snapshot is read: never on a child's path,
@@ -116,28 +118,168 @@ fn bump(counter: &AtomicU64) {
     counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
 
+impl LoopTotals {
+    pub(crate) fn restarted(&self, c: &ChildCounters) {
+        bump(&c.counters.restarts);
+        bump(&self.counts.restarts);
+        #[cfg(feature = "metrics")]
+        facade::counter("supervisor_child_restarts_total", &c.path, None);
+    }
+
+    pub(crate) fn started(&self, c: &ChildCounters) {
+        bump(&c.counters.starts);
+        bump(&self.counts.starts);
+        if !c.active.load(Ordering::Relaxed) {
+            c.active.store(true, Ordering::Relaxed);
+            bump(&self.active);
+            #[cfg(feature = "metrics")]
+            facade::active(1.0);
+        }
+        #[cfg(feature = "metrics")]
+        facade::counter("supervisor_child_starts_total", &c.path, None);
+    }
+
+    pub(crate) fn exited(
+        &self,
+        c: &ChildCounters,
+        reason: &ExitReason,
+        uptime: std::time::Duration,
+    ) {
+        let i = reason_index(reason);
+        let us = u64::try_from(uptime.as_micros()).unwrap_or(u64::MAX);
+        bump(&c.counters.exits[i]);
+        bump(&self.counts.exits[i]);
+        let total_us = self.uptime_us.load(Ordering::Relaxed).saturating_add(us);
+        self.uptime_us.store(total_us, Ordering::Relaxed);
+        let nanos = u64::try_from(uptime.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = UPTIME_BUCKETS_NANOS
+            .iter()
+            .position(|b| nanos <= *b)
+            .unwrap_or(UPTIME_BUCKETS.len());
+        bump(&self.uptime.buckets[bucket]);
+        if c.active.load(Ordering::Relaxed) {
+            c.active.store(false, Ordering::Relaxed);
+            let active = self.active.load(Ordering::Relaxed);
+            self.active
+                .store(active.saturating_sub(1), Ordering::Relaxed);
+            #[cfg(feature = "metrics")]
+            facade::active(-1.0);
+        }
+        #[cfg(feature = "metrics")]
+        {
+            facade::counter("supervisor_child_exits_total", &c.path, Some(REASONS[i]));
+            ::metrics::histogram!("supervisor_child_uptime_seconds").record(uptime.as_secs_f64());
+        }
+    }
+
+    pub(crate) fn circuit_opened(&self, c: &ChildCounters) {
+        bump(&c.counters.circuit_open);
+        bump(&self.counts.circuit_open);
+        #[cfg(feature = "metrics")]
+        facade::counter("supervisor_circuit_open_total", &c.path, None);
+    }
+}
+
 /// Ended runs by uptime (non-cumulative; the last slot is `+Inf`).
 #[derive(Debug, Default)]
 struct UptimeHistogram {
     buckets: [AtomicU64; UPTIME_BUCKETS.len() + 1],
 }
 
-/// The registry of a tree.
+/// One supervisor loop's share of the tree's totals: written by that loop
+/// alone, summed by [`Registry::snapshot`]. Aligned to its own cache lines,
+/// so that no other thread's writes share them.
 #[derive(Debug, Default)]
-pub(crate) struct Registry {
-    total: Counters,
+#[repr(align(128))]
+pub(crate) struct LoopTotals {
+    counts: Counters,
+    /// Children of this loop with a live task.
     active: AtomicU64,
-    intensity_exceeded: AtomicU64,
-    blocking_detached: AtomicU64,
     /// Uptime of ended runs, in microseconds.
     uptime_us: AtomicU64,
     uptime: UptimeHistogram,
+    /// Its slot in the registry.
+    slot: std::sync::atomic::AtomicUsize,
+}
+
+/// The totals of loops that have ended, as plain numbers.
+#[derive(Debug, Default)]
+struct Retired {
+    starts: u64,
+    restarts: u64,
+    exits: [u64; REASONS.len()],
+    circuit_open: u64,
+    uptime_us: u64,
+    buckets: [u64; UPTIME_BUCKETS.len() + 1],
+}
+
+impl Retired {
+    fn add_retired(&mut self, r: &Retired) {
+        self.starts += r.starts;
+        self.restarts += r.restarts;
+        for (sum, n) in self.exits.iter_mut().zip(r.exits) {
+            *sum += n;
+        }
+        self.circuit_open += r.circuit_open;
+        self.uptime_us += r.uptime_us;
+        for (sum, n) in self.buckets.iter_mut().zip(r.buckets) {
+            *sum += n;
+        }
+    }
+
+    fn add(&mut self, l: &LoopTotals) {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        self.starts += load(&l.counts.starts);
+        self.restarts += load(&l.counts.restarts);
+        for (sum, n) in self.exits.iter_mut().zip(&l.counts.exits) {
+            *sum += load(n);
+        }
+        self.circuit_open += load(&l.counts.circuit_open);
+        self.uptime_us += load(&l.uptime_us);
+        for (sum, n) in self.buckets.iter_mut().zip(&l.uptime.buckets) {
+            *sum += load(n);
+        }
+    }
+}
+
+/// The registry of a tree.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    /// The live loops' shares of the totals.
+    loops: Mutex<slab::Slab<Arc<LoopTotals>>>,
+    /// The ended loops' shares. Locked after `loops` when both are.
+    retired: Mutex<Retired>,
+    intensity_exceeded: AtomicU64,
+    blocking_detached: AtomicU64,
     /// The children's counters; each knows its own slot (for removal).
     children: Mutex<slab::Slab<Arc<ChildCounters>>>,
     supervisors: Mutex<BTreeMap<Arc<str>, u64>>,
 }
 
 impl Registry {
+    /// A new loop's share of the totals (a supervisor starting).
+    pub(crate) fn add_loop(&self) -> Arc<LoopTotals> {
+        let l = Arc::new(LoopTotals::default());
+        let mut loops = self.loops.lock();
+        let entry = loops.vacant_entry();
+        l.slot.store(entry.key(), Ordering::Relaxed);
+        entry.insert(l.clone());
+        l
+    }
+
+    /// Folds an ended loop's share into the retired totals.
+    pub(crate) fn retire_loop(&self, l: &LoopTotals) {
+        let mut loops = self.loops.lock();
+        let slot = l.slot.swap(usize::MAX, Ordering::Relaxed);
+        if loops.get(slot).is_some_and(|x| std::ptr::eq(&**x, l)) {
+            loops.remove(slot);
+            self.retired.lock().add(l);
+            // Children aborted with their loop never reported their end.
+            #[cfg(feature = "metrics")]
+            facade::active(-(l.active.load(Ordering::Relaxed) as f64));
+        }
+    }
+
     pub(crate) fn register(&self, path: &Arc<str>) -> Arc<ChildCounters> {
         let c = ChildCounters::new(path);
         self.register_all([c.clone()]);
@@ -167,64 +309,6 @@ impl Registry {
                 slab.remove(slot);
             }
         }
-    }
-
-    pub(crate) fn restarted(&self, c: &ChildCounters) {
-        bump(&c.counters.restarts);
-        self.total.restarts.fetch_add(1, Ordering::Relaxed);
-        #[cfg(feature = "metrics")]
-        facade::counter("supervisor_child_restarts_total", &c.path, None);
-    }
-
-    pub(crate) fn started(&self, c: &ChildCounters) {
-        bump(&c.counters.starts);
-        self.total.starts.fetch_add(1, Ordering::Relaxed);
-        // One writer: a load, and a store when it changes.
-        if !c.active.load(Ordering::Relaxed) {
-            c.active.store(true, Ordering::Relaxed);
-            let _active = self.active.fetch_add(1, Ordering::Relaxed) + 1;
-            #[cfg(feature = "metrics")]
-            facade::active(_active);
-        }
-        #[cfg(feature = "metrics")]
-        facade::counter("supervisor_child_starts_total", &c.path, None);
-    }
-
-    pub(crate) fn exited(
-        &self,
-        c: &ChildCounters,
-        reason: &ExitReason,
-        uptime: std::time::Duration,
-    ) {
-        let i = reason_index(reason);
-        let us = u64::try_from(uptime.as_micros()).unwrap_or(u64::MAX);
-        bump(&c.counters.exits[i]);
-        self.total.exits[i].fetch_add(1, Ordering::Relaxed);
-        self.uptime_us.fetch_add(us, Ordering::Relaxed);
-        let nanos = u64::try_from(uptime.as_nanos()).unwrap_or(u64::MAX);
-        let bucket = UPTIME_BUCKETS_NANOS
-            .iter()
-            .position(|b| nanos <= *b)
-            .unwrap_or(UPTIME_BUCKETS.len());
-        self.uptime.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        if c.active.load(Ordering::Relaxed) {
-            c.active.store(false, Ordering::Relaxed);
-            let _active = self.active.fetch_sub(1, Ordering::Relaxed) - 1;
-            #[cfg(feature = "metrics")]
-            facade::active(_active);
-        }
-        #[cfg(feature = "metrics")]
-        {
-            facade::counter("supervisor_child_exits_total", &c.path, Some(REASONS[i]));
-            ::metrics::histogram!("supervisor_child_uptime_seconds").record(uptime.as_secs_f64());
-        }
-    }
-
-    pub(crate) fn circuit_opened(&self, c: &ChildCounters) {
-        c.counters.circuit_open.fetch_add(1, Ordering::Relaxed);
-        self.total.circuit_open.fetch_add(1, Ordering::Relaxed);
-        #[cfg(feature = "metrics")]
-        facade::counter("supervisor_circuit_open_total", &c.path, None);
     }
 
     pub(crate) fn blocking_detached(&self) {
@@ -264,19 +348,42 @@ impl Registry {
                 intensity_exceeded: *n,
             })
             .collect();
+        // The live loops' shares and the retired ones, under both locks (in
+        // `retire_loop`'s order), so that a loop ending meanwhile is counted
+        // once.
+        let mut sum = Retired::default();
+        let mut active = 0;
+        {
+            let loops = self.loops.lock();
+            let retired = self.retired.lock();
+            for (_, l) in loops.iter() {
+                sum.add(l);
+                active += l.active.load(Ordering::Relaxed);
+            }
+            sum.add_retired(&retired);
+        }
         MetricsSnapshot {
-            total: self.total.read(),
-            active: self.active.load(Ordering::Relaxed),
+            total: Counts {
+                starts: sum.starts,
+                restarts: sum.restarts,
+                exits: REASONS
+                    .iter()
+                    .zip(sum.exits)
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(r, n)| ((*r).to_owned(), n))
+                    .collect(),
+                circuit_open: sum.circuit_open,
+            },
+            active,
             intensity_exceeded: self.intensity_exceeded.load(Ordering::Relaxed),
             blocking_detached: self.blocking_detached.load(Ordering::Relaxed),
             uptime_buckets: UPTIME_BUCKETS
                 .iter()
                 .copied()
                 .chain([f64::INFINITY])
-                .zip(&self.uptime.buckets)
-                .map(|(le, n)| (le, n.load(Ordering::Relaxed)))
+                .zip(sum.buckets)
                 .collect(),
-            uptime_total: std::time::Duration::from_micros(self.uptime_us.load(Ordering::Relaxed)),
+            uptime_total: std::time::Duration::from_micros(sum.uptime_us),
             children,
             supervisors,
         }
@@ -393,8 +500,10 @@ mod facade {
         }
     }
 
-    pub(super) fn active(n: u64) {
-        ::metrics::gauge!("supervisor_children_active").set(n as f64);
+    /// Moves the gauge of live children by `delta` (each loop counts its
+    /// own; the gauge is their sum).
+    pub(super) fn active(delta: f64) {
+        ::metrics::gauge!("supervisor_children_active").increment(delta);
     }
 }
 
@@ -408,15 +517,16 @@ mod tests {
         let r = Registry::default();
         let a: Arc<str> = "app/a".into();
         let ca = r.register(&a);
-        r.started(&ca);
-        r.exited(
+        let l = r.add_loop();
+        l.started(&ca);
+        l.exited(
             &ca,
             &ExitReason::Panicked("x".into()),
             Duration::from_secs(2),
         );
-        r.restarted(&ca);
-        r.started(&ca);
-        r.circuit_opened(&ca);
+        l.restarted(&ca);
+        l.started(&ca);
+        l.circuit_opened(&ca);
         r.intensity_exceeded(&"app".into());
         let s = r.snapshot();
         assert_eq!(s.total.starts, 2);
@@ -432,20 +542,34 @@ mod tests {
         let s = r.snapshot();
         assert!(s.children.is_empty());
         assert_eq!(s.total.starts, 2, "totals outlive the child");
+
+        // A second loop's share adds up; an ended loop's stays in the
+        // totals, once, and its live children no longer count as active.
+        let l2 = r.add_loop();
+        let cb = r.register(&"app/b".into());
+        l2.started(&cb);
+        assert_eq!((r.snapshot().total.starts, r.snapshot().active), (3, 2));
+        r.retire_loop(&l);
+        r.retire_loop(&l);
+        let s = r.snapshot();
+        assert_eq!((s.total.starts, s.total.restarts, s.active), (3, 1, 1));
+        assert_eq!(s.uptime_total, Duration::from_secs(2));
+        assert_eq!(s.total.exits.get("panicked"), Some(&1));
     }
 
     #[test]
     fn an_uptime_on_a_bucket_bound_is_counted_in_that_bucket() {
         let r = Registry::default();
         let c = r.register(&"app/a".into());
+        let r_loop = r.add_loop();
         for uptime in [
             Duration::from_millis(100),
             Duration::from_millis(100) + Duration::from_nanos(1),
             Duration::from_secs(86_400),
             Duration::from_secs(86_401),
         ] {
-            r.started(&c);
-            r.exited(&c, &ExitReason::Completed, uptime);
+            r_loop.started(&c);
+            r_loop.exited(&c, &ExitReason::Completed, uptime);
         }
         let counts: Vec<u64> = r.snapshot().uptime_buckets.iter().map(|b| b.1).collect();
         assert_eq!(counts, [1, 1, 0, 0, 0, 0, 0, 1, 1]);

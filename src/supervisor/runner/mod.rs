@@ -225,6 +225,8 @@ pub(crate) struct Runner {
     rx: mpsc::UnboundedReceiver<Msg>,
     stop: stop::StopSignal,
     tree: Arc<Tree>,
+    /// This loop's share of the tree's metrics totals (it alone writes it).
+    totals: Arc<crate::metrics::LoopTotals>,
     state: watch::Sender<State>,
     parent: Option<Context>,
     mode: Mode,
@@ -271,7 +273,9 @@ impl Runner {
             plan.push_back(Step::Start(table.push(child)));
         }
         w.tree.metrics.register_all(counters);
+        let totals = w.tree.metrics.add_loop();
         Runner {
+            totals,
             intensity: RestartWindow::new(config.intensity.max, config.intensity.window),
             config,
             path: w.path,
@@ -407,7 +411,7 @@ impl Runner {
         }
         if child.starts > 0 {
             child.restarts += 1;
-            self.tree.metrics.restarted(&child.counters);
+            self.totals.restarted(&child.counters);
             let attempt = next_attempt(child);
             emit(&self.tree, child.path(), || EventKind::Restarted {
                 attempt,
@@ -557,7 +561,7 @@ impl Runner {
         }
         child.record_exit(reason.clone());
         child.last_supervisor_error = sup_err.map(Box::new);
-        self.tree.metrics.exited(&child.counters, &reason, ran_for);
+        self.totals.exited(&child.counters, &reason, ran_for);
         log_exit(
             child.path(),
             &reason,
@@ -722,7 +726,7 @@ impl Runner {
             child.set_phase(Phase::Restarting, self.clock.now());
         }
         child.restarts += 1;
-        self.tree.metrics.restarted(&child.counters);
+        self.totals.restarted(&child.counters);
         let attempt = next_attempt(child);
         #[cfg(feature = "systemd")]
         if self.systemd {
@@ -743,7 +747,7 @@ impl Runner {
         };
         self.next_run += 1;
         child.starts += 1;
-        self.tree.metrics.started(&child.counters);
+        self.totals.started(&child.counters);
         let attempt = u32::try_from(child.starts).unwrap_or(u32::MAX);
         let path = child.path().clone();
         let run_id = self.next_run;
@@ -1012,6 +1016,9 @@ impl Drop for Runner {
             let counters = self.table.iter().map(|c| &*c.counters);
             self.tree.metrics.unregister_all(counters);
         }
+        // Its share of the totals joins the retired ones (its live children
+        // are none by now, or were just aborted and are not counted).
+        self.tree.metrics.retire_loop(&self.totals);
         if !matches!(*self.state.borrow(), State::Stopped { .. }) {
             // Published nothing at the end either if nobody listened; then
             // nobody can listen now (receivers are only cloned), and

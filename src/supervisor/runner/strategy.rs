@@ -138,7 +138,7 @@ impl Runner {
             Decision::GiveUp { restarts, window } => {
                 let reason = ExitReason::CircuitOpen { restarts, window };
                 tracing::error!(path = %child.path(), %reason, "giving up on child");
-                self.tree.metrics.circuit_opened(&child.counters);
+                self.totals.circuit_opened(&child.counters);
                 #[cfg(feature = "systemd")]
                 if self.systemd {
                     crate::systemd::status(&format!("gave up on {}: {reason}", child.path()));
