@@ -196,6 +196,42 @@ async fn siblings_are_untouched_by_a_one_for_one_restart() {
     assert_eq!(log.matching("stop"), ["c:stop", "b:stop", "a:stop"]);
 }
 
+/// `n` children `w000`, `w001`, … under `OneForAll` in OTP's stop order,
+/// with an intensity of one restart: the first fails once, after
+/// `fail_after`, and the others serve until stopped.
+fn one_failing_group(
+    n: usize,
+    fail_after: std::time::Duration,
+    log: &Log,
+    alive: &Alive,
+) -> (Vec<String>, Supervisor) {
+    let names: Vec<String> = (0..n).map(|i| format!("w{i:03}")).collect();
+    let children = names.iter().enumerate().map(|(i, name)| {
+        let script = if i == 0 {
+            vec![Act::ErrAfter(fail_after), Act::Serve]
+        } else {
+            vec![Act::Serve]
+        };
+        scripted(name, log, alive, script).backoff(Backoff::none())
+    });
+    let sup = Supervisor::builder("sup")
+        .strategy(tokio_supervisor::Strategy::OneForAll)
+        .intensity(1, secs(3600))
+        .children(children)
+        .build()
+        .unwrap();
+    (names, sup)
+}
+
+/// The siblings of the first child, stopped in reverse start order.
+fn stopped_in_reverse(names: &[String]) -> Vec<String> {
+    names[1..]
+        .iter()
+        .rev()
+        .map(|n| format!("{n}:stop"))
+        .collect()
+}
+
 /// A `OneForAll` group restart in OTP's order stops the siblings one at a
 /// time in reverse, each handing the stop to the next as it ends, and
 /// restarts them all once: the siblings' own ends are part of the restart,
@@ -205,28 +241,10 @@ async fn siblings_are_untouched_by_a_one_for_one_restart() {
 async fn an_ordered_group_restart_stops_each_sibling_once_in_reverse() {
     let log = Log::default();
     let alive = Alive::default();
-    let names: Vec<String> = (0..20).map(|i| format!("w{i:02}")).collect();
-    let children = names.iter().enumerate().map(|(i, n)| {
-        let script = if i == 0 {
-            vec![Act::ErrAfter(ms(50)), Act::Serve]
-        } else {
-            vec![Act::Serve]
-        };
-        scripted(n, &log, &alive, script).backoff(Backoff::none())
-    });
-    let h = Supervisor::builder("sup")
-        .strategy(tokio_supervisor::Strategy::OneForAll)
-        .intensity(1, secs(60))
-        .children(children)
-        .start_ok()
-        .await;
+    let (names, sup) = one_failing_group(20, ms(50), &log, &alive);
+    let h = sup.start().await.unwrap();
     tokio::time::sleep(ms(100)).await;
-    let stopped: Vec<String> = names[1..]
-        .iter()
-        .rev()
-        .map(|n| format!("{n}:stop"))
-        .collect();
-    assert_eq!(log.matching(":stop"), stopped);
+    assert_eq!(log.matching(":stop"), stopped_in_reverse(&names));
     let restarted: Vec<String> = names.iter().map(|n| format!("{n}:start:2")).collect();
     assert_eq!(log.matching(":start:2"), restarted);
     assert!(log.matching(":start:3").is_empty());
@@ -252,21 +270,7 @@ async fn an_ordered_group_restart_stops_each_sibling_once_in_reverse() {
 async fn an_ordered_group_restart_holds_on_the_multi_thread_runtime() {
     let log = Log::default();
     let alive = Alive::default();
-    let names: Vec<String> = (0..100).map(|i| format!("w{i:03}")).collect();
-    let children = names.iter().enumerate().map(|(i, n)| {
-        let script = if i == 0 {
-            vec![Act::ErrAfter(ms(0)), Act::Serve]
-        } else {
-            vec![Act::Serve]
-        };
-        scripted(n, &log, &alive, script).backoff(Backoff::none())
-    });
-    let sup = Supervisor::builder("sup")
-        .strategy(tokio_supervisor::Strategy::OneForAll)
-        .intensity(1, secs(3600))
-        .children(children)
-        .build()
-        .unwrap();
+    let (names, sup) = one_failing_group(100, ms(0), &log, &alive);
     let mut events = sup.subscribe();
     let h = sup.start().await.unwrap();
     let mut restarted = 0;
@@ -276,12 +280,7 @@ async fn an_ordered_group_restart_holds_on_the_multi_thread_runtime() {
             restarted += 1;
         }
     }
-    let stopped: Vec<String> = names[1..]
-        .iter()
-        .rev()
-        .map(|n| format!("{n}:stop"))
-        .collect();
-    assert_eq!(log.matching(":stop"), stopped);
+    assert_eq!(log.matching(":stop"), stopped_in_reverse(&names));
     assert!(h.is_running(), "one restart, within the intensity");
     // A `Started` event comes as the run is spawned, before its first poll
     // logs it: once stopped, every run has logged its start.
