@@ -1132,12 +1132,13 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     }
 }
 
-/// The log lines of a restart are functions of their own, never inlined:
-/// a `tracing` macro expands to a callsite, a filter check and the code
-/// that builds the event, and that code, inlined into the loop's handlers,
-/// spread a restart over more instruction-cache lines than a 32 KiB cache
-/// holds (callgrind's cache model: 172 misses a restart, against none for
-/// bare tokio's loop).
+// The log lines of a restart, and its span, are functions of their own,
+// never inlined: a `tracing` macro expands to a callsite, a filter check
+// and the code that builds the event, and that code, inlined into the
+// loop's handlers, spread a restart over more instruction-cache lines than
+// a 32 KiB cache holds (callgrind's cache model: 172 misses a restart,
+// against none for bare tokio's loop).
+
 /// The run happens inside a `child{path, attempt}` span, attached only
 /// when a subscriber wants it: otherwise the future is spawned bare.
 #[inline(never)]
@@ -1152,11 +1153,14 @@ fn run_span(path: &str, attempt: u32) -> Option<tracing::Span> {
     (!span.is_disabled()).then_some(span)
 }
 
+/// A run's start, logged (see above).
 #[inline(never)]
 fn log_started(path: &str, attempt: u32) {
     tracing::info!(path = %path, attempt, "child started");
 }
 
+/// A run's end, logged: a failure as a warning, unless the supervisor
+/// asked for the stop (see above).
 #[inline(never)]
 fn log_exit(path: &str, reason: &ExitReason, stopping: bool) {
     if stopping || !reason.is_failure() {
