@@ -987,7 +987,7 @@ fn emit(tree: &Tree, path: &Arc<str>, kind: impl FnOnce() -> EventKind) {
 }
 
 /// `emit`'s sending half, out of line: the loop's hot paths carry only the
-/// check (see `log_exit`).
+/// check (see the comment above `run_span`).
 #[cold]
 #[inline(never)]
 fn send_event(
