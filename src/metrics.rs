@@ -5,7 +5,7 @@
 //! Every counter is an atomic written only by a supervisor's own loop;
 //! children never touch them. Each counter has that one writer: a child's
 //! own counters, and the loop's share of the tree's totals
-//! ([`LoopTotals`]), which the registry sums when a snapshot is read. So an
+//! (`LoopTotals`), which the registry sums when a snapshot is read. So an
 //! event is counted with loads and stores (`bump`), never a read-modify-write
 //! (a restart used to make twelve). A loop that ends folds its share into the
 //! registry's `retired` totals. The registry
