@@ -6,19 +6,21 @@
 //! children never touch them. Each counter has that one writer: a child's
 //! own counters, and the loop's share of the tree's totals
 //! (`LoopTotals`), which the registry sums when a snapshot is read. So an
-//! event is counted with loads and stores (`bump`), never a read-modify-write
-//! (a restart used to make twelve). A loop that ends folds its share into the
-//! registry's `retired` totals. The registry
-//! that lists the children's counters is shared by the whole tree (a nested
-//! supervisor registers into its root's) and is locked only when a child is
-//! added or removed, and when a snapshot is read: never on a child's path,
-//! never by a child.
+//! event is counted with loads and stores (`bump`), never a
+//! read-modify-write (a restart used to make twelve), and loops on
+//! different workers never write the same cache lines.
+//!
+//! The registry is shared by the whole tree (a nested supervisor registers
+//! into its root's). It is locked only when a child or a loop is added or
+//! removed, and when a snapshot is read: never on a child's path, never by
+//! a child.
 //!
 //! The registry stays bounded: a child's counters leave it when the child
 //! leaves its supervisor (a `Temporary` child that ended, `delete_child`),
-//! and a nested supervisor's children leave it when that supervisor ends
-//! (its parent may start it again, with its children registered anew);
-//! the totals keep counting.
+//! and a nested supervisor's children and its loop's share leave it when
+//! that supervisor ends (its parent may start it again, with its children
+//! registered anew); the share is folded into the `retired` totals, which
+//! keep counting.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
