@@ -204,9 +204,10 @@ pub(crate) struct LoopTotals {
     slot: std::sync::atomic::AtomicUsize,
 }
 
-/// The totals of loops that have ended, as plain numbers.
+/// Totals as plain numbers: a loop's share as read, a sum of them, or the
+/// retired loops' shares.
 #[derive(Debug, Default)]
-struct Retired {
+struct Totals {
     starts: u64,
     restarts: u64,
     exits: [u64; REASONS.len()],
@@ -215,8 +216,8 @@ struct Retired {
     buckets: [u64; UPTIME_BUCKETS.len() + 1],
 }
 
-impl Retired {
-    fn add_retired(&mut self, r: &Retired) {
+impl Totals {
+    fn add(&mut self, r: &Totals) {
         self.starts += r.starts;
         self.restarts += r.restarts;
         for (sum, n) in self.exits.iter_mut().zip(r.exits) {
@@ -228,18 +229,19 @@ impl Retired {
             *sum += n;
         }
     }
+}
 
-    fn add(&mut self, l: &LoopTotals) {
+impl LoopTotals {
+    /// This loop's share as it is now.
+    fn read(&self) -> Totals {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        self.starts += load(&l.counts.starts);
-        self.restarts += load(&l.counts.restarts);
-        for (sum, n) in self.exits.iter_mut().zip(&l.counts.exits) {
-            *sum += load(n);
-        }
-        self.circuit_open += load(&l.counts.circuit_open);
-        self.uptime_us += load(&l.uptime_us);
-        for (sum, n) in self.buckets.iter_mut().zip(&l.uptime.buckets) {
-            *sum += load(n);
+        Totals {
+            starts: load(&self.counts.starts),
+            restarts: load(&self.counts.restarts),
+            exits: std::array::from_fn(|i| load(&self.counts.exits[i])),
+            circuit_open: load(&self.counts.circuit_open),
+            uptime_us: load(&self.uptime_us),
+            buckets: std::array::from_fn(|i| load(&self.uptime.buckets[i])),
         }
     }
 }
@@ -250,7 +252,7 @@ pub(crate) struct Registry {
     /// The live loops' shares of the totals.
     loops: Mutex<slab::Slab<Arc<LoopTotals>>>,
     /// The ended loops' shares. Locked after `loops` when both are.
-    retired: Mutex<Retired>,
+    retired: Mutex<Totals>,
     intensity_exceeded: AtomicU64,
     blocking_detached: AtomicU64,
     /// The children's counters; each knows its own slot (for removal).
@@ -275,7 +277,7 @@ impl Registry {
         let slot = l.slot.swap(usize::MAX, Ordering::Relaxed);
         if loops.get(slot).is_some_and(|x| std::ptr::eq(&**x, l)) {
             loops.remove(slot);
-            self.retired.lock().add(l);
+            self.retired.lock().add(&l.read());
             // Children aborted with their loop never reported their end.
             #[cfg(feature = "metrics")]
             facade::active(-(l.active.load(Ordering::Relaxed) as f64));
@@ -353,16 +355,16 @@ impl Registry {
         // The live loops' shares and the retired ones, under both locks (in
         // `retire_loop`'s order), so that a loop ending meanwhile is counted
         // once.
-        let mut sum = Retired::default();
+        let mut sum = Totals::default();
         let mut active = 0;
         {
             let loops = self.loops.lock();
             let retired = self.retired.lock();
             for (_, l) in loops.iter() {
-                sum.add(l);
+                sum.add(&l.read());
                 active += l.active.load(Ordering::Relaxed);
             }
-            sum.add_retired(&retired);
+            sum.add(&retired);
         }
         MetricsSnapshot {
             total: Counts {
