@@ -197,18 +197,13 @@ async fn siblings_are_untouched_by_a_one_for_one_restart() {
 }
 
 /// `n` children `w000`, `w001`, … under `OneForAll` in OTP's stop order,
-/// with an intensity of one restart: the first fails once, after
-/// `fail_after`, and the others serve until stopped.
-fn one_failing_group(
-    n: usize,
-    fail_after: std::time::Duration,
-    log: &Log,
-    alive: &Alive,
-) -> (Vec<String>, Supervisor) {
+/// with an intensity of one restart: the first fails once, as `fail` says,
+/// and the others serve until stopped.
+fn one_failing_group(n: usize, fail: Act, log: &Log, alive: &Alive) -> (Vec<String>, Supervisor) {
     let names: Vec<String> = (0..n).map(|i| format!("w{i:03}")).collect();
     let children = names.iter().enumerate().map(|(i, name)| {
         let script = if i == 0 {
-            vec![Act::ErrAfter(fail_after), Act::Serve]
+            vec![fail.clone(), Act::Serve]
         } else {
             vec![Act::Serve]
         };
@@ -241,7 +236,7 @@ fn stopped_in_reverse(names: &[String]) -> Vec<String> {
 async fn an_ordered_group_restart_stops_each_sibling_once_in_reverse() {
     let log = Log::default();
     let alive = Alive::default();
-    let (names, sup) = one_failing_group(20, ms(50), &log, &alive);
+    let (names, sup) = one_failing_group(20, Act::ErrAfter(ms(50)), &log, &alive);
     let h = sup.start().await.unwrap();
     tokio::time::sleep(ms(100)).await;
     assert_eq!(log.matching(":stop"), stopped_in_reverse(&names));
@@ -263,14 +258,14 @@ async fn an_ordered_group_restart_stops_each_sibling_once_in_reverse() {
 
 /// The same on the multi-thread runtime, where the hand-off runs from the
 /// siblings' tasks on both workers while the loop catches up: each sibling
-/// is stopped once, in reverse, and started again once. No timer is
-/// involved (the first failure is immediate, the test waits on events), so
+/// is stopped once, in reverse, and started again once. Nothing waits on a
+/// timer (the first failure is immediate, the test waits on events), so
 /// the verdict does not depend on the machine's speed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ordered_group_restart_holds_on_the_multi_thread_runtime() {
     let log = Log::default();
     let alive = Alive::default();
-    let (names, sup) = one_failing_group(100, ms(0), &log, &alive);
+    let (names, sup) = one_failing_group(100, Act::Err, &log, &alive);
     let mut events = sup.subscribe();
     let h = sup.start().await.unwrap();
     let mut restarted = 0;

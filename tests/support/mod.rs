@@ -70,6 +70,9 @@ pub enum Act {
     OkAfter(Duration),
     /// After `d`, return Err("fail").
     ErrAfter(Duration),
+    /// Return Err("fail") at once, without touching the timer (for tests on
+    /// the multi-thread runtime, whose time cannot be paused).
+    Err,
     /// After `d`, panic with "boom".
     PanicAfter(Duration),
     /// Never call ready; serve until cancelled.
@@ -145,6 +148,7 @@ async fn run_act(name: &str, log: &Log, ctx: &Context, act: Act) -> Result<(), B
             tokio::time::sleep(d).await;
             Err("fail".into())
         }
+        Act::Err => Err("fail".into()),
         Act::PanicAfter(d) => {
             tokio::time::sleep(d).await;
             panic!("boom");
