@@ -410,12 +410,7 @@ impl Runner {
             _ => child.set_phase(Phase::Starting, self.clock.now()),
         }
         if child.starts > 0 {
-            child.restarts += 1;
-            self.totals.restarted(&child.counters);
-            let attempt = next_attempt(child);
-            emit(&self.tree, child.path(), || EventKind::Restarted {
-                attempt,
-            });
+            count_restart(child, &self.totals, &self.tree);
         }
         self.spawn(slot, false)
     }
@@ -725,17 +720,12 @@ impl Runner {
         if child.phase != Phase::Restarting {
             child.set_phase(Phase::Restarting, self.clock.now());
         }
-        child.restarts += 1;
-        self.totals.restarted(&child.counters);
-        let attempt = next_attempt(child);
+        let _attempt = count_restart(child, &self.totals, &self.tree);
         #[cfg(feature = "systemd")]
         if self.systemd {
             let path = child.path();
-            crate::systemd::status(&format!("restarting {path} (attempt {attempt})"));
+            crate::systemd::status(&format!("restarting {path} (attempt {_attempt})"));
         }
-        emit(&self.tree, child.path(), || EventKind::Restarted {
-            attempt,
-        });
         self.spawn(slot, false);
     }
 
@@ -1071,8 +1061,15 @@ impl Hasher for IdHasher {
 /// The largest error-rendering buffer a supervisor keeps between failures.
 const SCRATCH_KEPT: usize = 1024;
 
-fn next_attempt(child: &Child) -> u32 {
-    u32::try_from(child.starts.saturating_add(1)).unwrap_or(u32::MAX)
+/// A restart about to be spawned (automatic, or a group's): counted on the
+/// child and in the metrics, and announced. Returns its attempt number (the
+/// run it will be: one more than the child's starts so far).
+fn count_restart(child: &mut Child, totals: &crate::metrics::LoopTotals, tree: &Tree) -> u32 {
+    child.restarts += 1;
+    totals.restarted(&child.counters);
+    let attempt = u32::try_from(child.starts.saturating_add(1)).unwrap_or(u32::MAX);
+    emit(tree, child.path(), || EventKind::Restarted { attempt });
+    attempt
 }
 
 /// Turns a task's end into an exit reason, and keeps a nested supervisor's
