@@ -305,10 +305,9 @@ mod tests {
         }
     }
 
-    fn report(
-        held: &Arc<AtomicBool>,
-        panics: bool,
-    ) -> (Report<Holding>, mpsc::UnboundedReceiver<Msg>) {
+    /// The context of run 9 of the child in slot 3, and its supervisor's
+    /// end of the channel.
+    fn run_context() -> (Context, mpsc::UnboundedReceiver<Msg>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let ctx = Context::new(
             "sup/c".into(),
@@ -319,6 +318,14 @@ mod tests {
             9,
             tokio::time::Instant::now(),
         );
+        (ctx, rx)
+    }
+
+    fn report(
+        held: &Arc<AtomicBool>,
+        panics: bool,
+    ) -> (Report<Holding>, mpsc::UnboundedReceiver<Msg>) {
+        let (ctx, rx) = run_context();
         held.store(true, Ordering::SeqCst);
         let run = Holding {
             held: held.clone(),
@@ -399,16 +406,7 @@ mod tests {
                 panic!("destructor");
             }
         }
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let ctx = Context::new(
-            "sup/c".into(),
-            1,
-            tx,
-            Tree::new(),
-            3,
-            9,
-            tokio::time::Instant::now(),
-        );
+        let (ctx, mut rx) = run_context();
         let report = Report {
             run: Some(PanicsOnDrop),
             end: EndGuard(Some(ctx)),
