@@ -7,19 +7,13 @@
 //! cargo bench --bench supervision -- --quick   # a quick pass
 //! ```
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use tokio_supervisor::{
-    service_fn, Backoff, ChildSpec, Restart, ShutdownOrder, Strategy, Supervisor,
-};
-use tokio_util::sync::CancellationToken;
+use tokio_supervisor::ShutdownOrder;
 
 mod common;
-use common::{
-    bare_start_stop, failing_child, in_task, rt, start_wait_stop, summed, supervisor_of, Gate,
-};
+use common::*;
 
 // ----- start N children, wait until each runs, stop them ---------------------
 
@@ -71,44 +65,7 @@ fn tree(c: &mut Criterion) {
             in_task(&rt, move || async move {
                 let t0 = Instant::now();
                 for _ in 0..iters {
-                    // The same 1000 workers and 110 intermediate tasks, with
-                    // a token per level.
-                    let gate = Gate::new(1000);
-                    let root = CancellationToken::new();
-                    let mut mids = vec![];
-                    for _ in 0..10 {
-                        let t1 = root.child_token();
-                        let gate = gate.clone();
-                        mids.push(tokio::spawn(async move {
-                            let mut subs = vec![];
-                            for _ in 0..10 {
-                                let t2 = t1.child_token();
-                                let gate = gate.clone();
-                                subs.push(tokio::spawn(async move {
-                                    let mut ws = vec![];
-                                    for _ in 0..10 {
-                                        let t3 = t2.child_token();
-                                        let gate = gate.clone();
-                                        ws.push(tokio::spawn(async move {
-                                            gate.arrive();
-                                            t3.cancelled().await;
-                                        }));
-                                    }
-                                    for w in ws {
-                                        w.await.unwrap();
-                                    }
-                                }));
-                            }
-                            for s in subs {
-                                s.await.unwrap();
-                            }
-                        }));
-                    }
-                    gate.wait().await;
-                    root.cancel();
-                    for m in mids {
-                        m.await.unwrap();
-                    }
+                    bare_tree().await;
                 }
                 t0.elapsed()
             })
@@ -121,26 +78,7 @@ fn tree(c: &mut Criterion) {
         ("supervised_concurrent", ShutdownOrder::Concurrent),
     ] {
         g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                summed(&rt, iters, move || async move {
-                    let gate = Gate::new(1000);
-                    let mids = (0..10).map(|i| {
-                        let subs =
-                            (0..10).map(|j| supervisor_of(&format!("s{j}"), 10, &gate, order));
-                        Supervisor::builder(format!("m{i}"))
-                            .shutdown_order(order)
-                            .children(subs)
-                            .build()
-                            .unwrap()
-                    });
-                    let root = Supervisor::builder("root")
-                        .shutdown_order(order)
-                        .children(mids)
-                        .build()
-                        .unwrap();
-                    start_wait_stop(root, &gate).await
-                })
-            })
+            b.iter_custom(|iters| summed(&rt, iters, move || supervised_tree(order)))
         });
     }
     g.finish();
@@ -161,76 +99,17 @@ fn restart(c: &mut Criterion) {
                 in_task(&rt, move || async move {
                     let t0 = Instant::now();
                     for _ in 0..iters {
-                        // The hand-written loop: spawn, fail, await, respawn.
-                        for _ in 0..RESTARTS {
-                            let h = tokio::spawn(async move {
-                                if panics {
-                                    panic!("boom");
-                                }
-                                Err::<(), &str>("fail")
-                            });
-                            let _ = black_box(h.await);
-                        }
+                        bare_restarts(RESTARTS, panics).await;
                     }
                     t0.elapsed()
                 })
             })
         });
         g.bench_function(BenchmarkId::new("supervised", kind), |b| {
-            b.iter_custom(|iters| {
-                summed(&rt, iters, move || async move {
-                    let gate = Gate::new(RESTARTS);
-                    let sup = failing_child(&gate, panics);
-                    // Timed up to the last restart, not the shutdown.
-                    let t0 = Instant::now();
-                    let h = sup.start().await.unwrap();
-                    gate.wait().await;
-                    let elapsed = t0.elapsed();
-                    h.shutdown().await.unwrap();
-                    elapsed
-                })
-            })
+            b.iter_custom(|iters| summed(&rt, iters, move || supervised_restarts(RESTARTS, panics)))
         });
     }
     g.finish();
-}
-
-const GROUP: usize = 1_000;
-const GROUP_CYCLES: usize = 20;
-
-/// `OneForAll` over GROUP children: child 0 fails on each of its first
-/// GROUP_CYCLES runs, and each failure stops the others (in `order`) and
-/// starts all again.
-async fn one_for_all_cycles(order: ShutdownOrder) -> Duration {
-    let gate = Gate::new(GROUP * (GROUP_CYCLES + 1));
-    let children = (0..GROUP).map(|i| {
-        let gate = gate.clone();
-        ChildSpec::new(
-            format!("c{i}"),
-            service_fn(move |ctx| {
-                let gate = gate.clone();
-                async move {
-                    gate.arrive();
-                    if i == 0 && ctx.attempt() as usize <= GROUP_CYCLES {
-                        tokio::task::yield_now().await;
-                        return Err("fail".into());
-                    }
-                    ctx.cancelled().await;
-                    Ok(())
-                }
-            }),
-        )
-        .restart(Restart::Permanent)
-        .backoff(Backoff::none())
-    });
-    let sup = Supervisor::builder("bench")
-        .strategy(Strategy::OneForAll)
-        .shutdown_order(order)
-        .intensity(u32::MAX, Duration::from_secs(1))
-        .children(children)
-        .build()
-        .unwrap();
-    start_wait_stop(sup, &gate).await
 }
 
 fn restart_one_for_all(c: &mut Criterion) {
@@ -242,10 +121,7 @@ fn restart_one_for_all(c: &mut Criterion) {
             in_task(&rt, move || async move {
                 let t0 = Instant::now();
                 for _ in 0..iters {
-                    for _ in 0..=GROUP_CYCLES {
-                        // Spawn all, wait until all run, cancel all, await all.
-                        bare_start_stop(GROUP).await;
-                    }
+                    bare_one_for_all().await;
                 }
                 t0.elapsed()
             })
@@ -264,19 +140,6 @@ fn restart_one_for_all(c: &mut Criterion) {
 
 // ----- steady state: a child's busy loop ---------------------------------------------
 
-const SPINS: u64 = 10_000_000;
-
-async fn busy() -> u64 {
-    let mut x = 0u64;
-    for i in 0..SPINS {
-        x = black_box(x.wrapping_add(i));
-        if i % 100_000 == 0 {
-            tokio::task::yield_now().await;
-        }
-    }
-    x
-}
-
 fn steady(c: &mut Criterion) {
     let rt = rt();
     let mut g = c.benchmark_group("steady_state");
@@ -286,47 +149,14 @@ fn steady(c: &mut Criterion) {
             in_task(&rt, move || async move {
                 let t0 = Instant::now();
                 for _ in 0..iters {
-                    let token = CancellationToken::new();
-                    let h = tokio::spawn(async move {
-                        let _t = token;
-                        busy().await
-                    });
-                    black_box(h.await.unwrap());
+                    bare_steady().await;
                 }
                 t0.elapsed()
             })
         })
     });
     g.bench_function("supervised", |b| {
-        b.iter_custom(|iters| {
-            in_task(&rt, move || async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let gate = Gate::new(1);
-                    let g2 = gate.clone();
-                    let sup = Supervisor::builder("bench")
-                        .child(ChildSpec::new(
-                            "busy",
-                            service_fn(move |_ctx| {
-                                let gate = g2.clone();
-                                async move {
-                                    black_box(busy().await);
-                                    gate.arrive();
-                                    Ok(())
-                                }
-                            }),
-                        ))
-                        .build()
-                        .unwrap();
-                    let t0 = Instant::now();
-                    let h = sup.start().await.unwrap();
-                    gate.wait().await;
-                    total += t0.elapsed();
-                    h.shutdown().await.unwrap();
-                }
-                total
-            })
-        })
+        b.iter_custom(|iters| summed(&rt, iters, supervised_steady))
     });
     g.finish();
 }

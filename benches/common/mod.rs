@@ -1,14 +1,18 @@
 //! What every bench shares: the runtime, running a body inside a task, the
-//! gate that tells when N children run, bare tokio's start/stop of N, and
-//! the supervised one.
+//! gate that tells when N children run, and each scenario's round, bare and
+//! supervised (`supervision.rs` times them with criterion, `ratios.rs` in
+//! pairs).
 //! Also used by `bench-peers/`.
 
+use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
-use tokio_supervisor::{service_fn, Backoff, ChildSpec, Restart, ShutdownOrder, Supervisor};
+use tokio_supervisor::{
+    service_fn, Backoff, ChildSpec, Restart, ShutdownOrder, Strategy, Supervisor,
+};
 use tokio_util::sync::CancellationToken;
 
 /// Runs `f` inside a task of the runtime (as the supervisor's own loop
@@ -154,4 +158,197 @@ pub async fn start_wait_stop(sup: Supervisor, gate: &Gate) -> Duration {
     gate.wait().await;
     h.shutdown().await.unwrap();
     t0.elapsed()
+}
+
+// ----- a tree three levels deep: 10 × 10 supervisors × 10 workers -------------
+
+/// Bare tokio's tree: the same 1000 workers and 110 intermediate tasks, with
+/// a token per level.
+pub async fn bare_tree() {
+    let gate = Gate::new(1000);
+    let root = CancellationToken::new();
+    let mut mids = vec![];
+    for _ in 0..10 {
+        let t1 = root.child_token();
+        let gate = gate.clone();
+        mids.push(tokio::spawn(async move {
+            let mut subs = vec![];
+            for _ in 0..10 {
+                let t2 = t1.child_token();
+                let gate = gate.clone();
+                subs.push(tokio::spawn(async move {
+                    let mut ws = vec![];
+                    for _ in 0..10 {
+                        let t3 = t2.child_token();
+                        let gate = gate.clone();
+                        ws.push(tokio::spawn(async move {
+                            gate.arrive();
+                            t3.cancelled().await;
+                        }));
+                    }
+                    for w in ws {
+                        w.await.unwrap();
+                    }
+                }));
+            }
+            for s in subs {
+                s.await.unwrap();
+            }
+        }));
+    }
+    gate.wait().await;
+    root.cancel();
+    for m in mids {
+        m.await.unwrap();
+    }
+}
+
+/// The supervised tree, stopped in `order` at every level: started, waited
+/// for, stopped; the time that took (its configuration is not timed).
+pub async fn supervised_tree(order: ShutdownOrder) -> Duration {
+    let gate = Gate::new(1000);
+    let mids = (0..10).map(|i| {
+        let subs = (0..10).map(|j| supervisor_of(&format!("s{j}"), 10, &gate, order));
+        Supervisor::builder(format!("m{i}"))
+            .shutdown_order(order)
+            .children(subs)
+            .build()
+            .unwrap()
+    });
+    let root = Supervisor::builder("root")
+        .shutdown_order(order)
+        .children(mids)
+        .build()
+        .unwrap();
+    start_wait_stop(root, &gate).await
+}
+
+// ----- restart cycles -------------------------------------------------------------
+
+/// The hand-written restart loop: spawn, fail (`Err`, or a panic), await,
+/// respawn, `n` times.
+pub async fn bare_restarts(n: usize, panics: bool) {
+    for _ in 0..n {
+        let h = tokio::spawn(async move {
+            if panics {
+                panic!("boom");
+            }
+            Err::<(), &str>("fail")
+        });
+        let _ = black_box(h.await);
+    }
+}
+
+/// `n` restarts of a supervised child that fails at once: the time up to
+/// the last one (not the shutdown).
+pub async fn supervised_restarts(n: usize, panics: bool) -> Duration {
+    let gate = Gate::new(n);
+    let sup = failing_child(&gate, panics);
+    let t0 = Instant::now();
+    let h = sup.start().await.unwrap();
+    gate.wait().await;
+    let elapsed = t0.elapsed();
+    h.shutdown().await.unwrap();
+    elapsed
+}
+
+/// The children of a `OneForAll` group.
+pub const GROUP: usize = 1_000;
+/// The group restarts of one round.
+pub const GROUP_CYCLES: usize = 20;
+
+/// Bare tokio's group restart: spawn all, wait until all run, cancel all,
+/// await all; once, then once per cycle.
+pub async fn bare_one_for_all() {
+    for _ in 0..=GROUP_CYCLES {
+        bare_start_stop(GROUP).await;
+    }
+}
+
+/// `OneForAll` over GROUP children: child 0 fails on each of its first
+/// GROUP_CYCLES runs, and each failure stops the others (in `order`) and
+/// starts all again.
+pub async fn one_for_all_cycles(order: ShutdownOrder) -> Duration {
+    let gate = Gate::new(GROUP * (GROUP_CYCLES + 1));
+    let children = (0..GROUP).map(|i| {
+        let gate = gate.clone();
+        ChildSpec::new(
+            format!("c{i}"),
+            service_fn(move |ctx| {
+                let gate = gate.clone();
+                async move {
+                    gate.arrive();
+                    if i == 0 && ctx.attempt() as usize <= GROUP_CYCLES {
+                        tokio::task::yield_now().await;
+                        return Err("fail".into());
+                    }
+                    ctx.cancelled().await;
+                    Ok(())
+                }
+            }),
+        )
+        .restart(Restart::Permanent)
+        .backoff(Backoff::none())
+    });
+    let sup = Supervisor::builder("bench")
+        .strategy(Strategy::OneForAll)
+        .shutdown_order(order)
+        .intensity(u32::MAX, Duration::from_secs(1))
+        .children(children)
+        .build()
+        .unwrap();
+    start_wait_stop(sup, &gate).await
+}
+
+// ----- steady state: a child's busy loop ---------------------------------------------
+
+const SPINS: u64 = 10_000_000;
+
+/// 10 M iterations of a busy loop that yields every 100 000.
+pub async fn busy() -> u64 {
+    let mut x = 0u64;
+    for i in 0..SPINS {
+        x = black_box(x.wrapping_add(i));
+        if i % 100_000 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    x
+}
+
+/// The busy loop in a bare task with its token.
+pub async fn bare_steady() {
+    let token = CancellationToken::new();
+    let h = tokio::spawn(async move {
+        let _t = token;
+        busy().await
+    });
+    black_box(h.await.unwrap());
+}
+
+/// The busy loop as a supervised child: the time from the start to its
+/// end (not the shutdown).
+pub async fn supervised_steady() -> Duration {
+    let gate = Gate::new(1);
+    let g2 = gate.clone();
+    let sup = Supervisor::builder("bench")
+        .child(ChildSpec::new(
+            "busy",
+            service_fn(move |_ctx| {
+                let gate = g2.clone();
+                async move {
+                    black_box(busy().await);
+                    gate.arrive();
+                    Ok(())
+                }
+            }),
+        ))
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    let h = sup.start().await.unwrap();
+    gate.wait().await;
+    let elapsed = t0.elapsed();
+    h.shutdown().await.unwrap();
+    elapsed
 }
