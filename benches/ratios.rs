@@ -124,6 +124,16 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             supervised: timed(1, move || supervised_restarts(restarts, panics)),
         });
     }
+    // The same restarts against a bare loop that fails with the boxed error
+    // a supervised child returns (the row above fails with a `&str`).
+    all.push(Scenario {
+        name: "restart/err, bare boxed",
+        unit: "restart",
+        units: restarts,
+        rounds: r(61),
+        bare: whole(move || bare_restarts_boxed(restarts)),
+        supervised: timed(1, move || supervised_restarts(restarts, false)),
+    });
     for (name, order) in [
         ("restart_one_for_all_1000", ShutdownOrder::Reverse),
         (

@@ -105,6 +105,21 @@ fn restart(c: &mut Criterion) {
                 })
             })
         });
+        if !panics {
+            // The same loop failing with the boxed error a supervised child
+            // returns (`BoxError`), where `bare` fails with a `&str`.
+            g.bench_function(BenchmarkId::new("bare_boxed", kind), |b| {
+                b.iter_custom(|iters| {
+                    in_task(&rt, move || async move {
+                        let t0 = Instant::now();
+                        for _ in 0..iters {
+                            bare_restarts_boxed(RESTARTS).await;
+                        }
+                        t0.elapsed()
+                    })
+                })
+            });
+        }
         g.bench_function(BenchmarkId::new("supervised", kind), |b| {
             b.iter_custom(|iters| summed(&rt, iters, move || supervised_restarts(RESTARTS, panics)))
         });

@@ -239,6 +239,15 @@ pub async fn bare_restarts(n: usize, panics: bool) {
     }
 }
 
+/// The hand-written restart loop whose task fails with the error a
+/// supervised child returns: a boxed one (`BoxError`, two allocations).
+pub async fn bare_restarts_boxed(n: usize) {
+    for _ in 0..n {
+        let h = tokio::spawn(async move { Err::<(), tokio_supervisor::BoxError>("fail".into()) });
+        let _ = black_box(h.await);
+    }
+}
+
 /// `n` restarts of a supervised child that fails at once: the time up to
 /// the last one (not the shutdown).
 pub async fn supervised_restarts(n: usize, panics: bool) -> Duration {
