@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::resume::Resume;
 use crate::supervisor::runner::Msg;
 use crate::supervisor::Tree;
 
@@ -71,6 +72,10 @@ struct Inner {
     hand_off: parking_lot::Mutex<Option<Context>>,
     /// This run was stopped by an ordered stop: its end stops `hand_off`.
     armed: AtomicBool,
+    /// Where this run's task waits for the child's next run once this one
+    /// has ended (see `resume`): the task's own, kept here so that the
+    /// task itself need not hold it (an idle child's task stays small).
+    resume: OnceLock<Arc<Resume>>,
 }
 
 struct Notifier {
@@ -95,6 +100,7 @@ impl Inner {
             notify,
             hand_off: parking_lot::Mutex::new(None),
             armed: AtomicBool::new(false),
+            resume: OnceLock::new(),
         }
     }
 }
@@ -143,7 +149,13 @@ impl Context {
 
     /// Tells the supervisor that this run ended, and how: the last thing a
     /// run's task does (see `service::Report`).
-    pub(crate) fn report_end(self, outcome: crate::service::Outcome) {
+    /// `resume`: the run's task, waiting for the child's next run (dropped
+    /// unsent, it lets the task go).
+    pub(crate) fn report_end(
+        self,
+        outcome: crate::service::Outcome,
+        resume: Option<crate::resume::Parked>,
+    ) {
         if let Some(n) = &self.inner.notify {
             // The supervisor gone (a runtime shutting down): nobody to tell.
             let _ = n.tx.send(Msg::Exit(crate::service::Exit {
@@ -151,6 +163,7 @@ impl Context {
                 // A child has one run at a time: the low bits tell runs apart.
                 run: n.run as u32,
                 outcome,
+                resume,
             }));
         }
         // After the end is sent, so that the supervisor sees this end first.
@@ -171,6 +184,18 @@ impl Context {
     /// is the only authority: the hand-off only makes the request earlier.
     pub(crate) fn hand_off_to(&self, next: Context) {
         *self.inner.hand_off.lock() = Some(next);
+    }
+
+    /// The `Resume` of this run's task: the one it was handed with the run
+    /// (`keep_resume`), or else a new one, for a task whose runs have no
+    /// span.
+    pub(crate) fn resume(&self) -> Arc<Resume> {
+        self.inner.resume.get_or_init(|| Resume::new(false)).clone()
+    }
+
+    /// Keeps the `Resume` of the task this run runs in (see `resume`).
+    pub(crate) fn keep_resume(&self, resume: Arc<Resume>) {
+        let _ = self.inner.resume.set(resume);
     }
 
     /// This run is being stopped by an ordered stop: its end hands off.
@@ -386,7 +411,8 @@ mod tests {
         assert!(new.last_heartbeat().is_none(), "no heartbeat yet");
         assert!(!new.token().is_cancelled(), "a fresh token");
         // It reports to the same supervisor, under its new slot and run.
-        new.clone().report_end(crate::service::Outcome::Aborted);
+        new.clone()
+            .report_end(crate::service::Outcome::Aborted, None);
         match rx.try_recv() {
             Ok(Msg::Exit(e)) => assert_eq!((e.slot, e.run), (8, 2)),
             other => panic!("{other:?}"),
@@ -421,7 +447,7 @@ mod tests {
 
         // Not armed (it ended on its own, or a command stopped it): its end
         // hands nothing off.
-        a.clone().report_end(crate::service::Outcome::Aborted);
+        a.clone().report_end(crate::service::Outcome::Aborted, None);
         assert!(!b.is_cancelled() && !b.handed_off());
 
         // Armed by the ordered stop: its end, once sent, stops the next one
@@ -429,10 +455,10 @@ mod tests {
         let a2 = ctx(0);
         a2.hand_off_to(b.clone());
         a2.arm_hand_off();
-        a2.report_end(crate::service::Outcome::Aborted);
+        a2.report_end(crate::service::Outcome::Aborted, None);
         assert!(b.is_cancelled() && b.handed_off());
         assert!(!c.is_cancelled(), "one step at a time");
-        b.report_end(crate::service::Outcome::Aborted);
+        b.report_end(crate::service::Outcome::Aborted, None);
         assert!(c.is_cancelled() && c.handed_off());
 
         // The supervisor saw every end in the order they happened.

@@ -198,6 +198,7 @@ pub mod metrics;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 mod restart_limit;
+mod resume;
 pub mod runtime;
 mod service;
 mod signal;

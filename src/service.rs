@@ -18,7 +18,9 @@
 //! a drop guard, when it is aborted or dropped unfinished. No `JoinSet` (an
 //! allocation and four lock operations per run) and no map from task ids to
 //! children: the report names the child, and comes after every message the
-//! run sent before it.
+//! run sent before it. A run that ended on its own leaves its task waiting
+//! for the supervisor's word, which is the child's next run when the
+//! restart is immediate: a restart then spawns no task (see `resume`).
 
 use std::any::Any;
 use std::future::Future;
@@ -29,6 +31,7 @@ use std::task::Poll;
 
 use tokio::task::JoinHandle;
 
+use crate::resume::{NextRun, Parked, Resume};
 use crate::Context;
 
 /// The error type a service returns: any error, boxed.
@@ -82,6 +85,13 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// The future must be `Send` (it runs on a multi-threaded runtime) and the
 /// service `Send + Sync + 'static` (it is shared across restarts).
+///
+/// Each run is a fresh call of `run` with a fresh [`Context`]; the previous
+/// run's future has been dropped by then. A run restarted at once (no
+/// backoff, after an `Ok` or an `Err`) runs in the tokio task of the run
+/// before it, which is cheaper than spawning one, so `tokio::task::id()`
+/// can be the same for both; a run after a backoff or a panic, or after a
+/// stop, gets a task of its own. Nothing else carries over.
 pub trait Service: Send + Sync + 'static {
     /// Runs the service until it is done, fails, or `ctx` is cancelled.
     ///
@@ -146,6 +156,9 @@ pub(crate) struct Exit {
     /// 32 bits tell it from an earlier one.
     pub(crate) run: u32,
     pub(crate) outcome: Outcome,
+    /// The run's task, waiting to be handed the child's next run (see
+    /// `resume`); `None` if it ends with this run.
+    pub(crate) resume: Option<Parked>,
 }
 
 /// How a run ended.
@@ -166,10 +179,20 @@ pub(crate) enum Outcome {
 struct EndGuard(Option<Context>);
 
 impl EndGuard {
-    fn send(&mut self, outcome: Outcome) {
-        if let Some(ctx) = self.0.take() {
-            ctx.report_end(outcome);
+    /// The run ended on its own: reported. If `offer`, and unless its
+    /// supervisor asked for the stop (then nothing restarts it at once),
+    /// the task offers itself for the child's next run: the `Resume` to
+    /// wait on is returned.
+    fn send(&mut self, outcome: Outcome, offer: bool) -> Option<Arc<Resume>> {
+        let ctx = self.0.take()?;
+        if !offer || ctx.stop_requested() {
+            ctx.report_end(outcome, None);
+            return None;
         }
+        let resume = ctx.resume();
+        resume.arm();
+        ctx.report_end(outcome, Some(Parked::new(resume.clone())));
+        Some(resume)
     }
 }
 
@@ -178,12 +201,38 @@ impl Drop for EndGuard {
         // Not sent yet: the run's future is being dropped unfinished. Its
         // field is declared before this one, so it is dropped first, and
         // this runs as it unwinds if its destructor panicked.
-        let outcome = if std::thread::panicking() {
-            Outcome::Panicked(Box::new("the run's future panicked as it was dropped"))
-        } else {
-            Outcome::Aborted
-        };
-        self.send(outcome);
+        if let Some(ctx) = self.0.take() {
+            let outcome = if std::thread::panicking() {
+                Outcome::Panicked(Box::new("the run's future panicked as it was dropped"))
+            } else {
+                Outcome::Aborted
+            };
+            ctx.report_end(outcome, None);
+        }
+    }
+}
+
+/// A task waiting for the supervisor's word; dropped while it waits (its
+/// runtime shutting down), it can be handed nothing more, and a run handed
+/// to it meanwhile is reported as aborted (`Resume::abandon`).
+struct Waiting(Option<Arc<Resume>>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(resume) = &self.0 {
+            resume.abandon();
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StageProj]
+    #[project_replace = StageReplace]
+    enum Stage<F, K> {
+        Running { #[pin] run: F },
+        // `keep`: what the run gave back to make the next one with.
+        Waiting { waiting: Waiting, keep: K },
+        Done,
     }
 }
 
@@ -193,37 +242,75 @@ pin_project_lite::pin_project! {
     /// comes back with the child's slot; on the normal path `catch_unwind`
     /// costs nothing. The future is dropped before its end is reported, as
     /// tokio does before it completes a task: whatever it holds (a bound
-    /// port, a file lock) is released before the next run starts. A struct
-    /// rather than an `async fn`, whose state would hold the future twice.
-    struct Report<F> {
+    /// port, a file lock) is released before the next run starts. Then,
+    /// if the task offered itself for the child's next run, it waits here
+    /// for the supervisor's word (see `resume`), in the room the future
+    /// had. A struct rather than an `async fn`, whose state would hold the
+    /// future twice.
+    struct Report<F, K> {
         #[pin]
-        run: Option<F>,
-        // After `run`: dropped after it.
+        stage: Stage<F, K>,
+        // After `stage`: dropped after it.
         end: EndGuard,
     }
 }
 
-impl<F: Future<Output = Result<(), BoxError>>> Future for Report<F> {
-    type Output = ();
+impl<F, K> Report<F, K> {
+    /// `run`, whose end is reported on `ctx`.
+    fn new(run: F, ctx: Context) -> Self {
+        Report {
+            stage: Stage::Running { run },
+            end: EndGuard(Some(ctx)),
+        }
+    }
+}
 
-    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+/// A run's future gives back, with its result, what the next run of the
+/// child is made with (`K`: the service; see [`Runs`]).
+type Ran<K> = (Result<(), BoxError>, K);
+
+impl<F: Future<Output = Ran<K>>, K> Future for Report<F, K> {
+    /// The child's next run, handed to this task, the task's `Resume`, and
+    /// what the run gave back.
+    type Output = Option<(NextRun, Arc<Resume>, K)>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let Some(run) = this.run.as_mut().as_pin_mut() else {
-            return Poll::Ready(()); // polled again after its end
+        if let StageProj::Running { run } = this.stage.as_mut().project() {
+            let (outcome, keep) = match catch_unwind(AssertUnwindSafe(|| run.poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready((r, keep))) => (Outcome::Returned(r), Some(keep)),
+                Err(payload) => (Outcome::Panicked(payload), None),
+            };
+            // Dropped here, in the guard too: a destructor that panics is
+            // how the run ended.
+            let dropped = catch_unwind(AssertUnwindSafe(|| this.stage.set(Stage::Done)));
+            let outcome = match dropped {
+                Ok(()) => outcome,
+                Err(payload) => Outcome::Panicked(payload),
+            };
+            // A run that panicked gave nothing back: its task ends.
+            let resume = this.end.send(outcome, keep.is_some());
+            let (Some(resume), Some(keep)) = (resume, keep) else {
+                return Poll::Ready(None);
+            };
+            this.stage.set(Stage::Waiting {
+                waiting: Waiting(Some(resume)),
+                keep,
+            });
+        }
+        let StageProj::Waiting { waiting, .. } = this.stage.as_mut().project() else {
+            return Poll::Ready(None); // polled again after its end
         };
-        let outcome = match catch_unwind(AssertUnwindSafe(|| run.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(r)) => Outcome::Returned(r),
-            Err(payload) => Outcome::Panicked(payload),
+        let Some(resume) = &waiting.0 else {
+            return Poll::Ready(None);
         };
-        // Dropped here, in the guard too: a destructor that panics is how
-        // the run ended.
-        let outcome = match catch_unwind(AssertUnwindSafe(|| this.run.set(None))) {
-            Ok(()) => outcome,
-            Err(payload) => Outcome::Panicked(payload),
-        };
-        this.end.send(outcome);
-        Poll::Ready(())
+        let next = std::task::ready!(resume.poll_next(cx));
+        let resume = waiting.0.take().expect("checked above");
+        match this.stage.project_replace(Stage::Done) {
+            StageReplace::Waiting { keep, .. } => Poll::Ready(next.map(|n| (n, resume, keep))),
+            _ => Poll::Ready(None),
+        }
     }
 }
 
@@ -238,14 +325,115 @@ pub(crate) trait ErasedService: Send + Sync + 'static {
 
 impl<S: Service> ErasedService for S {
     fn spawn(self: Arc<Self>, ctx: Context, span: Option<tracing::Span>) -> JoinHandle<()> {
-        let end = EndGuard(Some(ctx.clone()));
-        let run = Report {
-            run: Some(async move { self.run(ctx).await }),
-            end,
-        };
         match span {
-            None => tokio::spawn(run),
-            Some(span) => tokio::spawn(tracing::Instrument::instrument(run, span)),
+            None => tokio::spawn(Runs::new(self, ctx, NoSpan, run_of::<S>)),
+            Some(span) => {
+                // Made now, not at the first offer, to say that this task
+                // takes runs with a span (tracing is on: spans allocate).
+                ctx.keep_resume(Resume::new(true));
+                tokio::spawn(Runs::new(self, ctx, span, run_of::<S>))
+            }
+        }
+    }
+}
+
+/// The future of one run of `service`. It owns the service while it runs
+/// and gives it back as it returns, for the task to make the next run
+/// with (see [`Runs`]).
+// An `async` block, not an `async fn`: the same future, but the `async fn`
+// made the task's allocation a size class larger (1 011 bytes an idle child
+// against 883, `tests/soak.rs`).
+#[allow(clippy::manual_async_fn)]
+fn run_of<S: Service>(service: Arc<S>, ctx: Context) -> impl Future<Output = Ran<Arc<S>>> + Send {
+    async move {
+        let r = service.run(ctx).await;
+        (r, service)
+    }
+}
+
+/// The span a run's task enters around each poll of the run: none (no
+/// subscriber wanted one when the task was spawned), or the run's.
+trait RunSpan {
+    /// The next run's span (a task is handed runs with a span only if it
+    /// has one, and without only if not: `Parked::hand`).
+    fn replace(&mut self, span: Option<tracing::Span>);
+    fn enter(&self) -> Option<tracing::span::Entered<'_>>;
+}
+
+/// No span: the task holds none (see [`Runs`]).
+struct NoSpan;
+
+impl RunSpan for NoSpan {
+    fn replace(&mut self, _: Option<tracing::Span>) {}
+    fn enter(&self) -> Option<tracing::span::Entered<'_>> {
+        None
+    }
+}
+
+impl RunSpan for tracing::Span {
+    fn replace(&mut self, span: Option<tracing::Span>) {
+        if let Some(span) = span {
+            *self = span;
+        }
+    }
+    fn enter(&self) -> Option<tracing::span::Entered<'_>> {
+        Some(tracing::Span::enter(self))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A run's task: the run, then, as long as the supervisor hands it one,
+    /// the child's next run (see `resume`), in place of the last. A struct
+    /// rather than an `async fn`: the task's size decides the size class
+    /// of its allocation, and an idle child's task must stay as small as
+    /// one that runs the future alone. So it holds the run's `Report` and
+    /// a span only if it has one: the service is in the run's future while
+    /// it runs, and in the `Report` while the task waits; its `Resume` is
+    /// kept in the run's context; `make` is a function item.
+    struct Runs<S, F, M, T> {
+        #[pin]
+        report: Report<F, Arc<S>>,
+        make: M,
+        span: T,
+    }
+}
+
+impl<S, F, M, T> Runs<S, F, M, T>
+where
+    M: Fn(Arc<S>, Context) -> F,
+{
+    fn new(service: Arc<S>, ctx: Context, span: T, make: M) -> Self {
+        let run = make(service, ctx.clone());
+        Runs {
+            report: Report::new(run, ctx),
+            make,
+            span,
+        }
+    }
+}
+
+impl<S, F, M, T> Future for Runs<S, F, M, T>
+where
+    F: Future<Output = Ran<Arc<S>>>,
+    M: Fn(Arc<S>, Context) -> F,
+    T: RunSpan,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        loop {
+            let next = {
+                let _entered = this.span.enter();
+                std::task::ready!(this.report.as_mut().poll(cx))
+            };
+            let Some(((ctx, span), resume, service)) = next else {
+                return Poll::Ready(());
+            };
+            ctx.keep_resume(resume);
+            this.span.replace(span);
+            let run = (this.make)(service, ctx.clone());
+            this.report.set(Report::new(run, ctx));
         }
     }
 }
@@ -292,10 +480,10 @@ mod tests {
     }
 
     impl Future for Holding {
-        type Output = Result<(), BoxError>;
+        type Output = Ran<()>;
         fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Self::Output> {
             assert!(!self.panics, "boom");
-            Poll::Ready(Err("failed".into()))
+            Poll::Ready((Err("failed".into()), ()))
         }
     }
 
@@ -308,23 +496,41 @@ mod tests {
     /// The context of run 9 of the child in slot 3, and its supervisor's
     /// end of the channel.
     fn run_context() -> (Context, mpsc::UnboundedReceiver<Msg>) {
+        context(1, 9)
+    }
+
+    /// The context of run `run` (attempt `attempt`) of the child in slot 3.
+    fn context(attempt: u32, run: u64) -> (Context, mpsc::UnboundedReceiver<Msg>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let ctx = Context::new(
             "sup/c".into(),
-            1,
+            attempt,
             tx,
             Tree::new(),
             3,
-            9,
+            run,
             tokio::time::Instant::now(),
         );
         (ctx, rx)
     }
 
+    fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
+        f.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    }
+
+    /// A report whose run has ended on its own, its task waiting for the
+    /// next run: the end it sent.
+    fn ended(report: Pin<&mut Report<Holding, ()>>, rx: &mut mpsc::UnboundedReceiver<Msg>) -> Exit {
+        assert!(poll_once(report).is_pending(), "waits for the next run");
+        let e = exit(rx);
+        assert!(e.resume.is_some(), "offered for the next run");
+        e
+    }
+
     fn report(
         held: &Arc<AtomicBool>,
         panics: bool,
-    ) -> (Report<Holding>, mpsc::UnboundedReceiver<Msg>) {
+    ) -> (Report<Holding, ()>, mpsc::UnboundedReceiver<Msg>) {
         let (ctx, rx) = run_context();
         held.store(true, Ordering::SeqCst);
         let run = Holding {
@@ -333,7 +539,7 @@ mod tests {
         };
         (
             Report {
-                run: Some(run),
+                stage: Stage::Running { run },
                 end: EndGuard(Some(ctx)),
             },
             rx,
@@ -355,8 +561,16 @@ mod tests {
             let held = Arc::new(AtomicBool::new(false));
             let (report, mut rx) = report(&held, panics);
             let mut report = std::pin::pin!(report);
-            std::future::poll_fn(|cx| report.as_mut().poll(cx)).await;
-            let e = exit(&mut rx);
+            let e = if panics {
+                // A run that panicked gives nothing back to make the next
+                // one with: its task ends.
+                assert!(matches!(poll_once(report.as_mut()), Poll::Ready(None)));
+                let e = exit(&mut rx);
+                assert!(e.resume.is_none());
+                e
+            } else {
+                ended(report.as_mut(), &mut rx)
+            };
             assert!(
                 !held.load(Ordering::SeqCst),
                 "still held as the end was sent"
@@ -369,6 +583,78 @@ mod tests {
             }
             assert!(rx.try_recv().is_err(), "reported once");
         }
+    }
+
+    /// A run that ended on its own leaves its task waiting for the child's
+    /// next run; let go (the end's `Parked` dropped unhanded), it ends.
+    #[test]
+    fn an_ended_run_waits_for_the_next_until_let_go() {
+        let held = Arc::new(AtomicBool::new(false));
+        let (report, mut rx) = report(&held, false);
+        let mut report = std::pin::pin!(report);
+        let e = ended(report.as_mut(), &mut rx);
+        assert!(poll_once(report.as_mut()).is_pending(), "still waits");
+        drop(e);
+        assert!(matches!(poll_once(report.as_mut()), Poll::Ready(None)));
+        assert!(rx.try_recv().is_err(), "reported once");
+    }
+
+    /// Handed the next run, the waiting task takes it: its context and
+    /// its span, with the task's `Resume` for the run after.
+    #[test]
+    fn a_waiting_task_takes_the_next_run() {
+        let held = Arc::new(AtomicBool::new(false));
+        let (report, mut rx) = report(&held, false);
+        let mut report = std::pin::pin!(report);
+        let e = ended(report.as_mut(), &mut rx);
+        let (next, _rx) = context(2, 10);
+        e.resume.unwrap().hand((next, None)).unwrap();
+        match poll_once(report.as_mut()) {
+            Poll::Ready(Some(((ctx, span), _resume, ()))) => {
+                assert_eq!(ctx.attempt(), 2);
+                assert!(span.is_none());
+            }
+            other => panic!("expected the next run, got {:?}", other.is_ready()),
+        }
+    }
+
+    /// A run handed to a task that is dropped before it takes it (its
+    /// runtime shutting down) still reports its end, as aborted; a task
+    /// already gone gives the run back, to be spawned afresh.
+    #[test]
+    fn a_run_handed_to_a_dropped_task_is_reported_aborted() {
+        let held = Arc::new(AtomicBool::new(false));
+        let (report, mut rx) = report(&held, false);
+        let mut report = Box::pin(report);
+        let parked = ended(report.as_mut(), &mut rx).resume.unwrap();
+        let (next, mut next_rx) = context(2, 10);
+        parked.hand((next, None)).unwrap();
+        drop(report);
+        let e = exit(&mut next_rx);
+        assert!(matches!(e.outcome, Outcome::Aborted));
+        assert_eq!((e.slot, e.run), (3, 10));
+        assert!(e.resume.is_none());
+        assert!(next_rx.try_recv().is_err(), "reported once");
+
+        let (report, mut rx) = self::report(&held, false);
+        let mut report = Box::pin(report);
+        let parked = ended(report.as_mut(), &mut rx).resume.unwrap();
+        drop(report);
+        let (next, mut next_rx) = context(2, 10);
+        assert!(parked.hand((next, None)).is_err(), "given back");
+        assert!(next_rx.try_recv().is_err(), "nothing reported for it");
+    }
+
+    /// A run its supervisor stopped reports its end without an offer: its
+    /// task ends (nothing restarts it at once).
+    #[test]
+    fn a_run_stopped_by_its_supervisor_does_not_wait() {
+        let held = Arc::new(AtomicBool::new(false));
+        let (report, mut rx) = report(&held, false);
+        report.end.0.as_ref().unwrap().request_stop();
+        let mut report = std::pin::pin!(report);
+        assert!(matches!(poll_once(report.as_mut()), Poll::Ready(None)));
+        assert!(exit(&mut rx).resume.is_none());
     }
 
     /// A run dropped unfinished (aborted, or its runtime shut down) reports
@@ -396,7 +682,7 @@ mod tests {
     fn a_panic_while_dropped_unfinished_is_reported_as_a_panic() {
         struct PanicsOnDrop;
         impl Future for PanicsOnDrop {
-            type Output = Result<(), BoxError>;
+            type Output = Ran<()>;
             fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Self::Output> {
                 Poll::Pending
             }
@@ -407,8 +693,8 @@ mod tests {
             }
         }
         let (ctx, mut rx) = run_context();
-        let report = Report {
-            run: Some(PanicsOnDrop),
+        let report: Report<_, ()> = Report {
+            stage: Stage::Running { run: PanicsOnDrop },
             end: EndGuard(Some(ctx)),
         };
         let dropped = catch_unwind(AssertUnwindSafe(|| drop(report)));

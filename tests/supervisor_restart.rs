@@ -288,3 +288,112 @@ async fn an_ordered_group_restart_holds_on_the_multi_thread_runtime() {
     assert_eq!(started, again);
     assert!(log.matching(":start:3").is_empty());
 }
+
+/// A run that fails and is restarted at once runs its next run in the same
+/// tokio task (no spawn per restart), with a fresh context each time; one
+/// restarted after a backoff, or after a panic, gets a task of its own; and
+/// when the supervisor stops, no task is left.
+#[tokio::test(start_paused = true)]
+async fn an_immediate_restart_reuses_the_task_and_none_is_left() {
+    use std::sync::{Arc, Mutex};
+    use tokio_supervisor::{service_fn, ChildSpec};
+
+    let alive_before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    // (attempt, task id) of each run; the third run panics, the fifth
+    // backs off, the seventh serves.
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let seen = runs.clone();
+    let spec = ChildSpec::new(
+        "c",
+        service_fn(move |ctx| {
+            let seen = seen.clone();
+            async move {
+                let attempt = ctx.attempt();
+                seen.lock().unwrap().push((attempt, tokio::task::id()));
+                match attempt {
+                    3 => panic!("boom"),
+                    7 => {
+                        ctx.cancelled().await;
+                        Ok(())
+                    }
+                    _ => Err("again".into()),
+                }
+            }
+        }),
+    )
+    .restart(Restart::Permanent)
+    .backoff(Backoff::none());
+    let h = Supervisor::builder("sup")
+        .intensity(100, ms(1000))
+        .child(spec)
+        .start_ok()
+        .await;
+    settle().await;
+    let ids: Vec<_> = runs.lock().unwrap().clone();
+    let attempts: Vec<u32> = ids.iter().map(|(a, _)| *a).collect();
+    assert_eq!(attempts, [1, 2, 3, 4, 5, 6, 7]);
+    let task = |attempt: u32| ids[attempt as usize - 1].1;
+    // 1 → 2 → 3 in one task; after the panic (3) a new task: 4 → 5 → 6 → 7.
+    assert_eq!(task(1), task(2));
+    assert_eq!(task(2), task(3));
+    assert_ne!(task(3), task(4), "a panicked run's task is not reused");
+    assert_eq!(task(4), task(7));
+    h.shutdown().await.unwrap();
+    settle().await;
+    assert_eq!(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+        alive_before,
+        "a task left running"
+    );
+}
+
+/// A restart after a backoff gets a task of its own: the ended run's task
+/// does not wait through the delay.
+#[tokio::test(start_paused = true)]
+async fn a_restart_after_a_backoff_gets_a_new_task() {
+    use std::sync::{Arc, Mutex};
+    use tokio_supervisor::{service_fn, ChildSpec};
+
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let seen = runs.clone();
+    let spec = ChildSpec::new(
+        "c",
+        service_fn(move |ctx| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(tokio::task::id());
+                if ctx.attempt() == 1 {
+                    return Err("once".into());
+                }
+                ctx.cancelled().await;
+                Ok(())
+            }
+        }),
+    )
+    .restart(Restart::Permanent)
+    .backoff(Backoff::fixed(ms(50)));
+    let h = Supervisor::builder("sup").child(spec).start_ok().await;
+    settle().await;
+    let alive_in_backoff = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    tokio::time::sleep(ms(60)).await;
+    settle().await;
+    let ids = runs.lock().unwrap().clone();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    // During the backoff only the supervisor's loop (and this test) ran:
+    // the ended run's task had gone.
+    assert_eq!(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+        alive_in_backoff + 1,
+        "the restarted run's task"
+    );
+    h.shutdown().await.unwrap();
+}

@@ -45,9 +45,11 @@
 //!
 //! # Invariants
 //!
-//! * Every run's task sends exactly one `Msg::Exit`, as the last thing it
-//!   does (after its future is dropped); `live` counts the runs whose exit
-//!   has not arrived, and each of them is the `run` of its child.
+//! * Every run sends exactly one `Msg::Exit`, after its future is dropped;
+//!   `live` counts the runs whose exit has not arrived, and each of them is
+//!   the `run` of its child. A run's task may go on to the child's next
+//!   run, if the loop hands it one while it handles that end (`resume`):
+//!   otherwise it ends, so no task outlives the turn that ended its run.
 //! * A child with `pending_start` is started by a `Start` step of the
 //!   current plan; whoever abandons a plan keeps its pending children pending
 //!   (a new group restart starts them) or clears them (a stop).
@@ -67,6 +69,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::time::{delay_queue, DelayQueue};
 
@@ -76,6 +79,7 @@ use super::{ChildCounts, Config, Tree};
 use crate::event::{Event, EventKind};
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::restart_limit::RestartWindow;
+use crate::resume::Parked;
 use crate::service::{write_error_chain, Exit, Outcome};
 use crate::{ChildSpec, Context, ControlError, Restart, Shutdown, SupervisorError};
 
@@ -240,6 +244,10 @@ pub(crate) struct Runner {
     /// The context of the last run that ended, for the next spawn to reuse
     /// (`Context::renew`).
     spare_ctx: Option<Context>,
+    /// The task of the run whose end is being handled, waiting to be
+    /// handed its child's next run (see `resume`), with the child's slot;
+    /// `None` outside `on_end`.
+    parked: Option<(usize, Parked, JoinHandle<()>)>,
     outcome: Option<Result<(), SupervisorError>>,
     /// Whether every child had started (the start plan completed).
     started: bool,
@@ -297,6 +305,7 @@ impl Runner {
             draining: 0,
             kills: kills::KillGroups::default(),
             spare_ctx: None,
+            parked: None,
             outcome: None,
             started: false,
             next_run: 0,
@@ -527,7 +536,12 @@ impl Runner {
 
     fn on_end(&mut self, exit: Exit) {
         self.live -= 1;
-        let Exit { slot, run, outcome } = exit;
+        let Exit {
+            slot,
+            run,
+            outcome,
+            resume,
+        } = exit;
         let now = self.clock.now();
         let Some(child) = self.table.get_mut(slot) else {
             return;
@@ -579,9 +593,13 @@ impl Runner {
             ready: run.ready,
             handed_off: run.ctx.handed_off(),
         };
-        // The next spawn may reuse its allocation.
+        // The next spawn may reuse its context's allocation, and the
+        // child's restart its task, if it is started again in this turn.
+        self.parked = resume.map(|r| (slot, r, run.task));
         self.spare_ctx = Some(run.ctx);
         self.after_exit(slot, reason, ended, ran_for, now);
+        // Not started again at once: its task ends.
+        self.parked = None;
     }
 
     fn on_timer(&mut self, timer: Timer, key: delay_queue::Key) {
@@ -754,7 +772,15 @@ impl Runner {
             }
         };
         let span = run_span(child.path(), attempt);
-        let task = child.spec.service.clone().spawn(ctx.clone(), span);
+        // The task of this child's run that just ended, if it waits (see
+        // `resume`).
+        let task = match self.parked.take_if(|p| p.0 == slot) {
+            Some((_, parked, task)) => match parked.hand((ctx.clone(), span)) {
+                Ok(()) => task,
+                Err((_, span)) => child.spec.service.clone().spawn(ctx.clone(), span),
+            },
+            None => child.spec.service.clone().spawn(ctx.clone(), span),
+        };
         self.live += 1;
         let gate = child.spec.ready;
         child.run = Some(Run {

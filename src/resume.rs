@@ -1,0 +1,159 @@
+//! A run's task, kept for the child's next run.
+//!
+//! A run that ends on its own (not stopped by its supervisor) is usually
+//! restarted at once: a crash loop with zero backoff, a `Permanent` child
+//! that returned. Spawning a task for each run costs what bare tokio's
+//! `spawn` costs: an aligned allocation for the task, its registration in
+//! the runtime, and the same undone as it completes. On the restart path
+//! that was about a sixth of the time (BENCHMARKS.md). So a run's task
+//! does not end with its run: it drops the run's future, reports the end
+//! (the supervisor's loop decides on it), and waits for the loop's word
+//! ([`Resume`]). The loop either hands it the next run of the same child
+//! (its context and span), or lets it go, and the task ends. A restart is
+//! still a new run in every way the crate shows: a fresh context, attempt
+//! number and span, the old future dropped before the end is reported;
+//! only the tokio task (and its id) is the same.
+//!
+//! The loop holds the waiting task only while it handles that run's end
+//! ([`Parked`], carried by the end's message): if that does not start the
+//! child again (a backoff, a group restart, no restart at all), dropping
+//! it lets the task go. So no task waits past one turn of the loop. A run
+//! that panicked, or that its supervisor stopped, does not wait: its task
+//! ends.
+//!
+//! # Invariants
+//!
+//! * Every run reports exactly one end. A run handed to a task that is
+//!   dropped before it takes it (its runtime shutting down) is reported as
+//!   aborted as the task is dropped ([`Resume::abandon`]).
+//! * The state is `Waiting` before the end that carries the `Parked` is
+//!   sent, so the loop never finds an earlier round's word in it.
+//! * A `Resume` belongs to one task: it is made by that task (or for it,
+//!   as it is spawned) and kept in the contexts of its runs only.
+
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use crate::service::Outcome;
+use crate::Context;
+
+/// The next run, as the loop hands it: its context and its span.
+pub(crate) type NextRun = (Context, Option<tracing::Span>);
+
+/// Where a task that has reported its run's end waits for the next one.
+/// One per task, made at its first wait and kept across its runs. The
+/// waiting is polled by the run's own future (`service::Report`), so a
+/// task holds no other future for it.
+pub(crate) struct Resume {
+    state: parking_lot::Mutex<State>,
+    /// The task's runs have spans: it takes only runs with one, and a
+    /// task without takes only runs without (see `service::runs`).
+    traced: bool,
+}
+
+enum State {
+    /// No word yet (and the waiting task's waker, once it has polled).
+    Waiting(Option<Waker>),
+    /// The loop handed it the next run.
+    Next(NextRun),
+    /// The loop let it go: the task ends.
+    Released,
+    /// The task was dropped: nothing can be handed to it.
+    Gone,
+}
+
+impl Resume {
+    pub(crate) fn new(traced: bool) -> Arc<Self> {
+        Arc::new(Resume {
+            state: parking_lot::Mutex::new(State::Waiting(None)),
+            traced,
+        })
+    }
+
+    /// Called by the task before it reports an end that carries a
+    /// [`Parked`] of this.
+    pub(crate) fn arm(&self) {
+        *self.state.lock() = State::Waiting(None);
+    }
+
+    /// The loop's word: the next run, or `None` (the task ends).
+    pub(crate) fn poll_next(&self, cx: &mut TaskContext<'_>) -> Poll<Option<NextRun>> {
+        let mut state = self.state.lock();
+        match &mut *state {
+            State::Waiting(waker) => {
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            State::Next(_) => match std::mem::replace(&mut *state, State::Waiting(None)) {
+                State::Next(next) => Poll::Ready(Some(next)),
+                _ => unreachable!(),
+            },
+            State::Released | State::Gone => Poll::Ready(None),
+        }
+    }
+
+    /// The task is dropped: nothing can be handed to it any more, and a
+    /// run handed to it that it did not take is reported as aborted.
+    pub(crate) fn abandon(&self) {
+        let before = std::mem::replace(&mut *self.state.lock(), State::Gone);
+        if let State::Next((ctx, _span)) = before {
+            ctx.report_end(Outcome::Aborted, None);
+        }
+    }
+}
+
+/// The loop's hold on a task waiting for its word, carried by its run's
+/// end. Dropped without [`hand`](Self::hand), it lets the task go.
+pub(crate) struct Parked(Option<Arc<Resume>>);
+
+impl Parked {
+    pub(crate) fn new(resume: Arc<Resume>) -> Self {
+        Parked(Some(resume))
+    }
+
+    /// Hands the task the next run; gives it back if the task is gone, or
+    /// if the run has a span and the task's runs have none (a subscriber
+    /// came since), or the other way round: then the run gets a task of
+    /// its own.
+    pub(crate) fn hand(mut self, next: NextRun) -> Result<(), NextRun> {
+        let Some(resume) = self.0.take_if(|r| r.traced == next.1.is_some()) else {
+            return Err(next);
+        };
+        let mut state = resume.state.lock();
+        let State::Waiting(waker) = &mut *state else {
+            return Err(next); // gone
+        };
+        let waker = waker.take();
+        *state = State::Next(next);
+        drop(state);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        if let Some(resume) = self.0.take() {
+            let mut state = resume.state.lock();
+            if let State::Waiting(waker) = &mut *state {
+                let waker = waker.take();
+                *state = State::Released;
+                drop(state);
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Parked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Parked")
+    }
+}
