@@ -149,12 +149,12 @@ impl Context {
 
     /// Tells the supervisor that this run ended, and how: the last thing a
     /// run's task does (see `service::Report`).
-    /// `resume`: the run's task, waiting for the child's next run (dropped
-    /// unsent, it lets the task go).
+    /// `resume`: the run's task, waiting for the child's next run, if any
+    /// (dropped unsent, it lets the task go).
     pub(crate) fn report_end(
         self,
         outcome: crate::service::Outcome,
-        resume: Option<crate::resume::Parked>,
+        resume: crate::resume::Parked,
     ) {
         if let Some(n) = &self.inner.notify {
             // The supervisor gone (a runtime shutting down): nobody to tell.
@@ -411,8 +411,10 @@ mod tests {
         assert!(new.last_heartbeat().is_none(), "no heartbeat yet");
         assert!(!new.token().is_cancelled(), "a fresh token");
         // It reports to the same supervisor, under its new slot and run.
-        new.clone()
-            .report_end(crate::service::Outcome::Aborted, None);
+        new.clone().report_end(
+            crate::service::Outcome::Aborted,
+            crate::resume::Parked::none(),
+        );
         match rx.try_recv() {
             Ok(Msg::Exit(e)) => assert_eq!((e.slot, e.run), (8, 2)),
             other => panic!("{other:?}"),
@@ -447,7 +449,10 @@ mod tests {
 
         // Not armed (it ended on its own, or a command stopped it): its end
         // hands nothing off.
-        a.clone().report_end(crate::service::Outcome::Aborted, None);
+        a.clone().report_end(
+            crate::service::Outcome::Aborted,
+            crate::resume::Parked::none(),
+        );
         assert!(!b.is_cancelled() && !b.handed_off());
 
         // Armed by the ordered stop: its end, once sent, stops the next one
@@ -455,10 +460,16 @@ mod tests {
         let a2 = ctx(0);
         a2.hand_off_to(b.clone());
         a2.arm_hand_off();
-        a2.report_end(crate::service::Outcome::Aborted, None);
+        a2.report_end(
+            crate::service::Outcome::Aborted,
+            crate::resume::Parked::none(),
+        );
         assert!(b.is_cancelled() && b.handed_off());
         assert!(!c.is_cancelled(), "one step at a time");
-        b.report_end(crate::service::Outcome::Aborted, None);
+        b.report_end(
+            crate::service::Outcome::Aborted,
+            crate::resume::Parked::none(),
+        );
         assert!(c.is_cancelled() && c.handed_off());
 
         // The supervisor saw every end in the order they happened.

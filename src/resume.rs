@@ -100,7 +100,7 @@ impl Resume {
     pub(crate) fn abandon(&self) {
         let before = std::mem::replace(&mut *self.state.lock(), State::Gone);
         if let State::Next((ctx, _span)) = before {
-            ctx.report_end(Outcome::Aborted, None);
+            ctx.report_end(Outcome::Aborted, Parked::none());
         }
     }
 }
@@ -112,6 +112,17 @@ pub(crate) struct Parked(Option<Arc<Resume>>);
 impl Parked {
     pub(crate) fn new(resume: Arc<Resume>) -> Self {
         Parked(Some(resume))
+    }
+
+    /// No task waits: the run's task ends with it. (An empty `Parked`
+    /// rather than an `Option`: the end's message stays as small as before.)
+    pub(crate) fn none() -> Self {
+        Parked(None)
+    }
+
+    /// Whether a task waits on this.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.0.is_some()
     }
 
     /// Hands the task the next run; gives it back if the task is gone, or

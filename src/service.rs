@@ -157,8 +157,8 @@ pub(crate) struct Exit {
     pub(crate) run: u32,
     pub(crate) outcome: Outcome,
     /// The run's task, waiting to be handed the child's next run (see
-    /// `resume`); `None` if it ends with this run.
-    pub(crate) resume: Option<Parked>,
+    /// `resume`); empty if it ends with this run.
+    pub(crate) resume: Parked,
 }
 
 /// How a run ended.
@@ -186,12 +186,12 @@ impl EndGuard {
     fn send(&mut self, outcome: Outcome, offer: bool) -> Option<Arc<Resume>> {
         let ctx = self.0.take()?;
         if !offer || ctx.stop_requested() {
-            ctx.report_end(outcome, None);
+            ctx.report_end(outcome, Parked::none());
             return None;
         }
         let resume = ctx.resume();
         resume.arm();
-        ctx.report_end(outcome, Some(Parked::new(resume.clone())));
+        ctx.report_end(outcome, Parked::new(resume.clone()));
         Some(resume)
     }
 }
@@ -207,7 +207,7 @@ impl Drop for EndGuard {
             } else {
                 Outcome::Aborted
             };
-            ctx.report_end(outcome, None);
+            ctx.report_end(outcome, Parked::none());
         }
     }
 }
@@ -523,7 +523,7 @@ mod tests {
     fn ended(report: Pin<&mut Report<Holding, ()>>, rx: &mut mpsc::UnboundedReceiver<Msg>) -> Exit {
         assert!(poll_once(report).is_pending(), "waits for the next run");
         let e = exit(rx);
-        assert!(e.resume.is_some(), "offered for the next run");
+        assert!(e.resume.is_waiting(), "offered for the next run");
         e
     }
 
@@ -566,7 +566,7 @@ mod tests {
                 // one with: its task ends.
                 assert!(matches!(poll_once(report.as_mut()), Poll::Ready(None)));
                 let e = exit(&mut rx);
-                assert!(e.resume.is_none());
+                assert!(!e.resume.is_waiting());
                 e
             } else {
                 ended(report.as_mut(), &mut rx)
@@ -608,7 +608,7 @@ mod tests {
         let mut report = std::pin::pin!(report);
         let e = ended(report.as_mut(), &mut rx);
         let (next, _rx) = context(2, 10);
-        e.resume.unwrap().hand((next, None)).unwrap();
+        e.resume.hand((next, None)).unwrap();
         match poll_once(report.as_mut()) {
             Poll::Ready(Some(((ctx, span), _resume, ()))) => {
                 assert_eq!(ctx.attempt(), 2);
@@ -626,19 +626,19 @@ mod tests {
         let held = Arc::new(AtomicBool::new(false));
         let (report, mut rx) = report(&held, false);
         let mut report = Box::pin(report);
-        let parked = ended(report.as_mut(), &mut rx).resume.unwrap();
+        let parked = ended(report.as_mut(), &mut rx).resume;
         let (next, mut next_rx) = context(2, 10);
         parked.hand((next, None)).unwrap();
         drop(report);
         let e = exit(&mut next_rx);
         assert!(matches!(e.outcome, Outcome::Aborted));
         assert_eq!((e.slot, e.run), (3, 10));
-        assert!(e.resume.is_none());
+        assert!(!e.resume.is_waiting());
         assert!(next_rx.try_recv().is_err(), "reported once");
 
         let (report, mut rx) = self::report(&held, false);
         let mut report = Box::pin(report);
-        let parked = ended(report.as_mut(), &mut rx).resume.unwrap();
+        let parked = ended(report.as_mut(), &mut rx).resume;
         drop(report);
         let (next, mut next_rx) = context(2, 10);
         assert!(parked.hand((next, None)).is_err(), "given back");
@@ -654,7 +654,7 @@ mod tests {
         report.end.0.as_ref().unwrap().request_stop();
         let mut report = std::pin::pin!(report);
         assert!(matches!(poll_once(report.as_mut()), Poll::Ready(None)));
-        assert!(exit(&mut rx).resume.is_none());
+        assert!(!exit(&mut rx).resume.is_waiting());
     }
 
     /// A run dropped unfinished (aborted, or its runtime shut down) reports

@@ -595,11 +595,15 @@ impl Runner {
         };
         // The next spawn may reuse its context's allocation, and the
         // child's restart its task, if it is started again in this turn.
-        self.parked = resume.map(|r| (slot, r, run.task));
+        if resume.is_waiting() {
+            self.parked = Some((slot, resume, run.task));
+        }
         self.spare_ctx = Some(run.ctx);
         self.after_exit(slot, reason, ended, ran_for, now);
         // Not started again at once: its task ends.
-        self.parked = None;
+        if self.parked.is_some() {
+            self.parked = None;
+        }
     }
 
     fn on_timer(&mut self, timer: Timer, key: delay_queue::Key) {
