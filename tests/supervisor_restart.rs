@@ -289,41 +289,61 @@ async fn an_ordered_group_restart_holds_on_the_multi_thread_runtime() {
     assert!(log.matching(":start:3").is_empty());
 }
 
-/// A run that fails and is restarted at once runs its next run in the same
-/// tokio task (no spawn per restart), with a fresh context each time; one
-/// restarted after a backoff, or after a panic, gets a task of its own; and
-/// when the supervisor stops, no task is left.
-#[tokio::test(start_paused = true)]
-async fn an_immediate_restart_reuses_the_task_and_none_is_left() {
-    use std::sync::{Arc, Mutex};
-    use tokio_supervisor::{service_fn, ChildSpec};
+/// How a run of `recorded` ends, by attempt.
+#[derive(Clone, Copy)]
+enum Then {
+    Fail,
+    Panic,
+    Serve,
+}
 
-    let alive_before = tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks();
-    // (attempt, task id) of each run; the third run panics, the fifth
-    // backs off, the seventh serves.
-    let runs = Arc::new(Mutex::new(Vec::new()));
-    let seen = runs.clone();
-    let spec = ChildSpec::new(
+type TaskLog = std::sync::Arc<std::sync::Mutex<Vec<(u32, tokio::task::Id)>>>;
+
+/// A child that records the attempt and tokio task of each run, then
+/// ends as `then` says for that attempt.
+fn recorded(log: &TaskLog, then: fn(u32) -> Then) -> tokio_supervisor::ChildSpec {
+    let log = log.clone();
+    tokio_supervisor::ChildSpec::new(
         "c",
-        service_fn(move |ctx| {
-            let seen = seen.clone();
+        tokio_supervisor::service_fn(move |ctx| {
+            let log = log.clone();
             async move {
                 let attempt = ctx.attempt();
-                seen.lock().unwrap().push((attempt, tokio::task::id()));
-                match attempt {
-                    3 => panic!("boom"),
-                    7 => {
+                log.lock().unwrap().push((attempt, tokio::task::id()));
+                match then(attempt) {
+                    Then::Fail => Err("again".into()),
+                    Then::Panic => panic!("boom"),
+                    Then::Serve => {
                         ctx.cancelled().await;
                         Ok(())
                     }
-                    _ => Err("again".into()),
                 }
             }
         }),
     )
     .restart(Restart::Permanent)
+}
+
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// A run that fails and is restarted at once runs its next run in the same
+/// tokio task (no spawn per restart), with a fresh context each time; one
+/// restarted after a panic gets a task of its own; and when the supervisor
+/// stops, no task is left.
+#[tokio::test(start_paused = true)]
+async fn an_immediate_restart_reuses_the_task_and_none_is_left() {
+    let before = alive_tasks();
+    let log = TaskLog::default();
+    // The third run panics, the seventh serves, the others fail.
+    let spec = recorded(&log, |attempt| match attempt {
+        3 => Then::Panic,
+        7 => Then::Serve,
+        _ => Then::Fail,
+    })
     .backoff(Backoff::none());
     let h = Supervisor::builder("sup")
         .intensity(100, ms(1000))
@@ -331,69 +351,40 @@ async fn an_immediate_restart_reuses_the_task_and_none_is_left() {
         .start_ok()
         .await;
     settle().await;
-    let ids: Vec<_> = runs.lock().unwrap().clone();
-    let attempts: Vec<u32> = ids.iter().map(|(a, _)| *a).collect();
+    let runs = log.lock().unwrap().clone();
+    let attempts: Vec<u32> = runs.iter().map(|(a, _)| *a).collect();
     assert_eq!(attempts, [1, 2, 3, 4, 5, 6, 7]);
-    let task = |attempt: u32| ids[attempt as usize - 1].1;
-    // 1 → 2 → 3 in one task; after the panic (3) a new task: 4 → 5 → 6 → 7.
+    let task = |attempt: usize| runs[attempt - 1].1;
+    // 1 → 2 → 3 in one task; after the panic (3) a new task: 4 → … → 7.
     assert_eq!(task(1), task(2));
     assert_eq!(task(2), task(3));
     assert_ne!(task(3), task(4), "a panicked run's task is not reused");
     assert_eq!(task(4), task(7));
     h.shutdown().await.unwrap();
     settle().await;
-    assert_eq!(
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
-        alive_before,
-        "a task left running"
-    );
+    assert_eq!(alive_tasks(), before, "a task left running");
 }
 
 /// A restart after a backoff gets a task of its own: the ended run's task
 /// does not wait through the delay.
 #[tokio::test(start_paused = true)]
 async fn a_restart_after_a_backoff_gets_a_new_task() {
-    use std::sync::{Arc, Mutex};
-    use tokio_supervisor::{service_fn, ChildSpec};
-
-    let runs = Arc::new(Mutex::new(Vec::new()));
-    let seen = runs.clone();
-    let spec = ChildSpec::new(
-        "c",
-        service_fn(move |ctx| {
-            let seen = seen.clone();
-            async move {
-                seen.lock().unwrap().push(tokio::task::id());
-                if ctx.attempt() == 1 {
-                    return Err("once".into());
-                }
-                ctx.cancelled().await;
-                Ok(())
-            }
-        }),
-    )
-    .restart(Restart::Permanent)
+    let log = TaskLog::default();
+    let spec = recorded(&log, |attempt| match attempt {
+        1 => Then::Fail,
+        _ => Then::Serve,
+    })
     .backoff(Backoff::fixed(ms(50)));
     let h = Supervisor::builder("sup").child(spec).start_ok().await;
     settle().await;
-    let alive_in_backoff = tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks();
+    let in_backoff = alive_tasks();
     tokio::time::sleep(ms(60)).await;
     settle().await;
-    let ids = runs.lock().unwrap().clone();
-    assert_eq!(ids.len(), 2);
-    assert_ne!(ids[0], ids[1]);
+    let runs = log.lock().unwrap().clone();
+    assert_eq!(runs.len(), 2);
+    assert_ne!(runs[0].1, runs[1].1);
     // During the backoff only the supervisor's loop (and this test) ran:
     // the ended run's task had gone.
-    assert_eq!(
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
-        alive_in_backoff + 1,
-        "the restarted run's task"
-    );
+    assert_eq!(alive_tasks(), in_backoff + 1, "the restarted run's task");
     h.shutdown().await.unwrap();
 }
