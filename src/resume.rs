@@ -41,13 +41,14 @@ use crate::Context;
 pub(crate) type NextRun = (Context, Option<tracing::Span>);
 
 /// Where a task that has reported its run's end waits for the next one.
-/// One per task, made at its first wait and kept across its runs. The
-/// waiting is polled by the run's own future (`service::Report`), so a
-/// task holds no other future for it.
+/// One per task, made at its first wait (or as it is spawned, for a task
+/// whose runs have spans) and kept across its runs. The waiting is polled
+/// by the run's own future (`service::Report`), so a task holds no other
+/// future for it.
 pub(crate) struct Resume {
     state: parking_lot::Mutex<State>,
     /// The task's runs have spans: it takes only runs with one, and a
-    /// task without takes only runs without (see `service::runs`).
+    /// task without takes only runs without (see `service::Runs`).
     traced: bool,
 }
 
@@ -79,20 +80,37 @@ impl Resume {
     /// The loop's word: the next run, or `None` (the task ends).
     pub(crate) fn poll_next(&self, cx: &mut TaskContext<'_>) -> Poll<Option<NextRun>> {
         let mut state = self.state.lock();
-        match &mut *state {
+        match std::mem::replace(&mut *state, State::Waiting(None)) {
+            State::Next(next) => Poll::Ready(Some(next)),
             State::Waiting(waker) => {
-                match waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *waker = Some(cx.waker().clone()),
-                }
+                let waker = match waker {
+                    Some(w) if w.will_wake(cx.waker()) => w,
+                    _ => cx.waker().clone(),
+                };
+                *state = State::Waiting(Some(waker));
                 Poll::Pending
             }
-            State::Next(_) => match std::mem::replace(&mut *state, State::Waiting(None)) {
-                State::Next(next) => Poll::Ready(Some(next)),
-                _ => unreachable!(),
-            },
-            State::Released | State::Gone => Poll::Ready(None),
+            ended @ (State::Released | State::Gone) => {
+                *state = ended;
+                Poll::Ready(None)
+            }
         }
+    }
+
+    /// The loop's word, `word` made into a state, if the task still waits
+    /// for one: stored, and the task woken. Gives `word` back if not.
+    fn answer<T>(&self, word: T, state_of: impl FnOnce(T) -> State) -> Result<(), T> {
+        let mut state = self.state.lock();
+        let State::Waiting(waker) = &mut *state else {
+            return Err(word);
+        };
+        let waker = waker.take();
+        *state = state_of(word);
+        drop(state);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
     }
 
     /// The task is dropped: nothing can be handed to it any more, and a
@@ -133,32 +151,15 @@ impl Parked {
         let Some(resume) = self.0.take_if(|r| r.traced == next.1.is_some()) else {
             return Err(next);
         };
-        let mut state = resume.state.lock();
-        let State::Waiting(waker) = &mut *state else {
-            return Err(next); // gone
-        };
-        let waker = waker.take();
-        *state = State::Next(next);
-        drop(state);
-        if let Some(w) = waker {
-            w.wake();
-        }
-        Ok(())
+        resume.answer(next, State::Next)
     }
 }
 
 impl Drop for Parked {
     fn drop(&mut self) {
         if let Some(resume) = self.0.take() {
-            let mut state = resume.state.lock();
-            if let State::Waiting(waker) = &mut *state {
-                let waker = waker.take();
-                *state = State::Released;
-                drop(state);
-                if let Some(w) = waker {
-                    w.wake();
-                }
-            }
+            // Not waiting any more (gone): nothing to let go.
+            let _ = resume.answer((), |()| State::Released);
         }
     }
 }

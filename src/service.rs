@@ -302,13 +302,17 @@ impl<F: Future<Output = Ran<K>>, K> Future for Report<F, K> {
         let StageProj::Waiting { waiting, .. } = this.stage.as_mut().project() else {
             return Poll::Ready(None); // polled again after its end
         };
-        let Some(resume) = &waiting.0 else {
-            return Poll::Ready(None);
+        let next = match waiting.0.as_ref().map(|resume| resume.poll_next(cx)) {
+            Some(Poll::Pending) => return Poll::Pending,
+            Some(Poll::Ready(next)) => next,
+            None => None,
         };
-        let next = std::task::ready!(resume.poll_next(cx));
-        let resume = waiting.0.take().expect("checked above");
         match this.stage.project_replace(Stage::Done) {
-            StageReplace::Waiting { keep, .. } => Poll::Ready(next.map(|n| (n, resume, keep))),
+            // Taken out of its guard: the task goes on, and has abandoned
+            // nothing.
+            StageReplace::Waiting { mut waiting, keep } => {
+                Poll::Ready(next.zip(waiting.0.take()).map(|(n, r)| (n, r, keep)))
+            }
             _ => Poll::Ready(None),
         }
     }
