@@ -186,6 +186,16 @@ impl Context {
         *self.inner.hand_off.lock() = Some(next);
     }
 
+    /// This run is being stopped by an ordered stop: its end hands off.
+    pub(crate) fn arm_hand_off(&self) {
+        self.inner.armed.store(true, Ordering::Release);
+    }
+
+    /// Whether an ordered stop reached this run (see `hand_off_to`).
+    pub(crate) fn handed_off(&self) -> bool {
+        self.inner.armed.load(Ordering::Acquire)
+    }
+
     /// The `Resume` of this run's task: the one it was handed with the run
     /// (`keep_resume`), or else a new one, for a task whose runs have no
     /// span.
@@ -196,16 +206,6 @@ impl Context {
     /// Keeps the `Resume` of the task this run runs in (see `resume`).
     pub(crate) fn keep_resume(&self, resume: Arc<Resume>) {
         let _ = self.inner.resume.set(resume);
-    }
-
-    /// This run is being stopped by an ordered stop: its end hands off.
-    pub(crate) fn arm_hand_off(&self) {
-        self.inner.armed.store(true, Ordering::Release);
-    }
-
-    /// Whether an ordered stop reached this run (see `hand_off_to`).
-    pub(crate) fn handed_off(&self) -> bool {
-        self.inner.armed.load(Ordering::Acquire)
     }
 
     /// A context that belongs to no supervisor, for running a service
