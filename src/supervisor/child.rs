@@ -5,7 +5,7 @@
 //!
 //! * `run.is_some()` exactly when a run of this child has not reported its
 //!   end (phases `Starting`, `Running`, `Restarting`, `Stopping`).
-//! * `timer` is the one live `DelayQueue` entry of this child, if any
+//! * `timer` is the one live entry of this child in the loop's timers, if any
 //!   (restart delay, kill deadline or readiness deadline; never two at once);
 //!   it is cleared when the entry expires or is removed.
 
@@ -15,7 +15,6 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::time::delay_queue;
 
 use super::decision::RestartState;
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
@@ -67,7 +66,7 @@ pub(crate) struct Child {
     /// When the phase last changed.
     pub(crate) phase_since: Instant,
     pub(crate) run: Option<Run>,
-    pub(crate) timer: Option<delay_queue::Key>,
+    pub(crate) timer: Option<crate::supervisor::runner::timers::Key>,
     pub(crate) restart_state: RestartState,
     pub(crate) starts: u64,
     pub(crate) restarts: u64,

@@ -2,9 +2,9 @@
 //!
 //! A graceful stop arms a kill deadline per child: if the child has not
 //! ended by then, its task is aborted. A deadline of its own per child is a
-//! `DelayQueue` insert and, as the child ends in time, a removal: about
-//! 2 000 instructions, and a reset of the queue's own timer each time its
-//! first deadline changes. When a supervisor stops a thousand children
+//! timer insert and, as the child ends in time, a removal (with tokio-util's
+//! `DelayQueue`, which the loop used then, about 2 000 instructions), and a
+//! reset of the queue's `Sleep` each time its first deadline changes. When a supervisor stops a thousand children
 //! (its own stop, or a group restart), that was most of the cost of the
 //! stop after the spawns themselves.
 //!
@@ -28,8 +28,8 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::time::Duration;
 
+use super::timers::{Key, Timers};
 use tokio::time::Instant;
-use tokio_util::time::{delay_queue::Key, DelayQueue};
 
 use super::{IdHasher, Timer};
 
@@ -53,7 +53,7 @@ pub(super) struct KillGroups {
 impl KillGroups {
     /// The timer key of a kill deadline at `deadline` (rounded up to the
     /// grid), shared with the children stopped before with the same one.
-    pub(super) fn join(&mut self, timers: &mut DelayQueue<Timer>, deadline: Instant) -> Key {
+    pub(super) fn join(&mut self, timers: &mut Timers<Timer>, deadline: Instant) -> Key {
         let deadline = self.round_up(deadline);
         if let Some((at, key)) = self.newest {
             if at == deadline {
@@ -72,7 +72,7 @@ impl KillGroups {
     /// Calls off a child's timer: its share of a group's (the group is
     /// swept at the end of the turn if that was its last member), or its
     /// own, removed at once unless `stopping` (see the module).
-    pub(super) fn cancel(&mut self, timers: &mut DelayQueue<Timer>, key: Key, stopping: bool) {
+    pub(super) fn cancel(&mut self, timers: &mut Timers<Timer>, key: Key, stopping: bool) {
         if let Some(n) = self.members.get_mut(&key) {
             *n = n.saturating_sub(1);
             // While stopping, an emptied group stays (see `sweep`).
@@ -87,7 +87,7 @@ impl KillGroups {
     /// The end of a turn of the loop: removes the groups emptied during it
     /// that nobody joined again; while the supervisor stops, leaves them to
     /// fire for nobody.
-    pub(super) fn sweep(&mut self, timers: &mut DelayQueue<Timer>, stopping: bool) {
+    pub(super) fn sweep(&mut self, timers: &mut Timers<Timer>, stopping: bool) {
         if self.emptied.is_empty() {
             return;
         }
@@ -147,7 +147,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn same_deadline_shares_one_entry_until_the_last_member_leaves() {
-        let mut timers = DelayQueue::new();
+        let mut timers = Timers::default();
         let mut g = KillGroups::default();
         let at = Instant::now() + ms(5_000);
         let a = g.join(&mut timers, at);
@@ -182,7 +182,7 @@ mod tests {
     /// grid.
     #[tokio::test(start_paused = true)]
     async fn children_stopped_one_after_another_share_within_a_tick() {
-        let mut timers = DelayQueue::new();
+        let mut timers = Timers::default();
         let mut g = KillGroups::default();
         let t0 = Instant::now();
         let us = Duration::from_micros;
@@ -194,14 +194,14 @@ mod tests {
         g.sweep(&mut timers, false);
         assert_eq!(first, second, "rejoined in the same turn, within the tick");
         assert_eq!(timers.len(), 2);
-        assert_eq!(timers.deadline(&second), t0 + ms(5_001), "rounded up");
+        assert_eq!(timers.deadline(&second), Some(t0 + ms(5_001)), "rounded up");
         // Past the tick: a new entry; the emptied one goes at the sweep.
         g.cancel(&mut timers, second, false);
         let third = g.join(&mut timers, t0 + ms(5_001) + us(1));
         assert_ne!(third, second);
         g.sweep(&mut timers, false);
         assert_eq!(timers.len(), 2, "{earlier:?} and {third:?}");
-        assert_eq!(timers.deadline(&third), t0 + ms(5_002));
+        assert_eq!(timers.deadline(&third), Some(t0 + ms(5_002)));
     }
 
     /// Deadlines are never moved earlier, nor later than the next tick,
@@ -225,7 +225,7 @@ mod tests {
     /// fires for nobody; a child's own timer is left too.
     #[tokio::test(start_paused = true)]
     async fn while_stopping_nothing_is_removed_and_an_empty_group_kills_nobody() {
-        let mut timers = DelayQueue::new();
+        let mut timers = Timers::default();
         let mut g = KillGroups::default();
         let key = g.join(&mut timers, Instant::now() + ms(1_000));
         g.cancel(&mut timers, key, true);

@@ -10,9 +10,9 @@
 //!   abort), a child's `ctx.ready()`, a nested supervisor's command channel,
 //!   or a command from a handle. One channel, so a run's `ready()` is always
 //!   seen before its end;
-//! * a timer of the `DelayQueue` (restart delay, kill deadline, readiness
-//!   deadline, a group restart's delay): one timer wheel for all children, no
-//!   task per timer, no interval;
+//! * a timer of the loop's deadline queue (`timers`: restart delay, kill
+//!   deadline, readiness or heartbeat deadline, a group restart's delay): one
+//!   `Sleep` for all children, no task per timer, no interval;
 //! * the supervisor's stop token.
 //!
 //! Children are spawned as they are, their future stored inline in the
@@ -61,6 +61,7 @@ mod control;
 mod kills;
 mod stop;
 mod strategy;
+pub(crate) mod timers;
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -71,7 +72,6 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::time::{delay_queue, DelayQueue};
 
 use super::child::{Child, Run};
 use super::table::Table;
@@ -82,6 +82,7 @@ use crate::restart_limit::RestartWindow;
 use crate::resume::Parked;
 use crate::service::{write_error_chain, Exit, Outcome};
 use crate::{ChildSpec, Context, ControlError, Restart, Shutdown, SupervisorError};
+use timers::Timers;
 
 /// A message to a supervisor's loop.
 #[derive(Debug)]
@@ -222,8 +223,8 @@ pub(crate) struct Runner {
     scratch: String,
     /// Runs spawned whose `Msg::Exit` has not arrived yet.
     live: usize,
-    timers: DelayQueue<Timer>,
-    plan_timer: Option<delay_queue::Key>,
+    timers: Timers<Timer>,
+    plan_timer: Option<timers::Key>,
     intensity: RestartWindow,
     tx: mpsc::UnboundedSender<Msg>,
     rx: mpsc::UnboundedReceiver<Msg>,
@@ -291,7 +292,7 @@ impl Runner {
             live: 0,
             clock,
             scratch: String::new(),
-            timers: DelayQueue::new(),
+            timers: Timers::default(),
             plan_timer: None,
             tx: w.tx,
             rx: w.rx,
@@ -334,9 +335,9 @@ impl Runner {
                     self.clock.tick();
                     self.on_msg(msg);
                 }
-                Some(exp) = poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
+                Some((timer, key)) = poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
                     self.clock.tick();
-                    self.on_timer(*exp.get_ref(), exp.key());
+                    self.on_timer(timer, key);
                 }
                 () = poll_fn(|cx| self.stop.poll(cx)), if self.mode != Mode::Stopping => {
                     self.clock.tick();
@@ -606,7 +607,7 @@ impl Runner {
         }
     }
 
-    fn on_timer(&mut self, timer: Timer, key: delay_queue::Key) {
+    fn on_timer(&mut self, timer: Timer, key: timers::Key) {
         let slot = match timer {
             Timer::Watchdog => {
                 // Only while the tree runs: a stopping or wedged loop stops
@@ -976,12 +977,15 @@ impl Runner {
 
     fn snapshots(&self) -> Vec<ChildSnapshot> {
         let now = self.clock.now();
-        let plan_deadline = self.plan_timer.as_ref().map(|k| self.timers.deadline(k));
+        let plan_deadline = self
+            .plan_timer
+            .as_ref()
+            .and_then(|k| self.timers.deadline(k));
         self.table
             .iter()
             .map(|c| {
                 let next = match (&c.phase, c.timer.as_ref()) {
-                    (Phase::BackingOff, Some(key)) => Some(self.timers.deadline(key)),
+                    (Phase::BackingOff, Some(key)) => self.timers.deadline(key),
                     _ if c.pending_start => plan_deadline,
                     _ => None,
                 };
