@@ -131,6 +131,11 @@ impl Context {
     /// run's task has dropped its clones, and the service kept none): a
     /// restart then allocates no context, and keeps the channel and tree it
     /// had. `None` when it is still shared (or detached).
+    ///
+    /// `task`: the `Resume` of the task the new run is handed to, if it is
+    /// handed to a waiting one. When that is the task of the run that had
+    /// this context (an immediate restart), its `Resume` stays, and the
+    /// task's `keep_resume` finds it in place instead of setting it again.
     pub(crate) fn renew(
         mut self,
         path: &Arc<str>,
@@ -138,12 +143,24 @@ impl Context {
         slot: usize,
         run: u64,
         born: Instant,
+        task: Option<&Arc<Resume>>,
     ) -> Option<Self> {
         let inner = Arc::get_mut(&mut self.inner)?;
         let mut notifier = inner.notify.take()?;
         notifier.slot = slot;
         notifier.run = run;
+        let same_task = inner
+            .resume
+            .get()
+            .zip(task)
+            .is_some_and(|(had, next)| Arc::ptr_eq(had, next));
+        let resume = if same_task {
+            std::mem::take(&mut inner.resume)
+        } else {
+            OnceLock::new()
+        };
         *inner = Inner::new(path.clone(), attempt, Some(notifier), born);
+        inner.resume = resume;
         Some(self)
     }
 
@@ -203,7 +220,8 @@ impl Context {
         self.inner.resume.get_or_init(|| Resume::new(false)).clone()
     }
 
-    /// Keeps the `Resume` of the task this run runs in (see `resume`).
+    /// Keeps the `Resume` of the task this run runs in (see `resume`); a
+    /// context renewed for the same task has it already (see `renew`).
     pub(crate) fn keep_resume(&self, resume: Arc<Resume>) {
         let _ = self.inner.resume.set(resume);
     }
@@ -403,7 +421,7 @@ mod tests {
         old.heartbeat();
         let at = Arc::as_ptr(&old.inner);
         let new = old
-            .renew(&"app/y".into(), 2, 8, 2, Instant::now())
+            .renew(&"app/y".into(), 2, 8, 2, Instant::now(), None)
             .expect("unshared");
         assert_eq!(Arc::as_ptr(&new.inner), at, "same allocation");
         assert_eq!((new.path(), new.attempt()), ("app/y", 2));
@@ -424,7 +442,7 @@ mod tests {
         // the old context is left as it was.
         let kept = new.clone();
         assert!(new
-            .renew(&"app/z".into(), 3, 9, 3, Instant::now())
+            .renew(&"app/z".into(), 3, 9, 3, Instant::now(), None)
             .is_none());
         assert_eq!(kept.path(), "app/y");
     }
@@ -479,6 +497,35 @@ mod tests {
         })
         .collect();
         assert_eq!(slots, [0, 0, 1]);
+    }
+
+    #[tokio::test]
+    async fn renew_keeps_the_resume_only_for_the_same_task() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let renew = |ctx: Context, task: Option<&Arc<Resume>>| {
+            ctx.renew(&"app/x".into(), 2, 7, 2, Instant::now(), task)
+                .expect("unshared")
+        };
+        let ctx = Context::new("app/x".into(), 1, tx, Tree::new(), 7, 1, Instant::now());
+        let task = ctx.resume();
+
+        // Handed back to the task whose run had it: the same `Resume`.
+        let ctx = renew(ctx, Some(&task));
+        assert!(Arc::ptr_eq(&ctx.resume(), &task), "kept for its task");
+
+        // Handed to another task: not the old one's.
+        let other = Resume::new(false);
+        let ctx = renew(ctx, Some(&other));
+        assert!(!Arc::ptr_eq(&ctx.resume(), &task));
+        assert!(
+            !Arc::ptr_eq(&ctx.resume(), &other),
+            "set by its task, not here"
+        );
+
+        // A fresh spawn: none of the old one's either.
+        let had = ctx.resume();
+        let ctx = renew(ctx, None);
+        assert!(!Arc::ptr_eq(&ctx.resume(), &had));
     }
 
     #[tokio::test]

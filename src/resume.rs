@@ -143,6 +143,12 @@ impl Parked {
         self.0.is_some()
     }
 
+    /// The waiting task's `Resume`, if it would take a run with a span
+    /// (`traced`) or without one, as `hand` checks.
+    pub(crate) fn resume_for(&self, traced: bool) -> Option<&Arc<Resume>> {
+        self.0.as_ref().filter(|r| r.traced == traced)
+    }
+
     /// Hands the task the next run; gives it back if the task is gone, or
     /// if the run has a span and the task's runs have none (a subscriber
     /// came since), or the other way round: then the run gets a task of

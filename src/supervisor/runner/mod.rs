@@ -765,26 +765,42 @@ impl Runner {
         let path = child.path().clone();
         let run_id = self.next_run;
         let now = self.clock.now();
+        let span = run_span(child.path(), attempt);
+        // The task of this child's run that just ended, if it waits (see
+        // `resume`), and its `Resume` if it takes this run.
+        let parked = self.parked.take_if(|p| p.0 == slot);
+        let waiting = parked
+            .as_ref()
+            .and_then(|(_, p, _)| p.resume_for(span.is_some()));
+        let fresh = |path: Arc<str>| {
+            let (tx, tree) = (self.tx.clone(), self.tree.clone());
+            Context::new(path, attempt, tx, tree, slot, run_id, now)
+        };
         let ctx = match self
             .spare_ctx
             .take()
-            .and_then(|spare| spare.renew(&path, attempt, slot, run_id, now))
+            .and_then(|spare| spare.renew(&path, attempt, slot, run_id, now, waiting))
         {
             Some(ctx) => ctx,
-            None => {
-                let (tx, tree) = (self.tx.clone(), self.tree.clone());
-                Context::new(path, attempt, tx, tree, slot, run_id, now)
-            }
+            None => fresh(path.clone()),
         };
-        let span = run_span(child.path(), attempt);
-        // The task of this child's run that just ended, if it waits (see
-        // `resume`).
-        let task = match self.parked.take_if(|p| p.0 == slot) {
+        let (ctx, task) = match parked {
             Some((_, parked, task)) => match parked.hand((ctx.clone(), span)) {
-                Ok(()) => task,
-                Err((_, span)) => child.spec.service.clone().spawn(ctx.clone(), span),
+                Ok(()) => (ctx, task),
+                Err((_, span)) => {
+                    // Its task is gone (or takes runs of the other kind): a
+                    // task of its own, with a context of its own, whose
+                    // `Resume` is none yet.
+                    drop(ctx);
+                    let ctx = fresh(path);
+                    let task = child.spec.service.clone().spawn(ctx.clone(), span);
+                    (ctx, task)
+                }
             },
-            None => child.spec.service.clone().spawn(ctx.clone(), span),
+            None => {
+                let task = child.spec.service.clone().spawn(ctx.clone(), span);
+                (ctx, task)
+            }
         };
         self.live += 1;
         let gate = child.spec.ready;
