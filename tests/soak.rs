@@ -187,3 +187,40 @@ fn heap_bytes_per_idle_child() {
         supervised - bare
     );
 }
+
+/// Heap bytes a nested supervisor costs while it runs: its loop's task,
+/// channel, table and metrics, with one idle child (a task and its
+/// context), as a tree of many small supervisors pays them.
+#[test]
+fn heap_bytes_per_nested_supervisor() {
+    const NESTED: usize = 500;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = runtime();
+    let per = rt.block_on(async {
+        let subs = (0..NESTED).map(|i| {
+            Supervisor::builder(format!("s{i}"))
+                .child(ChildSpec::new(
+                    "idle",
+                    service_fn(|ctx| async move {
+                        ctx.cancelled().await;
+                        Ok(())
+                    }),
+                ))
+                .build()
+                .unwrap()
+        });
+        let root = Supervisor::builder("root").children(subs).build().unwrap();
+        let before = live();
+        let h = root.start().await.unwrap();
+        for _ in 0..NESTED {
+            tokio::task::yield_now().await;
+        }
+        let per = (live() - before) as f64 / NESTED as f64;
+        h.shutdown().await.unwrap();
+        per
+    });
+    eprintln!("heap bytes per nested supervisor with one idle child: {per:.0}");
+    // About 6.8 KB in this build (BENCHMARKS.md says where it goes); it was
+    // 13.3 KB with a `DelayQueue`, and its timer wheel, per supervisor.
+    assert!(per <= 8192.0, "{per:.0} B per nested supervisor");
+}
