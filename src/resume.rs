@@ -71,10 +71,11 @@ impl Resume {
         })
     }
 
-    /// Called by the task before it reports an end that carries a
-    /// [`Parked`] of this.
-    pub(crate) fn arm(&self) {
-        *self.state.lock() = State::Waiting(None);
+    /// Called by the task, from its poll, before it reports an end that
+    /// carries a [`Parked`] of this: the loop's word then wakes `waker`, so
+    /// the task returns `Pending` without looking for a word first.
+    pub(crate) fn arm(&self, waker: &Waker) {
+        *self.state.lock() = State::Waiting(Some(waker.clone()));
     }
 
     /// The loop's word: the next run, or `None` (the task ends).

@@ -27,7 +27,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
 use tokio::task::JoinHandle;
 
@@ -182,15 +182,16 @@ impl EndGuard {
     /// The run ended on its own: reported. If `offer`, and unless its
     /// supervisor asked for the stop (then nothing restarts it at once),
     /// the task offers itself for the child's next run: the `Resume` to
-    /// wait on is returned.
-    fn send(&mut self, outcome: Outcome, offer: bool) -> Option<Arc<Resume>> {
+    /// wait on is returned, armed to wake `waker` (the task's) with the
+    /// loop's word.
+    fn send(&mut self, outcome: Outcome, offer: bool, waker: &Waker) -> Option<Arc<Resume>> {
         let ctx = self.0.take()?;
         if !offer || ctx.stop_requested() {
             ctx.report_end(outcome, Parked::none());
             return None;
         }
         let resume = ctx.resume();
-        resume.arm();
+        resume.arm(waker);
         ctx.report_end(outcome, Parked::new(resume.clone()));
         Some(resume)
     }
@@ -290,7 +291,7 @@ impl<F: Future<Output = Ran<K>>, K> Future for Report<F, K> {
                 Err(payload) => Outcome::Panicked(payload),
             };
             // A run that panicked gave nothing back: its task ends.
-            let resume = this.end.send(outcome, keep.is_some());
+            let resume = this.end.send(outcome, keep.is_some(), cx.waker());
             let (Some(resume), Some(keep)) = (resume, keep) else {
                 return Poll::Ready(None);
             };
@@ -298,6 +299,9 @@ impl<F: Future<Output = Ran<K>>, K> Future for Report<F, K> {
                 waiting: Waiting(Some(resume)),
                 keep,
             });
+            // Armed with this task's waker: the word, even one given
+            // already from another thread, wakes it.
+            return Poll::Pending;
         }
         let StageProj::Waiting { waiting, .. } = this.stage.as_mut().project() else {
             return Poll::Ready(None); // polled again after its end
