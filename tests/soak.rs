@@ -220,7 +220,7 @@ fn heap_bytes_per_nested_supervisor() {
         per
     });
     eprintln!("heap bytes per nested supervisor with one idle child: {per:.0}");
-    // About 6.8 KB in this build (BENCHMARKS.md says where it goes); it was
+    // About 6.2 KB in this build (BENCHMARKS.md says where it goes); it was
     // 13.3 KB with a `DelayQueue`, and its timer wheel, per supervisor.
     assert!(per <= 8192.0, "{per:.0} B per nested supervisor");
 }

@@ -64,7 +64,7 @@ mod strategy;
 pub(crate) mod timers;
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::hash::Hasher;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -316,48 +316,54 @@ impl Runner {
     }
 
     /// Runs the supervisor until it has stopped, and returns its outcome.
-    pub(crate) async fn run(mut self) -> Result<(), SupervisorError> {
-        tracing::debug!(supervisor = %self.path, children = self.table.len(), "supervisor starting");
-        self.clock.tick();
-        loop {
-            self.advance();
-            // The turn is over: kill groups emptied in it and not joined
-            // again are removed.
-            let stopping = self.mode == Mode::Stopping;
-            self.kills.sweep(&mut self.timers, stopping);
-            if self.finished() {
-                break;
+    #[allow(clippy::manual_async_fn)] // see the comment below
+    pub(crate) fn run(mut self) -> impl Future<Output = Result<(), SupervisorError>> + Send {
+        // An `async` block that uses `self` as it captured it: an `async fn`
+        // would move its argument into a local of its own, and its future
+        // would hold the `Runner` twice (1 472 bytes against 768).
+        async move {
+            tracing::debug!(supervisor = %self.path, children = self.table.len(), "supervisor starting");
+            self.clock.tick();
+            loop {
+                self.advance();
+                // The turn is over: kill groups emptied in it and not joined
+                // again are removed.
+                let stopping = self.mode == Mode::Stopping;
+                self.kills.sweep(&mut self.timers, stopping);
+                if self.finished() {
+                    break;
+                }
+                tokio::select! {
+                    biased;
+                    // Messages first: runs' ends, `ready()`s and commands.
+                    Some(msg) = self.rx.recv() => {
+                        self.clock.tick();
+                        self.on_msg(msg);
+                    }
+                    Some((timer, key)) = poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
+                        self.clock.tick();
+                        self.on_timer(timer, key);
+                    }
+                    () = poll_fn(|cx| self.stop.poll(cx)), if self.mode != Mode::Stopping => {
+                        self.clock.tick();
+                        tracing::info!(supervisor = %self.path, "shutdown requested");
+                        self.begin_stop(Ok(()));
+                    }
+                }
             }
-            tokio::select! {
-                biased;
-                // Messages first: runs' ends, `ready()`s and commands.
-                Some(msg) = self.rx.recv() => {
-                    self.clock.tick();
-                    self.on_msg(msg);
-                }
-                Some((timer, key)) = poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
-                    self.clock.tick();
-                    self.on_timer(timer, key);
-                }
-                () = poll_fn(|cx| self.stop.poll(cx)), if self.mode != Mode::Stopping => {
-                    self.clock.tick();
-                    tracing::info!(supervisor = %self.path, "shutdown requested");
-                    self.begin_stop(Ok(()));
-                }
+            let outcome = self.outcome.take().unwrap_or(Ok(()));
+            match &outcome {
+                Ok(()) => tracing::info!(supervisor = %self.path, "supervisor stopped"),
+                Err(e) => tracing::error!(supervisor = %self.path, error = %e, "supervisor failed"),
             }
+            self.emit_own(|| EventKind::ShutdownDone);
+            self.publish(|r| State::Stopped {
+                started: r.started,
+                outcome: outcome.clone(),
+                children: Arc::new(r.snapshots()),
+            });
+            outcome
         }
-        let outcome = self.outcome.take().unwrap_or(Ok(()));
-        match &outcome {
-            Ok(()) => tracing::info!(supervisor = %self.path, "supervisor stopped"),
-            Err(e) => tracing::error!(supervisor = %self.path, error = %e, "supervisor failed"),
-        }
-        self.emit_own(|| EventKind::ShutdownDone);
-        self.publish(|r| State::Stopped {
-            started: r.started,
-            outcome: outcome.clone(),
-            children: Arc::new(r.snapshots()),
-        });
-        outcome
     }
 
     fn finished(&self) -> bool {
