@@ -207,7 +207,7 @@ impl ChildSpec {
     /// aborted after its shutdown timeout if it ignores that, ends with
     /// [`ExitReason::Hung`], and is restarted per its policy.
     ///
-    /// The deadlines live on the supervisor's timer wheel (one entry per
+    /// The deadlines live in the supervisor's timer queue (one entry per
     /// child, moved forward lazily): no task and no interval per child, and a
     /// heartbeat is one atomic store.
     pub fn heartbeat(mut self, timeout: Duration) -> Self {
