@@ -20,7 +20,6 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
 
 use slab::Slab;
 use tokio::time::{Instant, Sleep};
@@ -61,7 +60,7 @@ impl<T: Copy> Timers<T> {
 
     /// A timer for `value`, `after` from now.
     #[cfg(any(test, feature = "systemd"))]
-    pub(crate) fn insert(&mut self, value: T, after: Duration) -> Key {
+    pub(crate) fn insert(&mut self, value: T, after: std::time::Duration) -> Key {
         self.insert_at(value, Instant::now() + after)
     }
 
@@ -113,6 +112,7 @@ impl<T: Copy> Timers<T> {
 #[cfg(test)]
 mod tests {
     use std::future::poll_fn;
+    use std::time::Duration;
 
     use super::*;
 
