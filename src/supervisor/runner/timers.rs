@@ -24,6 +24,9 @@ use std::task::{ready, Context, Poll};
 use slab::Slab;
 use tokio::time::{Instant, Sleep};
 
+/// The room for timers an empty queue keeps (see `release`).
+const KEPT: usize = 64;
+
 /// A timer of a [`Timers`] queue, until it fires or is removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Key(usize);
@@ -69,7 +72,18 @@ impl<T: Copy> Timers<T> {
     pub(crate) fn try_remove(&mut self, key: &Key) -> Option<T> {
         let (deadline, value) = self.entries.try_remove(key.0)?;
         self.order.remove(&(deadline, key.0));
+        self.release();
         Some(value)
+    }
+
+    /// Once the queue is empty, gives back the room that a burst of timers
+    /// (a thousand children backing off at once) made it grow to. The
+    /// ordered set frees its nodes as it empties; the slab would keep its
+    /// capacity for as long as the supervisor lives.
+    fn release(&mut self) {
+        if self.order.is_empty() && self.entries.capacity() > KEPT {
+            self.entries = Slab::new();
+        }
     }
 
     /// The deadline of a timer that has not fired or been removed.
@@ -105,6 +119,7 @@ impl<T: Copy> Timers<T> {
         ready!(sleep.as_mut().poll(cx));
         self.order.pop_first();
         let (_, value) = self.entries.remove(key);
+        self.release();
         Poll::Ready(Some((value, Key(key))))
     }
 }
@@ -192,6 +207,22 @@ mod tests {
         let b = timers.insert(8, ms(1));
         assert_eq!(a, b, "a fired timer's key is free again");
         assert_eq!(timers.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_emptied_queue_gives_back_the_room_of_a_burst() {
+        let mut timers = Timers::default();
+        let keys: Vec<_> = (0..1_000).map(|v| timers.insert(v, ms(10))).collect();
+        for key in &keys[..999] {
+            timers.try_remove(key);
+        }
+        assert!(timers.entries.capacity() >= 1_000, "one left: kept");
+        assert_eq!(next(&mut timers).await, Some((999, ms(10))));
+        assert!(timers.entries.capacity() <= KEPT, "empty: given back");
+        // A small queue keeps its room.
+        let key = timers.insert(1, ms(1));
+        timers.try_remove(&key);
+        assert!(timers.entries.capacity() > 0);
     }
 
     #[tokio::test(start_paused = true)]
