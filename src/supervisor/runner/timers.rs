@@ -9,14 +9,15 @@
 //! holds a handful of timers at a time: a kill deadline shared by the
 //! children it stops (`kills`), and one timer a child backing off or
 //! waiting to become ready. So the deadlines are kept sorted in a
-//! `BTreeSet` (no allocation until the first one), with one `Sleep` for
+//! `BTreeMap` (no allocation until the first one), with one `Sleep` for
 //! the earliest, made as the first deadline is waited for and reset as the
-//! earliest changes.
+//! earliest changes. Timers of one deadline fire in the order they were
+//! set.
 //!
 //! As with `DelayQueue`, a [`Key`] names a timer until it fires or is
 //! removed, and may be reused after that.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -35,10 +36,13 @@ pub(crate) struct Key(usize);
 /// (see the module).
 #[derive(Debug)]
 pub(crate) struct Timers<T> {
-    entries: Slab<(Instant, T)>,
-    /// `(deadline, key)` of every entry: the earliest first, and entries of
-    /// one deadline in key order.
-    order: BTreeSet<(Instant, usize)>,
+    /// Each timer's deadline, its place in `order`, and its value.
+    entries: Slab<(Instant, u64, T)>,
+    /// Every timer's key, by deadline, and by insertion among timers of one
+    /// deadline (`seq`): they fire in the order they were set.
+    order: BTreeMap<(Instant, u64), usize>,
+    /// The number of timers ever inserted: each one's place among equals.
+    seq: u64,
     /// Set to the earliest deadline when the queue is polled.
     sleep: Option<Pin<Box<Sleep>>>,
 }
@@ -47,7 +51,8 @@ impl<T> Default for Timers<T> {
     fn default() -> Self {
         Timers {
             entries: Slab::new(),
-            order: BTreeSet::new(),
+            order: BTreeMap::new(),
+            seq: 0,
             sleep: None,
         }
     }
@@ -56,8 +61,9 @@ impl<T> Default for Timers<T> {
 impl<T: Copy> Timers<T> {
     /// A timer for `value` at `deadline`.
     pub(crate) fn insert_at(&mut self, value: T, deadline: Instant) -> Key {
-        let key = self.entries.insert((deadline, value));
-        self.order.insert((deadline, key));
+        self.seq += 1;
+        let key = self.entries.insert((deadline, self.seq, value));
+        self.order.insert((deadline, self.seq), key);
         Key(key)
     }
 
@@ -70,15 +76,15 @@ impl<T: Copy> Timers<T> {
     /// Removes a timer before it fires; `None` if it has fired or been
     /// removed already.
     pub(crate) fn try_remove(&mut self, key: &Key) -> Option<T> {
-        let (deadline, value) = self.entries.try_remove(key.0)?;
-        self.order.remove(&(deadline, key.0));
+        let (deadline, seq, value) = self.entries.try_remove(key.0)?;
+        self.order.remove(&(deadline, seq));
         self.release();
         Some(value)
     }
 
     /// Once the queue is empty, gives back the room that a burst of timers
     /// (a thousand children backing off at once) made it grow to. The
-    /// ordered set frees its nodes as it empties; the slab would keep its
+    /// ordered map frees its nodes as it empties; the slab would keep its
     /// capacity for as long as the supervisor lives.
     fn release(&mut self) {
         if self.order.is_empty() && self.entries.capacity() > KEPT {
@@ -88,7 +94,7 @@ impl<T: Copy> Timers<T> {
 
     /// The deadline of a timer that has not fired or been removed.
     pub(crate) fn deadline(&self, key: &Key) -> Option<Instant> {
-        self.entries.get(key.0).map(|&(at, _)| at)
+        self.entries.get(key.0).map(|&(at, _, _)| at)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -104,7 +110,7 @@ impl<T: Copy> Timers<T> {
     /// from the queue; `Ready(None)` if the queue is empty. When the
     /// earliest is still to come, the task is woken at its deadline.
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<Option<(T, Key)>> {
-        let Some(&(at, key)) = self.order.first() else {
+        let Some((&(at, _), &key)) = self.order.first_key_value() else {
             return Poll::Ready(None);
         };
         let sleep = match &mut self.sleep {
@@ -118,7 +124,7 @@ impl<T: Copy> Timers<T> {
         };
         ready!(sleep.as_mut().poll(cx));
         self.order.pop_first();
-        let (_, value) = self.entries.remove(key);
+        let (_, _, value) = self.entries.remove(key);
         self.release();
         Poll::Ready(Some((value, Key(key))))
     }
@@ -159,12 +165,18 @@ mod tests {
     async fn same_deadline_fire_together_in_insertion_order() {
         let mut timers = Timers::default();
         let at = Instant::now() + ms(5);
+        let first = timers.insert_at(9, at);
         for v in 0..3 {
             timers.insert_at(v, at);
         }
-        assert_eq!(next(&mut timers).await, Some((0, ms(5))));
-        assert_eq!(next(&mut timers).await, Some((1, ms(0))));
-        assert_eq!(next(&mut timers).await, Some((2, ms(0))));
+        // The first key is free again: the next timer reuses it, and still
+        // fires after those set before it.
+        timers.try_remove(&first);
+        assert_eq!(timers.insert_at(3, at), first);
+        for v in 0..4 {
+            let waited = if v == 0 { ms(5) } else { ms(0) };
+            assert_eq!(next(&mut timers).await, Some((v, waited)));
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -233,6 +245,114 @@ mod tests {
         tokio::time::sleep(ms(99)).await;
         assert!(!task.is_finished());
         assert_eq!(task.await.unwrap(), Some((1, ms(100))));
+    }
+
+    /// Random inserts, removals (of live keys, or of keys that fired or
+    /// were removed, perhaps reused since) and time advances, on virtual
+    /// time: after each advance, the timers that fire are those a sorted
+    /// list of deadlines says, in its order (by deadline, then by when they
+    /// were set), and the queue holds what the list holds.
+    mod model {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngSeed};
+
+        use super::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Insert(u64),
+            Remove(usize),
+            Advance(u64),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => (0u64..40).prop_map(Op::Insert),
+                2 => any::<usize>().prop_map(Op::Remove),
+                3 => (0u64..25).prop_map(Op::Advance),
+            ]
+        }
+
+        fn config() -> Config {
+            let mut c = Config {
+                cases: 256,
+                failure_persistence: None,
+                ..Config::default()
+            };
+            if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+                c.rng_seed = RngSeed::Fixed(0x7153_0001);
+            }
+            c
+        }
+
+        /// Runs `ops`; the first disagreement with the list, if any.
+        fn check(ops: Vec<Op>) -> Result<(), String> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async move {
+                let t0 = Instant::now();
+                let mut timers = Timers::default();
+                // The list: (deadline in ms, order set, value, key).
+                let mut list: Vec<(u64, u64, u32, Key)> = Vec::new();
+                let mut keys: Vec<Key> = Vec::new();
+                let (mut now, mut set) = (0u64, 0u64);
+                for op in ops {
+                    match op {
+                        Op::Insert(after) => {
+                            set += 1;
+                            let value = set as u32;
+                            let key = timers.insert_at(value, t0 + ms(now + after));
+                            list.push((now + after, set, value, key));
+                            keys.push(key);
+                        }
+                        Op::Remove(i) if !keys.is_empty() => {
+                            let key = keys[i % keys.len()];
+                            let want = list
+                                .iter()
+                                .position(|e| e.3 == key)
+                                .map(|at| list.remove(at).2);
+                            let got = timers.try_remove(&key);
+                            if got != want {
+                                return Err(format!("remove {key:?}: {got:?}, want {want:?}"));
+                            }
+                        }
+                        Op::Remove(_) => {}
+                        Op::Advance(by) => {
+                            tokio::time::advance(ms(by)).await;
+                            now += by;
+                            let waker = noop_waker();
+                            let mut cx = Context::from_waker(&waker);
+                            let mut fired = Vec::new();
+                            while let Poll::Ready(Some((value, _))) = timers.poll_expired(&mut cx) {
+                                fired.push(value);
+                            }
+                            list.sort_by_key(|e| (e.0, e.1));
+                            let due = list.iter().take_while(|e| e.0 <= now).count();
+                            let want: Vec<u32> = list.drain(..due).map(|e| e.2).collect();
+                            if fired != want {
+                                return Err(format!("at {now} ms: fired {fired:?}, want {want:?}"));
+                            }
+                        }
+                    }
+                    if timers.len() != list.len() {
+                        return Err(format!("{} timers, want {}", timers.len(), list.len()));
+                    }
+                }
+                Ok(())
+            })
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn timers_fire_as_a_sorted_list_says(ops in proptest::collection::vec(op(), 1..80)) {
+                prop_assert_eq!(check(ops), Ok(()));
+            }
+        }
     }
 
     /// A waker that does nothing (`Waker::noop` needs Rust 1.85).
