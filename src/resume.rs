@@ -53,7 +53,8 @@ pub(crate) struct Resume {
 }
 
 enum State {
-    /// No word yet (and the waiting task's waker, once it has polled).
+    /// No word yet, and the waiting task's waker (set as the task arms it;
+    /// `None` only in a `Resume` no task has armed yet).
     Waiting(Option<Waker>),
     /// The loop handed it the next run.
     Next(NextRun),

@@ -4,9 +4,10 @@
 //! ended by then, its task is aborted. A deadline of its own per child is a
 //! timer insert and, as the child ends in time, a removal (with tokio-util's
 //! `DelayQueue`, which the loop used then, about 2 000 instructions), and a
-//! reset of the queue's `Sleep` each time its first deadline changes. When a supervisor stops a thousand children
-//! (its own stop, or a group restart), that was most of the cost of the
-//! stop after the spawns themselves.
+//! reset of the queue's `Sleep` each time its first deadline changes. When
+//! a supervisor stops a thousand children (its own stop, or a group
+//! restart), that was most of the cost of the stop after the spawns
+//! themselves.
 //!
 //! So children share deadlines. A deadline is rounded up to a whole
 //! millisecond (counted from the first one), tokio's own timer resolution,

@@ -559,8 +559,9 @@ impl Runner {
         if let Some(key) = child.timer.take() {
             // While the supervisor stops, nothing is restarted: the ended
             // run's deadline is left in the queue, which is dropped with the
-            // loop, instead of being taken out of it child after child. If it fires first, it finds no child whose timer
-            // it still is, and kills nobody (see `kills`).
+            // loop, instead of being taken out of it child after child. If
+            // it fires first, it finds no child whose timer it still is, and
+            // kills nobody (see `kills`).
             let stopping = self.mode == Mode::Stopping;
             self.kills.cancel(&mut self.timers, key, stopping);
         }
