@@ -9,8 +9,8 @@
 //! the spread of their ratios says how far to trust the median.
 //!
 //! ```sh
-//! cargo bench --bench ratios              # about 2 minutes
-//! cargo bench --bench ratios -- --quick   # a quick pass, about 20 s
+//! cargo bench --bench ratios              # about 30-40 s
+//! cargo bench --bench ratios -- --quick   # a quick pass, about 10 s
 //! cargo bench --bench ratios -- restart   # the scenarios whose name has `restart`
 //! ```
 
