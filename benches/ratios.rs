@@ -60,6 +60,13 @@ where
     Box::new(move |rt| summed(rt, times, body.clone()))
 }
 
+/// The same round on a paused current-thread runtime of its own (the
+/// runtime passed in is left alone).
+fn paused(round: Round) -> Round {
+    let rt = paused_rt();
+    Box::new(move |_| round(&rt))
+}
+
 fn start_stop(n: usize, times: u64, rounds: usize, order: ShutdownOrder) -> Scenario {
     let name = match (n, order) {
         (1, ShutdownOrder::Reverse) => "start_stop/1",
@@ -133,6 +140,16 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
         rounds: r(61),
         bare: whole(move || bare_restarts_boxed(restarts)),
         supervised: timed(1, move || supervised_restarts(restarts, false)),
+    });
+    // Restarts after a 10 ms backoff, on a paused clock (`paused_rt`): the
+    // cost of the timer path, against a bare loop that sleeps as long.
+    all.push(Scenario {
+        name: "restart/err, backoff, paused",
+        unit: "restart",
+        units: restarts,
+        rounds: r(61),
+        bare: paused(whole(move || bare_restarts_backoff(restarts))),
+        supervised: paused(timed(1, move || supervised_restarts_backoff(restarts))),
     });
     for (name, order) in [
         ("restart_one_for_all_1000", ShutdownOrder::Reverse),

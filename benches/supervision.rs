@@ -127,6 +127,31 @@ fn restart(c: &mut Criterion) {
     g.finish();
 }
 
+/// Restarts after a 10 ms backoff, on a paused current-thread runtime: the
+/// timer path's cost, against a bare loop that sleeps as long.
+fn restart_backoff(c: &mut Criterion) {
+    let rt = paused_rt();
+    let mut g = c.benchmark_group("restart_backoff_paused");
+    g.sample_size(10);
+    g.bench_function("bare", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let t0 = Instant::now();
+                for _ in 0..iters {
+                    bare_restarts_backoff(BACKOFF_RESTARTS).await;
+                }
+                t0.elapsed()
+            })
+        })
+    });
+    g.bench_function("supervised", |b| {
+        b.iter_custom(|iters| summed(&rt, iters, || supervised_restarts_backoff(BACKOFF_RESTARTS)))
+    });
+    g.finish();
+}
+
+const BACKOFF_RESTARTS: usize = 20_000;
+
 fn restart_one_for_all(c: &mut Criterion) {
     let rt = rt();
     let mut g = c.benchmark_group("restart_one_for_all_1000");
@@ -182,6 +207,7 @@ fn all(c: &mut Criterion) {
     start_stop(c);
     tree(c);
     restart(c);
+    restart_backoff(c);
     restart_one_for_all(c);
     steady(c);
 }

@@ -126,6 +126,11 @@ pub fn supervisor_of(name: &str, n: usize, gate: &Gate, order: ShutdownOrder) ->
 /// an `Err`, or a panic), restarted with zero backoff and no intensity
 /// limit: the restart cycle.
 pub fn failing_child(gate: &Gate, panics: bool) -> Supervisor {
+    failing_child_with(gate, panics, Backoff::none())
+}
+
+/// The same child, restarted after `backoff`.
+pub fn failing_child_with(gate: &Gate, panics: bool, backoff: Backoff) -> Supervisor {
     let gate = gate.clone();
     Supervisor::builder("bench")
         .intensity(u32::MAX, Duration::from_secs(1))
@@ -144,7 +149,7 @@ pub fn failing_child(gate: &Gate, panics: bool) -> Supervisor {
                 }),
             )
             .restart(Restart::Permanent)
-            .backoff(Backoff::none()),
+            .backoff(backoff),
         )
         .build()
         .unwrap()
@@ -253,6 +258,46 @@ pub async fn bare_restarts_boxed(n: usize) {
 pub async fn supervised_restarts(n: usize, panics: bool) -> Duration {
     let gate = Gate::new(n);
     let sup = failing_child(&gate, panics);
+    let t0 = Instant::now();
+    let h = sup.start().await.unwrap();
+    gate.wait().await;
+    let elapsed = t0.elapsed();
+    h.shutdown().await.unwrap();
+    elapsed
+}
+
+// ----- restarts after a backoff, on paused time -------------------------------------
+
+/// The delay before each restart of the backoff rows.
+pub const BACKOFF: Duration = Duration::from_millis(10);
+
+/// A current-thread runtime on paused time: once every task waits, tokio
+/// moves the clock to the next timer, so a backoff costs its timer's work
+/// (arming, firing, the clock's jump), not its length. The benches time
+/// with `std::time::Instant`, which the paused clock does not touch.
+pub fn paused_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+/// The hand-written restart loop with a backoff: spawn, fail, await, sleep
+/// `BACKOFF`, `n` times.
+pub async fn bare_restarts_backoff(n: usize) {
+    for _ in 0..n {
+        let h = tokio::spawn(async move { Err::<(), &str>("fail") });
+        let _ = black_box(h.await);
+        tokio::time::sleep(BACKOFF).await;
+    }
+}
+
+/// `n` restarts of a supervised child that fails at once, each after a
+/// fixed `BACKOFF`: the time up to the last one (not the shutdown).
+pub async fn supervised_restarts_backoff(n: usize) -> Duration {
+    let gate = Gate::new(n);
+    let sup = failing_child_with(&gate, false, Backoff::fixed(BACKOFF));
     let t0 = Instant::now();
     let h = sup.start().await.unwrap();
     gate.wait().await;
