@@ -147,17 +147,43 @@ impl Table {
         out
     }
 
-    /// Children in start order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Child> + '_ {
-        let mut cur = self.head;
-        std::iter::from_fn(move || {
-            let s = cur?;
-            let node = &self.slab[s];
-            cur = unlink(node.next);
-            Some(&node.child)
-        })
+    /// Children in start order. It knows its length, so that what is
+    /// collected from it (a supervisor's snapshots) is allocated once, not
+    /// grown by doubling.
+    pub(crate) fn iter(&self) -> Iter<'_> {
+        Iter {
+            table: self,
+            cur: self.head,
+            left: self.len(),
+        }
     }
 }
+
+/// The children of a [`Table`] in start order (`Table::iter`).
+pub(crate) struct Iter<'a> {
+    table: &'a Table,
+    cur: Option<usize>,
+    /// Children not yet yielded.
+    left: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a Child;
+
+    fn next(&mut self) -> Option<&'a Child> {
+        let s = self.cur?;
+        let node = &self.table.slab[s];
+        self.cur = unlink(node.next);
+        self.left -= 1;
+        Some(&node.child)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 #[cfg(test)]
 mod tests {
@@ -219,5 +245,29 @@ mod tests {
         assert!(t.slots().is_empty() && t.slots_rev().is_empty());
         assert!(t.remove(c).is_none());
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn iter_knows_how_many_children_are_left() {
+        let mut t = Table::default();
+        assert_eq!(t.iter().len(), 0);
+        let slots: Vec<usize> = (0..5).map(|i| t.push(child(&format!("c{i}")))).collect();
+        t.remove(slots[1]).unwrap();
+        t.remove(slots[4]).unwrap();
+        let mut it = t.iter();
+        let mut names = vec![];
+        for left in (0..3).rev() {
+            names.push(it.next().unwrap().spec.name.to_string());
+            assert_eq!(it.size_hint(), (left, Some(left)));
+        }
+        assert!(it.next().is_none());
+        assert_eq!(names, ["c0", "c2", "c3"]);
+        // A collect allocates the exact length at once (above `Vec`'s
+        // minimum of four), where growth by doubling would leave 16.
+        for i in 5..12 {
+            t.push(child(&format!("c{i}")));
+        }
+        let all: Vec<&Child> = t.iter().collect();
+        assert_eq!((all.len(), all.capacity()), (10, 10));
     }
 }
