@@ -15,6 +15,22 @@ use tokio_supervisor::ShutdownOrder;
 mod common;
 use common::*;
 
+/// `iters` runs of `body` inside a task of `rt`, timed whole: a `bare`
+/// function's measurement.
+fn repeated<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, body: F) -> Duration
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    in_task(rt, move || async move {
+        let t0 = Instant::now();
+        for _ in 0..iters {
+            body().await;
+        }
+        t0.elapsed()
+    })
+}
+
 // ----- start N children, wait until each runs, stop them ---------------------
 
 fn start_stop(c: &mut Criterion) {
@@ -23,15 +39,7 @@ fn start_stop(c: &mut Criterion) {
     g.sample_size(10).warm_up_time(Duration::from_millis(500));
     for n in [1usize, 1_000, 100_000] {
         g.bench_with_input(BenchmarkId::new("bare", n), &n, |b, &n| {
-            b.iter_custom(|iters| {
-                in_task(&rt, move || async move {
-                    let t0 = Instant::now();
-                    for _ in 0..iters {
-                        bare_start_stop(n).await;
-                    }
-                    t0.elapsed()
-                })
-            })
+            b.iter_custom(|iters| repeated(&rt, iters, move || bare_start_stop(n)))
         });
         // OTP's order (one by one, in reverse), and all children at once
         // (`ShutdownOrder::Concurrent`, Elixir's DynamicSupervisor).
@@ -61,15 +69,7 @@ fn tree(c: &mut Criterion) {
     let mut g = c.benchmark_group("tree_3_levels");
     g.sample_size(20);
     g.bench_function("bare", |b| {
-        b.iter_custom(|iters| {
-            in_task(&rt, move || async move {
-                let t0 = Instant::now();
-                for _ in 0..iters {
-                    bare_tree().await;
-                }
-                t0.elapsed()
-            })
-        })
+        b.iter_custom(|iters| repeated(&rt, iters, bare_tree))
     });
     // OTP's order (each supervisor stops its children one at a time, in
     // reverse) and the concurrent one, at every level.
@@ -95,29 +95,13 @@ fn restart(c: &mut Criterion) {
     for panics in [false, true] {
         let kind = if panics { "panic" } else { "err" };
         g.bench_function(BenchmarkId::new("bare", kind), |b| {
-            b.iter_custom(|iters| {
-                in_task(&rt, move || async move {
-                    let t0 = Instant::now();
-                    for _ in 0..iters {
-                        bare_restarts(RESTARTS, panics).await;
-                    }
-                    t0.elapsed()
-                })
-            })
+            b.iter_custom(|iters| repeated(&rt, iters, move || bare_restarts(RESTARTS, panics)))
         });
         if !panics {
             // The same loop failing with the boxed error a supervised child
             // returns (`BoxError`), where `bare` fails with a `&str`.
             g.bench_function(BenchmarkId::new("bare_boxed", kind), |b| {
-                b.iter_custom(|iters| {
-                    in_task(&rt, move || async move {
-                        let t0 = Instant::now();
-                        for _ in 0..iters {
-                            bare_restarts_boxed(RESTARTS).await;
-                        }
-                        t0.elapsed()
-                    })
-                })
+                b.iter_custom(|iters| repeated(&rt, iters, move || bare_restarts_boxed(RESTARTS)))
             });
         }
         g.bench_function(BenchmarkId::new("supervised", kind), |b| {
@@ -134,15 +118,7 @@ fn restart_backoff(c: &mut Criterion) {
     let mut g = c.benchmark_group("restart_backoff_paused");
     g.sample_size(10);
     g.bench_function("bare", |b| {
-        b.iter_custom(|iters| {
-            in_task(&rt, move || async move {
-                let t0 = Instant::now();
-                for _ in 0..iters {
-                    bare_restarts_backoff(BACKOFF_RESTARTS).await;
-                }
-                t0.elapsed()
-            })
-        })
+        b.iter_custom(|iters| repeated(&rt, iters, move || bare_restarts_backoff(BACKOFF_RESTARTS)))
     });
     g.bench_function("supervised", |b| {
         b.iter_custom(|iters| summed(&rt, iters, || supervised_restarts_backoff(BACKOFF_RESTARTS)))
@@ -157,15 +133,7 @@ fn restart_one_for_all(c: &mut Criterion) {
     let mut g = c.benchmark_group("restart_one_for_all_1000");
     g.sample_size(10);
     g.bench_function("bare", |b| {
-        b.iter_custom(|iters| {
-            in_task(&rt, move || async move {
-                let t0 = Instant::now();
-                for _ in 0..iters {
-                    bare_one_for_all().await;
-                }
-                t0.elapsed()
-            })
-        })
+        b.iter_custom(|iters| repeated(&rt, iters, bare_one_for_all))
     });
     for (name, order) in [
         ("supervised", ShutdownOrder::Reverse),
@@ -185,15 +153,7 @@ fn steady(c: &mut Criterion) {
     let mut g = c.benchmark_group("steady_state");
     g.sample_size(20);
     g.bench_function("bare", |b| {
-        b.iter_custom(|iters| {
-            in_task(&rt, move || async move {
-                let t0 = Instant::now();
-                for _ in 0..iters {
-                    bare_steady().await;
-                }
-                t0.elapsed()
-            })
-        })
+        b.iter_custom(|iters| repeated(&rt, iters, bare_steady))
     });
     g.bench_function("supervised", |b| {
         b.iter_custom(|iters| summed(&rt, iters, supervised_steady))
