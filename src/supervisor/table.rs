@@ -174,7 +174,11 @@ impl<'a> Iterator for Iter<'a> {
         let s = self.cur?;
         let node = &self.table.slab[s];
         self.cur = unlink(node.next);
-        self.left -= 1;
+        // The list threads `len` slots (see the invariants); were it ever
+        // longer, the hint would be low, which costs a collect a regrowth,
+        // rather than wrapping around to a hint no allocation could meet.
+        debug_assert!(self.left > 0, "the list is longer than the table");
+        self.left = self.left.saturating_sub(1);
         Some(&node.child)
     }
 
