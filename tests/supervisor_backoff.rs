@@ -137,3 +137,37 @@ async fn seeded_jitter_is_reproducible_and_within_band() {
     );
     assert_gaps(&starts, ms(10), &d1);
 }
+
+/// A zero delay restarts at once, without the timer: tokio's timer rounds
+/// any sleep up to its next millisecond tick, so a restart through it would
+/// move the paused clock to that tick (the runtime, idle but for that timer,
+/// jumps to it). A hundred restarts of a child that fails at once
+/// (`Act::Err`, no timer of its own) leave the clock where it was; with the
+/// restart sent through the timer queue instead, it moves 99 ms.
+#[tokio::test(start_paused = true)]
+async fn a_zero_backoff_never_touches_the_timer() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let sup = Supervisor::builder("sup")
+        .intensity(u32::MAX, secs(1))
+        .child(
+            scripted("c", &log, &alive, vec![Act::Err])
+                .restart(Restart::Permanent)
+                .backoff(Backoff::none()),
+        )
+        .build()
+        .unwrap();
+    let mut rx = sup.subscribe();
+    // Between two ticks of tokio's timer (1 ms), where a timer due now
+    // would wait for the next tick.
+    tokio::time::advance(Duration::from_micros(500)).await;
+    let t0 = Instant::now();
+    let h = sup.start().await.unwrap();
+    // Events wake this task; none of them waits on the clock. (A lagging
+    // receiver only skips events: the log is what is counted.)
+    while log.matching("c:start:").len() < 100 {
+        let _ = rx.recv().await;
+    }
+    assert_eq!(Instant::now() - t0, Duration::ZERO);
+    h.shutdown().await.unwrap();
+}
