@@ -324,12 +324,6 @@ fn recorded(log: &TaskLog, then: fn(u32) -> Then) -> tokio_supervisor::ChildSpec
     .restart(Restart::Permanent)
 }
 
-fn alive_tasks() -> usize {
-    tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks()
-}
-
 /// A run that fails and is restarted at once runs its next run in the same
 /// tokio task (no spawn per restart), with a fresh context each time; one
 /// restarted after a panic gets a task of its own; and when the supervisor
