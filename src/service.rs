@@ -545,13 +545,7 @@ mod tests {
             held: held.clone(),
             panics,
         };
-        (
-            Report {
-                stage: Stage::Running { run },
-                end: EndGuard(Some(ctx)),
-            },
-            rx,
-        )
+        (Report::new(run, ctx), rx)
     }
 
     fn exit(rx: &mut mpsc::UnboundedReceiver<Msg>) -> Exit {
@@ -701,10 +695,7 @@ mod tests {
             }
         }
         let (ctx, mut rx) = run_context();
-        let report: Report<_, ()> = Report {
-            stage: Stage::Running { run: PanicsOnDrop },
-            end: EndGuard(Some(ctx)),
-        };
+        let report: Report<_, ()> = Report::new(PanicsOnDrop, ctx);
         let dropped = catch_unwind(AssertUnwindSafe(|| drop(report)));
         assert!(dropped.is_err(), "the destructor's panic goes on to tokio");
         assert!(matches!(exit(&mut rx).outcome, Outcome::Panicked(_)));

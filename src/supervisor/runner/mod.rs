@@ -608,9 +608,7 @@ impl Runner {
         self.spare_ctx = Some(run.ctx);
         self.after_exit(slot, reason, ended, ran_for, now);
         // Not started again at once: its task ends.
-        if self.parked.is_some() {
-            self.parked = None;
-        }
+        self.parked = None;
     }
 
     fn on_timer(&mut self, timer: Timer, key: timers::Key) {
