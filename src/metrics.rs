@@ -189,11 +189,15 @@ struct UptimeHistogram {
 }
 
 /// One supervisor loop's share of the tree's totals: written by that loop
-/// alone, summed by [`Registry::snapshot`]. Aligned to its own cache lines,
-/// so that no other thread's writes share them.
+/// alone, summed by [`Registry::snapshot`]. Padded on both sides, so that
+/// no other thread's writes share its cache lines (nor the pairs of lines
+/// that x86 prefetches together). Padded rather than aligned to 128 bytes:
+/// an over-aligned allocation leaves glibc's per-thread cache for
+/// `posix_memalign`, about 600 instructions a supervisor start.
 #[derive(Debug, Default)]
-#[repr(align(128))]
+#[repr(C)]
 pub(crate) struct LoopTotals {
+    _front: Pad,
     counts: Counters,
     /// Children of this loop with a live task.
     active: AtomicU64,
@@ -202,6 +206,19 @@ pub(crate) struct LoopTotals {
     uptime: UptimeHistogram,
     /// Its slot in the registry.
     slot: std::sync::atomic::AtomicUsize,
+    _back: Pad,
+}
+
+/// 128 bytes that nobody writes (see `LoopTotals`).
+#[derive(Default)]
+struct Pad {
+    _bytes: [u64; 16],
+}
+
+impl std::fmt::Debug for Pad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 /// Totals as plain numbers: a loop's share as read, a sum of them, or the
@@ -515,6 +532,19 @@ mod facade {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_loops_share_has_its_cache_lines_to_itself() {
+        use std::mem::{align_of, offset_of, size_of};
+        // Whatever 16-byte-aligned address the allocator returns, the
+        // written fields lie 128 bytes or more from either end.
+        let first = offset_of!(LoopTotals, counts);
+        let after_last = offset_of!(LoopTotals, _back);
+        assert!(first >= 128, "front padding: {first} bytes");
+        assert!(size_of::<LoopTotals>() - after_last >= 128);
+        // Not over-aligned, so that it comes from the allocator's fast path.
+        assert!(align_of::<LoopTotals>() <= 16);
+    }
 
     #[test]
     fn counts_per_child_and_in_total() {
