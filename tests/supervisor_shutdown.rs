@@ -414,29 +414,40 @@ async fn infinity_waits_as_long_as_it_takes() {
     assert_eq!(snap[0].phase, Phase::Terminated(ExitReason::Shutdown));
 }
 
+/// In either order, a child waiting to restart is called off at once, even
+/// while a sibling after it takes its time to stop, and its timer never
+/// fires a restart.
 #[tokio::test(start_paused = true)]
 async fn shutdown_during_backoff_never_restarts() {
-    let log = Log::default();
-    let alive = Alive::default();
-    let h = Supervisor::builder("sup")
-        .child(
-            scripted("c", &log, &alive, vec![Act::ErrAfter(ms(10))])
-                .backoff(Backoff::fixed(secs(10))),
-        )
-        .start_ok()
-        .await;
-    tokio::time::sleep(secs(1)).await;
-    let snap = h.which_children().await;
-    assert_eq!(snap[0].phase, Phase::BackingOff);
-    assert!(snap[0].next_restart_in.is_some_and(|d| d <= secs(10)));
-    let t0 = Instant::now();
-    h.shutdown().await.unwrap();
-    assert_eq!(t0.elapsed(), ms(0), "nothing to wait for");
-    tokio::time::sleep(secs(60)).await;
-    assert_eq!(log.matching("start"), ["c:start:1"]);
-    let snap = h.which_children().await;
-    assert_eq!(snap[0].phase, Phase::Terminated(ExitReason::Shutdown));
-    assert_eq!(snap[0].next_restart_in, None);
+    for order in [ShutdownOrder::Reverse, ShutdownOrder::Concurrent] {
+        let log = Log::default();
+        let alive = Alive::default();
+        let h = Supervisor::builder("sup")
+            .shutdown_order(order)
+            .child(
+                scripted("c", &log, &alive, vec![Act::ErrAfter(ms(10))])
+                    .backoff(Backoff::fixed(secs(10))),
+            )
+            .child(
+                scripted("slow", &log, &alive, vec![Act::SlowStop(secs(30))])
+                    .shutdown(Shutdown::Infinity),
+            )
+            .start_ok()
+            .await;
+        tokio::time::sleep(secs(1)).await;
+        let snap = h.which_children().await;
+        assert_eq!(snap[0].phase, Phase::BackingOff, "{order:?}");
+        assert!(snap[0].next_restart_in.is_some_and(|d| d <= secs(10)));
+        let t0 = Instant::now();
+        h.shutdown().await.unwrap();
+        assert_eq!(t0.elapsed(), secs(30), "{order:?}: the slow sibling's stop");
+        tokio::time::sleep(secs(60)).await;
+        assert_eq!(log.matching("c:start"), ["c:start:1"], "{order:?}");
+        let snap = h.which_children().await;
+        assert_eq!(snap[0].phase, Phase::Terminated(ExitReason::Shutdown));
+        assert_eq!(snap[0].next_restart_in, None);
+        assert_eq!(alive.count(), 0);
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -913,30 +913,24 @@ impl Runner {
         }
         self.emit_own(|| EventKind::ShutdownStarted);
         self.clear_plan();
-        // Call off pending starts and restarts first, so that no timer can
-        // fire a restart.
-        for slot in self.table.slots() {
-            let idle = self
-                .table
-                .get(slot)
-                .is_some_and(|c| c.run.is_none() && !matches!(c.phase, Phase::Terminated(_)));
-            if idle {
+        // One walk of the table, in the order of shutdown. Pending starts
+        // and restarts are called off at once, whatever the order, so that
+        // no timer can fire a restart; a child that is not running has
+        // nothing to wait for.
+        let order = self.table.slots_rev();
+        let concurrent = self.config.shutdown_order == super::ShutdownOrder::Concurrent;
+        for &slot in &order {
+            let Some(c) = self.table.get_mut(slot) else {
+                continue;
+            };
+            c.pending_start = false;
+            if concurrent || c.run.is_none() {
                 self.stop_child(slot);
-            } else if let Some(c) = self.table.get_mut(slot) {
-                c.pending_start = false;
             }
         }
-        match self.config.shutdown_order {
-            super::ShutdownOrder::Reverse => {
-                let order = self.table.slots_rev();
-                self.hand_off_in_order(order.iter().copied());
-                self.plan = order.into_iter().map(Step::Stop).collect();
-            }
-            super::ShutdownOrder::Concurrent => {
-                for slot in self.table.slots_rev() {
-                    self.stop_child(slot);
-                }
-            }
+        if !concurrent {
+            self.hand_off_in_order(order.iter().copied());
+            self.plan = order.into_iter().map(Step::Stop).collect();
         }
     }
 
