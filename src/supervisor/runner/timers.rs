@@ -133,6 +133,7 @@ impl<T: Copy> Timers<T> {
 #[cfg(test)]
 mod tests {
     use std::future::poll_fn;
+    use std::task::Waker;
     use std::time::Duration;
 
     use super::*;
@@ -185,9 +186,8 @@ mod tests {
         let first = timers.insert(1, ms(10));
         timers.insert(2, ms(40));
         // Arm the sleep on the first deadline, then remove it.
-        let waker = noop_waker();
         assert!(timers
-            .poll_expired(&mut Context::from_waker(&waker))
+            .poll_expired(&mut Context::from_waker(Waker::noop()))
             .is_pending());
         assert_eq!(timers.deadline(&first), Some(Instant::now() + ms(10)));
         assert_eq!(timers.try_remove(&first), Some(1));
@@ -200,9 +200,8 @@ mod tests {
     async fn an_earlier_deadline_inserted_while_waiting_fires_first() {
         let mut timers = Timers::default();
         timers.insert(2, ms(50));
-        let waker = noop_waker();
         assert!(timers
-            .poll_expired(&mut Context::from_waker(&waker))
+            .poll_expired(&mut Context::from_waker(Waker::noop()))
             .is_pending());
         timers.insert(1, ms(5));
         assert_eq!(next(&mut timers).await, Some((1, ms(5))));
@@ -321,8 +320,7 @@ mod tests {
                         Op::Advance(by) => {
                             tokio::time::advance(ms(by)).await;
                             now += by;
-                            let waker = noop_waker();
-                            let mut cx = Context::from_waker(&waker);
+                            let mut cx = Context::from_waker(Waker::noop());
                             let mut fired = Vec::new();
                             while let Poll::Ready(Some((value, _))) = timers.poll_expired(&mut cx) {
                                 fired.push(value);
@@ -351,14 +349,5 @@ mod tests {
                 prop_assert_eq!(check(ops), Ok(()));
             }
         }
-    }
-
-    /// A waker that does nothing (`Waker::noop` needs Rust 1.85).
-    fn noop_waker() -> std::task::Waker {
-        struct Noop;
-        impl std::task::Wake for Noop {
-            fn wake(self: std::sync::Arc<Self>) {}
-        }
-        std::task::Waker::from(std::sync::Arc::new(Noop))
     }
 }
