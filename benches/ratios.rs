@@ -14,7 +14,7 @@
 //! cargo bench --bench ratios -- restart   # the scenarios whose name has `restart`
 //! ```
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::runtime::Runtime;
 use tokio_supervisor::ShutdownOrder;
@@ -41,14 +41,7 @@ where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    Box::new(move |rt| {
-        let body = body.clone();
-        in_task(rt, move || async move {
-            let t0 = Instant::now();
-            body().await;
-            t0.elapsed()
-        })
-    })
+    Box::new(move |rt| repeated(rt, 1, body.clone()))
 }
 
 /// A round of `times` runs of `body`, each timing its own part.

@@ -7,29 +7,13 @@
 //! cargo bench --bench supervision -- --quick   # a quick pass
 //! ```
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use tokio_supervisor::ShutdownOrder;
 
 mod common;
 use common::*;
-
-/// `iters` runs of `body` inside a task of `rt`, timed whole: a `bare`
-/// function's measurement.
-fn repeated<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, body: F) -> Duration
-where
-    F: Fn() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    in_task(rt, move || async move {
-        let t0 = Instant::now();
-        for _ in 0..iters {
-            body().await;
-        }
-        t0.elapsed()
-    })
-}
 
 // ----- start N children, wait until each runs, stop them ---------------------
 

@@ -24,7 +24,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[path = "../../benches/common/mod.rs"]
 #[allow(dead_code)]
 mod common;
-use common::{bare_start_stop, failing_child, rt, start_wait_stop, summed, supervisor_of, Gate};
+use common::{
+    bare_start_stop, failing_child, repeated, rt, start_wait_stop, summed, supervisor_of, Gate,
+};
 
 /// Runs `iters` rounds of `round(n)` inside a task and times them.
 fn timed<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, n: usize, round: F) -> Duration
@@ -32,17 +34,7 @@ where
     F: Fn(usize) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    rt.block_on(async move {
-        tokio::spawn(async move {
-            let t0 = Instant::now();
-            for _ in 0..iters {
-                round(n).await;
-            }
-            t0.elapsed()
-        })
-        .await
-        .unwrap()
-    })
+    repeated(rt, iters, move || round(n))
 }
 
 async fn supervised(n: usize, order: ShutdownOrder) {

@@ -41,6 +41,22 @@ where
     })
 }
 
+/// Runs `body` `iters` times inside a task and times the runs whole (a
+/// bare round: nothing in it to leave out).
+pub fn repeated<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, body: F) -> Duration
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    in_task(rt, move || async move {
+        let t0 = Instant::now();
+        for _ in 0..iters {
+            body().await;
+        }
+        t0.elapsed()
+    })
+}
+
 pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
