@@ -8,8 +8,10 @@ cargo build -q --examples
 ex=target/debug/examples
 
 fail() { echo "example check failed: $*"; exit 1; }
-# The first line number of a fixed string in a file.
-line() { grep -n -F -- "$2" "$1" | head -1 | cut -d: -f1; }
+# The first line number of a fixed string in a file, or nothing when it is
+# absent (then `before` names the check that failed, instead of `set -e`
+# ending the script in silence).
+line() { grep -n -F -- "$2" "$1" | head -1 | cut -d: -f1 || true; }
 # The first occurrence of $2 comes before the first of $3.
 before() {
   local a b

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::broadcast::error::RecvError;
 use tokio::time::sleep;
 use tokio_supervisor::{
     service_fn, task_fn, Backoff, ChildSnapshot, ChildSpec, Phase, Restart, Supervisor,
@@ -163,8 +164,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let mut events = agent.subscribe();
     let handle = agent.start().await?;
-    tokio::spawn(async move {
-        while let Ok(e) = events.recv().await {
+    // Prints failures, restarts and give-ups until the tree has stopped and
+    // the channel closes; awaited at the end, so that no line is lost.
+    let printer = tokio::spawn(async move {
+        loop {
+            let e = match events.recv().await {
+                Ok(e) => e,
+                Err(RecvError::Lagged(n)) => {
+                    println!("          ({n} events missed)");
+                    continue;
+                }
+                Err(RecvError::Closed) => break,
+            };
             match e.kind {
                 tokio_supervisor::EventKind::Exited { reason }
                     if reason.is_failure() && reason != tokio_supervisor::ExitReason::Aborted =>
@@ -197,7 +208,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     status_line.abort();
     worker.abort();
     println!("--- shutdown_all ---");
-    handle.shutdown().await?;
+    let outcome = handle.shutdown().await;
+    let _ = printer.await;
+    outcome?;
     let m = handle.metrics();
     println!(
         "stopped: {} runs started, {} restarts, {} given up, {} blocking tasks detached",

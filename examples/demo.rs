@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, Mutex};
 use tokio::time::{sleep, Instant};
 use tokio_supervisor::{
@@ -222,8 +223,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = tree()?;
     let mut events = app.subscribe(); // before start: see every event
     let t0 = Instant::now();
+    // Runs until the tree has stopped and the channel closes; awaited before
+    // the summary, so that no line is lost.
     let printer = tokio::spawn(async move {
-        while let Ok(e) = events.recv().await {
+        loop {
+            let e = match events.recv().await {
+                Ok(e) => e,
+                Err(RecvError::Lagged(n)) => {
+                    println!("({n} events missed)");
+                    continue;
+                }
+                Err(RecvError::Closed) => break,
+            };
             if let Some(text) = describe(&e.kind) {
                 println!(
                     "{:>8.3}s  {:<22} {text}",

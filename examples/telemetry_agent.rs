@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::time::sleep;
 use tokio_supervisor::runtime::RuntimeConfig;
@@ -191,8 +192,18 @@ async fn main() -> ExitCode {
     let app = tree(taken);
     let mut events = app.subscribe();
     let t0 = tokio::time::Instant::now();
-    tokio::spawn(async move {
-        while let Ok(e) = events.recv().await {
+    // Prints every event until the tree has stopped and the channel closes;
+    // awaited at the end, so that no line is lost.
+    let printer = tokio::spawn(async move {
+        loop {
+            let e = match events.recv().await {
+                Ok(e) => e,
+                Err(RecvError::Lagged(n)) => {
+                    println!("({n} events missed)");
+                    continue;
+                }
+                Err(RecvError::Closed) => break,
+            };
             let text = match &e.kind {
                 EventKind::Started { attempt: 1 } => "started".to_owned(),
                 EventKind::Ready => "ready".to_owned(),
@@ -214,7 +225,7 @@ async fn main() -> ExitCode {
         Ok(h) => h,
         Err(e) => {
             // An init failure stops start-up, with the full path.
-            sleep(Duration::from_millis(50)).await; // let the event printer finish
+            let _ = printer.await; // the failed tree is gone: its last events are out
             eprintln!("start-up failed: {e}");
             return ExitCode::FAILURE;
         }
@@ -228,7 +239,7 @@ async fn main() -> ExitCode {
     }
     println!("--- stop requested ---");
     let outcome = handle.shutdown().await;
-    sleep(Duration::from_millis(50)).await; // let the event printer finish
+    let _ = printer.await;
     match outcome {
         Ok(()) => {
             println!("agent stopped cleanly");

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
 use tokio::time::sleep;
 use tokio_supervisor::{
     Backoff, BoxError, ChildSpec, Context, EventKind, Restart, Service, Shutdown, Supervisor,
@@ -222,9 +223,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = engine(&exposure, &orders);
     let mut events = app.subscribe();
     let t0 = tokio::time::Instant::now();
-    tokio::spawn(async move {
-        while let Ok(e) = events.recv().await {
-            print_event(t0, &e.path, &e.kind);
+    // Prints every event until the tree has stopped and the channel closes;
+    // awaited before the summary, so that no line is lost at the end.
+    let printer = tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(e) => print_event(t0, &e.path, &e.kind),
+                Err(RecvError::Lagged(n)) => println!("({n} events missed)"),
+                Err(RecvError::Closed) => break,
+            }
         }
     });
     let handle = app.start().await?;
@@ -255,6 +262,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             handle.kill().await
         }
     };
+    let _ = printer.await;
 
     println!(
         "\norders sent: {}, last exposure: {}",
