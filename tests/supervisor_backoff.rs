@@ -5,6 +5,7 @@ mod support;
 use std::time::Duration;
 
 use support::*;
+use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 use tokio_supervisor::{Backoff, EventKind, Restart, Supervisor};
 
@@ -164,9 +165,15 @@ async fn a_zero_backoff_never_touches_the_timer() {
     let t0 = Instant::now();
     let h = sup.start().await.unwrap();
     // Events wake this task; none of them waits on the clock. (A lagging
-    // receiver only skips events: the log is what is counted.)
+    // receiver only skips events: the log is what is counted.) A closed
+    // channel would return at once, for ever: the test fails instead.
     while log.matching("c:start:").len() < 100 {
-        let _ = rx.recv().await;
+        if let Err(RecvError::Closed) = rx.recv().await {
+            panic!(
+                "the supervisor stopped after {} starts",
+                log.matching("c:start:").len()
+            );
+        }
     }
     assert_eq!(Instant::now() - t0, Duration::ZERO);
     h.shutdown().await.unwrap();
