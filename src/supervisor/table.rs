@@ -136,6 +136,19 @@ impl Table {
         out
     }
 
+    /// The last slot in start order (the first to stop), if any.
+    pub(crate) fn last(&self) -> Option<usize> {
+        self.tail
+    }
+
+    /// The slot before `slot` in start order (the next to stop), if any;
+    /// `None` too if `slot` is empty. With [`last`](Self::last), a walk in
+    /// the order of shutdown that allocates nothing and lets the walker
+    /// change the children it passes (not remove them).
+    pub(crate) fn prev(&self, slot: usize) -> Option<usize> {
+        self.slab.get(slot).and_then(|n| unlink(n.prev))
+    }
+
     /// Slots in reverse start order (the order of shutdown).
     pub(crate) fn slots_rev(&self) -> Vec<usize> {
         let mut out = Vec::with_capacity(self.len());
@@ -235,8 +248,13 @@ mod tests {
         let c = t.push(child("c"));
         assert_eq!(names(&t), ["a", "b", "c"]);
         assert_eq!(t.slots_rev(), [c, b, a]);
+        assert_eq!(
+            (t.last(), t.prev(c), t.prev(b), t.prev(a)),
+            (Some(c), Some(b), Some(a), None)
+        );
         t.remove(b).unwrap();
         assert_eq!(names(&t), ["a", "c"]);
+        assert_eq!((t.prev(c), t.prev(b)), (Some(a), None));
         assert_eq!(t.slot_of("b"), None);
         let d = t.push(child("d"));
         assert_eq!(d, b, "slot reused");
@@ -247,6 +265,7 @@ mod tests {
         assert_eq!(t.slots_rev(), [c]);
         t.remove(c).unwrap();
         assert!(t.slots().is_empty() && t.slots_rev().is_empty());
+        assert_eq!(t.last(), None);
         assert!(t.remove(c).is_none());
         assert_eq!(t.len(), 0);
     }

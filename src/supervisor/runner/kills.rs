@@ -43,8 +43,11 @@ pub(super) struct KillGroups {
     /// Members still waited for, by the group's timer key (zero: emptied,
     /// and not yet swept or fired).
     members: HashMap<Key, usize, BuildHasherDefault<IdHasher>>,
-    /// The newest group, which a child with the same deadline joins.
-    newest: Option<(Instant, Key)>,
+    /// The newest group, which a child with the same deadline joins: its
+    /// rounded deadline, its key, and the deadline last asked for before
+    /// rounding (children stopped at one instant ask for the same one, and
+    /// join without the rounding's arithmetic).
+    newest: Option<(Instant, Key, Instant)>,
     /// Groups emptied during this turn of the loop, for `sweep`.
     emptied: Vec<Key>,
     /// Where the millisecond grid starts: the first deadline asked for.
@@ -55,18 +58,23 @@ impl KillGroups {
     /// The timer key of a kill deadline at `deadline` (rounded up to the
     /// grid), shared with the children stopped before with the same one.
     pub(super) fn join(&mut self, timers: &mut Timers<Timer>, deadline: Instant) -> Key {
-        let deadline = self.round_up(deadline);
-        if let Some((at, key)) = self.newest {
+        let asked = deadline;
+        let deadline = match self.newest {
+            Some((at, _, last)) if last == asked => at,
+            _ => self.round_up(asked),
+        };
+        if let Some((at, key, _)) = self.newest {
             if at == deadline {
                 if let Some(n) = self.members.get_mut(&key) {
                     *n += 1;
+                    self.newest = Some((at, key, asked));
                     return key;
                 }
             }
         }
         let key = timers.insert_at(Timer::KillGroup, deadline);
         self.members.insert(key, 1);
-        self.newest = Some((deadline, key));
+        self.newest = Some((deadline, key, asked));
         key
     }
 
@@ -110,7 +118,7 @@ impl KillGroups {
     }
 
     fn forget(&mut self, key: Key) -> Option<usize> {
-        if self.newest.is_some_and(|(_, k)| k == key) {
+        if self.newest.is_some_and(|(_, k, _)| k == key) {
             self.newest = None;
         }
         self.members.remove(&key)
@@ -176,6 +184,12 @@ mod tests {
         g.cancel(&mut timers, own, false);
         assert_eq!(timers.len(), 1);
         assert!(g.members.is_empty() && g.newest.is_none());
+        // The same deadline asked for again after its group is gone: a new
+        // entry, at the same rounded deadline.
+        let d = g.join(&mut timers, at + ms(1_000));
+        assert_ne!(d, c);
+        assert_eq!(timers.deadline(&d), Some(g.round_up(at + ms(1_000))));
+        assert!(g.fired(d));
     }
 
     /// An ordered stop: each child joins as the one before has ended, in

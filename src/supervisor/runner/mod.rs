@@ -916,22 +916,32 @@ impl Runner {
         // One walk of the table, in the order of shutdown. Pending starts
         // and restarts are called off at once, whatever the order, so that
         // no timer can fire a restart; a child that is not running has
-        // nothing to wait for.
+        // nothing to wait for. A concurrent stop needs no list of the
+        // slots (the walk follows the table's own links); an ordered one
+        // keeps it as its plan.
+        if self.config.shutdown_order == super::ShutdownOrder::Concurrent {
+            let mut next = self.table.last();
+            while let Some(slot) = next {
+                next = self.table.prev(slot);
+                if let Some(c) = self.table.get_mut(slot) {
+                    c.pending_start = false;
+                }
+                self.stop_child(slot);
+            }
+            return;
+        }
         let order = self.table.slots_rev();
-        let concurrent = self.config.shutdown_order == super::ShutdownOrder::Concurrent;
         for &slot in &order {
             let Some(c) = self.table.get_mut(slot) else {
                 continue;
             };
             c.pending_start = false;
-            if concurrent || c.run.is_none() {
+            if c.run.is_none() {
                 self.stop_child(slot);
             }
         }
-        if !concurrent {
-            self.hand_off_in_order(order.iter().copied());
-            self.plan = order.into_iter().map(Step::Stop).collect();
-        }
+        self.hand_off_in_order(order.iter().copied());
+        self.plan = order.into_iter().map(Step::Stop).collect();
     }
 
     /// Aborts every live child at once (a second stop signal).
