@@ -152,11 +152,7 @@ impl Table {
     /// Slots in reverse start order (the order of shutdown).
     pub(crate) fn slots_rev(&self) -> Vec<usize> {
         let mut out = Vec::with_capacity(self.len());
-        let mut cur = self.tail;
-        while let Some(s) = cur {
-            out.push(s);
-            cur = unlink(self.slab[s].prev);
-        }
+        out.extend(std::iter::successors(self.last(), |&s| self.prev(s)));
         out
     }
 
