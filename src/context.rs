@@ -168,6 +168,7 @@ impl Context {
     /// run's task does (see `service::Report`).
     /// `resume`: the run's task, waiting for the child's next run, if any
     /// (dropped unsent, it lets the task go).
+    #[inline]
     pub(crate) fn report_end(
         self,
         outcome: crate::service::Outcome,
@@ -209,6 +210,7 @@ impl Context {
     }
 
     /// Whether an ordered stop reached this run (see `hand_off_to`).
+    #[inline]
     pub(crate) fn handed_off(&self) -> bool {
         self.inner.armed.load(Ordering::Acquire)
     }
@@ -216,12 +218,14 @@ impl Context {
     /// The `Resume` of this run's task: the one it was handed with the run
     /// (`keep_resume`), or else a new one, for a task whose runs have no
     /// span.
+    #[inline]
     pub(crate) fn resume(&self) -> Arc<Resume> {
         self.inner.resume.get_or_init(|| Resume::new(false)).clone()
     }
 
     /// Keeps the `Resume` of the task this run runs in (see `resume`); a
     /// context renewed for the same task has it already (see `renew`).
+    #[inline]
     pub(crate) fn keep_resume(&self, resume: Arc<Resume>) {
         let _ = self.inner.resume.set(resume);
     }
@@ -376,6 +380,7 @@ impl Context {
         }
     }
 
+    #[inline]
     pub(crate) fn stop_requested(&self) -> bool {
         self.inner.stop.load(Ordering::Acquire)
     }

@@ -29,8 +29,6 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::lifecycle::ExitReason;
-
 /// Exit reason labels, in a fixed order (index = `reason_index`).
 const REASONS: [&str; 8] = [
     "completed",
@@ -43,8 +41,8 @@ const REASONS: [&str; 8] = [
     "circuit_open",
 ];
 
-fn reason_index(reason: &ExitReason) -> usize {
-    let label = reason.as_str();
+/// `label`: an exit reason's ([`ExitReason::as_str`](crate::ExitReason::as_str)).
+fn reason_index(label: &str) -> usize {
     REASONS.iter().position(|r| *r == label).unwrap_or(2)
 }
 
@@ -144,7 +142,7 @@ impl LoopTotals {
     pub(crate) fn exited(
         &self,
         c: &ChildCounters,
-        reason: &ExitReason,
+        reason: &'static str,
         uptime: std::time::Duration,
     ) {
         let i = reason_index(reason);
@@ -420,7 +418,7 @@ pub struct Counts {
     pub starts: u64,
     /// Automatic restarts (group restarts included).
     pub restarts: u64,
-    /// Ended runs by [`ExitReason`] label (`"failed"`, `"panicked"`, …);
+    /// Ended runs by [`ExitReason`](crate::ExitReason) label (`"failed"`, `"panicked"`, …);
     /// labels with no exit are left out.
     pub exits: BTreeMap<String, u64>,
     /// Times the circuit breaker opened.
@@ -532,6 +530,7 @@ mod facade {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::ExitReason;
     use std::time::Duration;
 
     #[test]
@@ -556,7 +555,7 @@ mod tests {
         l.started(&ca);
         l.exited(
             &ca,
-            &ExitReason::Panicked("x".into()),
+            ExitReason::Panicked("x".into()).as_str(),
             Duration::from_secs(2),
         );
         l.restarted(&ca);
@@ -604,7 +603,7 @@ mod tests {
             Duration::from_secs(86_401),
         ] {
             r_loop.started(&c);
-            r_loop.exited(&c, &ExitReason::Completed, uptime);
+            r_loop.exited(&c, ExitReason::Completed.as_str(), uptime);
         }
         let counts: Vec<u64> = r.snapshot().uptime_buckets.iter().map(|b| b.1).collect();
         assert_eq!(counts, [1, 1, 0, 0, 0, 0, 0, 1, 1]);
@@ -631,7 +630,7 @@ mod tests {
                     window: Duration::ZERO,
                 },
             };
-            assert_eq!(reason_index(&reason), i);
+            assert_eq!(reason_index(reason.as_str()), i);
         }
     }
 }

@@ -75,11 +75,13 @@ impl Resume {
     /// Called by the task, from its poll, before it reports an end that
     /// carries a [`Parked`] of this: the loop's word then wakes `waker`, so
     /// the task returns `Pending` without looking for a word first.
+    #[inline]
     pub(crate) fn arm(&self, waker: &Waker) {
         *self.state.lock() = State::Waiting(Some(waker.clone()));
     }
 
     /// The loop's word: the next run, or `None` (the task ends).
+    #[inline]
     pub(crate) fn poll_next(&self, cx: &mut TaskContext<'_>) -> Poll<Option<NextRun>> {
         let mut state = self.state.lock();
         match std::mem::replace(&mut *state, State::Waiting(None)) {
@@ -130,6 +132,7 @@ impl Resume {
 pub(crate) struct Parked(Option<Arc<Resume>>);
 
 impl Parked {
+    #[inline]
     pub(crate) fn new(resume: Arc<Resume>) -> Self {
         Parked(Some(resume))
     }
@@ -141,12 +144,14 @@ impl Parked {
     }
 
     /// Whether a task waits on this.
+    #[inline]
     pub(crate) fn is_waiting(&self) -> bool {
         self.0.is_some()
     }
 
     /// The waiting task's `Resume`, if it would take a run with a span
     /// (`traced`) or without one, as `hand` checks.
+    #[inline]
     pub(crate) fn resume_for(&self, traced: bool) -> Option<&Arc<Resume>> {
         self.0.as_ref().filter(|r| r.traced == traced)
     }
@@ -155,6 +160,7 @@ impl Parked {
     /// if the run has a span and the task's runs have none (a subscriber
     /// came since), or the other way round: then the run gets a task of
     /// its own.
+    #[inline]
     pub(crate) fn hand(mut self, next: NextRun) -> Result<(), NextRun> {
         let Some(resume) = self.0.take_if(|r| r.traced == next.1.is_some()) else {
             return Err(next);

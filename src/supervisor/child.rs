@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::decision::RestartState;
+use super::ending::Ending;
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::metrics::ChildCounters;
 use crate::{ChildSpec, Context, ControlError, SupervisorError};
@@ -71,10 +72,11 @@ pub(crate) struct Child {
     pub(crate) starts: u64,
     pub(crate) restarts: u64,
     pub(crate) failures: u64,
-    pub(crate) last_exit: Option<ExitReason>,
+    /// A failure's text is rendered only when shown (see `ending`).
+    pub(crate) last_exit: Option<Ending>,
     /// The last failure, kept only while `last_exit` is not one (a failure
     /// followed by a clean exit): the common path stores nothing twice.
-    pub(crate) earlier_failure: Option<Box<ExitReason>>,
+    pub(crate) earlier_failure: Option<Box<Ending>>,
     /// A nested supervisor's own error, kept to report a failed start with
     /// the deepest path.
     pub(crate) last_supervisor_error: Option<Box<SupervisorError>>,
@@ -184,6 +186,7 @@ impl Child {
     /// Moves to `next`; an invalid transition is a bug of this crate: it is
     /// logged (and asserted on in debug builds), and the phase is forced so
     /// the supervisor stays consistent with the child's real state.
+    #[inline]
     pub(crate) fn set_phase(&mut self, next: Phase, now: Instant) {
         if !self.phase.can_transition_to(&next) {
             invalid_transition(self.path(), &self.phase, &next);
@@ -193,19 +196,29 @@ impl Child {
     }
 
     /// Records how a run ended. A failure is counted; its message is
-    /// formatted only when a snapshot asks, so a restart stays cheap.
-    pub(crate) fn record_exit(&mut self, reason: ExitReason) {
-        if reason.is_failure() {
+    /// rendered only when a snapshot (or anything else) shows it, so a
+    /// restart stays cheap.
+    #[inline]
+    pub(crate) fn record_exit(&mut self, ending: Ending) {
+        if ending.is_failure() {
             self.failures += 1;
             self.earlier_failure = None;
-        } else if let Some(prev) = self.last_exit.take().filter(ExitReason::is_failure) {
+        } else if let Some(prev) = self.last_exit.take().filter(Ending::is_failure) {
             self.earlier_failure = Some(Box::new(prev));
         }
-        self.last_exit = Some(reason);
+        self.last_exit = Some(ending);
+    }
+
+    /// The reason of the last exit, rendered (see `ending`). `Completed`
+    /// if the child has not exited yet (nothing asks then).
+    pub(crate) fn exit_reason(&self) -> ExitReason {
+        self.last_exit
+            .as_ref()
+            .map_or(ExitReason::Completed, Ending::reason)
     }
 
     /// The last failed exit, if any.
-    pub(crate) fn last_failure(&self) -> Option<&ExitReason> {
+    pub(crate) fn last_failure(&self) -> Option<&Ending> {
         match &self.last_exit {
             Some(r) if r.is_failure() => Some(r),
             _ => self.earlier_failure.as_deref(),
@@ -227,8 +240,8 @@ impl Child {
             starts: self.starts,
             restarts: self.restarts,
             failures: self.failures,
-            last_error: self.last_failure().map(ExitReason::to_string),
-            last_exit: self.last_exit.clone(),
+            last_error: self.last_failure().map(|e| e.reason().to_string()),
+            last_exit: self.last_exit.as_ref().map(Ending::reason),
             uptime,
             total_uptime: Duration::from_micros(self.total_uptime_us) + uptime.unwrap_or_default(),
             next_restart_in: next_restart.map(|t| t.saturating_duration_since(now)),

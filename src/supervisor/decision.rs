@@ -21,7 +21,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::backoff::BackoffState;
-use crate::lifecycle::ExitReason;
 use crate::restart_limit::RestartWindow;
 use crate::spec::{ChildSpec, Restart};
 
@@ -59,17 +58,18 @@ impl RestartState {
     }
 }
 
-/// Decides what follows a run of `spec` that ended with `reason` after
-/// `ran_for`, at `now`.
+/// Decides what follows a run of `spec` that ended after `ran_for`, at
+/// `now`; `restarts`: whether its restart policy restarts it after the way
+/// it ended ([`Restart::should_restart`]).
 pub(crate) fn decide(
     spec: &ChildSpec,
     state: &mut RestartState,
     intensity: &mut RestartWindow,
-    reason: &ExitReason,
+    restarts: bool,
     ran_for: Duration,
     now: Instant,
 ) -> Decision {
-    if !spec.restart.should_restart(reason) {
+    if !restarts {
         return if spec.restart == Restart::Temporary {
             Decision::Remove
         } else {
@@ -95,6 +95,7 @@ pub(crate) fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::ExitReason;
     use crate::{service_fn, Backoff};
 
     fn spec(restart: Restart) -> ChildSpec {
@@ -133,7 +134,7 @@ mod tests {
                 &self.spec,
                 &mut self.state,
                 &mut self.intensity,
-                &reason,
+                self.spec.restart.should_restart(&reason),
                 ran_for,
                 self.t0 + ms(at_ms),
             )

@@ -10,6 +10,7 @@
 mod builder;
 mod child;
 mod decision;
+mod ending;
 mod handle;
 pub(crate) mod runner;
 mod table;

@@ -24,6 +24,7 @@ impl EventClock {
     }
 
     /// The instant of the current event.
+    #[inline]
     pub(crate) fn now(&self) -> Instant {
         match self.0.get() {
             Some(at) => at,

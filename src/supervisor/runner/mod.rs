@@ -74,13 +74,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::child::{Child, Run};
+use super::ending::Ending;
 use super::table::Table;
 use super::{ChildCounts, Config, Tree};
 use crate::event::{Event, EventKind};
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::restart_limit::RestartWindow;
 use crate::resume::Parked;
-use crate::service::{write_error_chain, Exit, Outcome};
+use crate::service::{Exit, Outcome};
 use crate::{ChildSpec, Context, ControlError, Restart, Shutdown, SupervisorError};
 use timers::Timers;
 
@@ -219,7 +220,7 @@ pub(crate) struct Runner {
     table: Table,
     /// The instant of the event being handled.
     clock: clock::EventClock,
-    /// Where a failure's error chain is rendered (see `SCRATCH_KEPT`).
+    /// Where a child added by command has its path built.
     scratch: String,
     /// Runs spawned whose `Msg::Exit` has not arrived yet.
     live: usize,
@@ -570,21 +571,21 @@ impl Runner {
             .total_uptime_us
             .saturating_add(u64::try_from(ran_for.as_micros()).unwrap_or(u64::MAX));
         let stop_requested = run.ctx.stop_requested();
-        let last = child.last_exit.as_ref();
-        let (reason, sup_err) = classify(outcome, &run, &child.spec, last, &mut self.scratch);
+        let (ending, sup_err) = classify(outcome, &run, &child.spec, child.last_exit.as_ref());
         if let Some(settle_task) = &child.spec.on_exit {
-            settle_task(&reason);
+            settle_task(&ending.reason());
         }
-        child.record_exit(reason.clone());
-        child.last_supervisor_error = sup_err.map(Box::new);
-        self.totals.exited(&child.counters, &reason, ran_for);
+        self.totals
+            .exited(&child.counters, ending.as_str(), ran_for);
         log_exit(
             child.path(),
-            &reason,
+            &ending,
             stop_requested || self.mode == Mode::Stopping,
         );
+        child.record_exit(ending);
+        child.last_supervisor_error = sup_err.map(Box::new);
         emit(&self.tree, child.path(), || EventKind::Exited {
-            reason: reason.clone(),
+            reason: child.exit_reason(),
         });
         if self.current == Some(Step::Stop(slot)) {
             self.current = None;
@@ -606,7 +607,7 @@ impl Runner {
             self.parked = Some((slot, resume, run.task));
         }
         self.spare_ctx = Some(run.ctx);
-        self.after_exit(slot, reason, ended, ran_for, now);
+        self.after_exit(slot, ended, ran_for, now);
         // Not started again at once: its task ends.
         self.parked = None;
     }
@@ -1116,9 +1117,6 @@ impl Hasher for IdHasher {
     }
 }
 
-/// The largest error-rendering buffer a supervisor keeps between failures.
-const SCRATCH_KEPT: usize = 1024;
-
 /// A restart about to be spawned (automatic, or a group's): counted on the
 /// child and in the metrics, and announced. Returns its attempt number (the
 /// run it will be: one more than the child's starts so far).
@@ -1130,49 +1128,45 @@ fn count_restart(child: &mut Child, totals: &crate::metrics::LoopTotals, tree: &
     attempt
 }
 
-/// Turns a task's end into an exit reason, and keeps a nested supervisor's
-/// own error. `last` is the child's previous exit, whose message is shared
-/// when this one says the same (a crash loop allocates no message).
+/// Turns a task's end into how the run ended, and keeps a nested
+/// supervisor's own error. A returned error is kept as it is, its text
+/// rendered only when shown (see `ending`). `last` is the child's previous
+/// exit, whose panic message is shared when this one says the same (a
+/// crash loop allocates no message).
 fn classify(
     outcome: Outcome,
     run: &Run,
     spec: &ChildSpec,
-    last: Option<&ExitReason>,
-    scratch: &mut String,
-) -> (ExitReason, Option<SupervisorError>) {
-    if run.ready_timed_out {
+    last: Option<&Ending>,
+) -> (Ending, Option<SupervisorError>) {
+    let reason = if run.ready_timed_out {
         let timeout = spec.ready.and_then(|g| g.timeout).unwrap_or_default();
-        return (ExitReason::ReadyTimeout { timeout }, None);
-    }
-    if run.hung {
+        ExitReason::ReadyTimeout { timeout }
+    } else if run.hung {
         let timeout = spec.heartbeat.unwrap_or_default();
-        return (ExitReason::Hung { timeout }, None);
-    }
-    match outcome {
-        Outcome::Returned(Ok(())) if run.ctx.stop_requested() => (ExitReason::Shutdown, None),
-        Outcome::Returned(Ok(())) => (ExitReason::Completed, None),
-        Outcome::Returned(Err(e)) => {
-            let sup = e.downcast_ref::<SupervisorError>().cloned();
-            write_error_chain(&*e, scratch);
-            let message = shared(scratch, last);
-            if scratch.capacity() > SCRATCH_KEPT {
-                *scratch = String::new(); // one huge message is not kept
+        ExitReason::Hung { timeout }
+    } else {
+        match outcome {
+            Outcome::Returned(Ok(())) if run.ctx.stop_requested() => ExitReason::Shutdown,
+            Outcome::Returned(Ok(())) => ExitReason::Completed,
+            Outcome::Returned(Err(e)) => {
+                let sup = e.downcast_ref::<SupervisorError>().cloned();
+                return (Ending::Failed(e), sup);
             }
-            (ExitReason::Failed(message), sup)
+            Outcome::Panicked(payload) => {
+                ExitReason::Panicked(shared(panic_message(&*payload), last))
+            }
+            Outcome::Aborted => ExitReason::Aborted,
         }
-        Outcome::Panicked(payload) => {
-            let message = shared(panic_message(&*payload), last);
-            (ExitReason::Panicked(message), None)
-        }
-        Outcome::Aborted => (ExitReason::Aborted, None),
-    }
+    };
+    (Ending::Reason(reason), None)
 }
 
-/// `text` as an exit's message: the previous exit's own, if it says the
+/// `text` as a panic's message: the previous exit's own, if it says the
 /// same, else a new one.
-fn shared(text: &str, last: Option<&ExitReason>) -> Arc<str> {
+fn shared(text: &str, last: Option<&Ending>) -> Arc<str> {
     match last {
-        Some(ExitReason::Failed(m) | ExitReason::Panicked(m)) if **m == *text => m.clone(),
+        Some(Ending::Reason(ExitReason::Panicked(m))) if **m == *text => m.clone(),
         _ => Arc::from(text),
     }
 }
@@ -1217,7 +1211,7 @@ fn log_started(path: &str, attempt: u32) {
 /// A run's end, logged: a failure as a warning, unless the supervisor
 /// asked for the stop (see above).
 #[inline(never)]
-fn log_exit(path: &str, reason: &ExitReason, stopping: bool) {
+fn log_exit(path: &str, reason: &Ending, stopping: bool) {
     if stopping || !reason.is_failure() {
         tracing::info!(path, %reason, "child exited");
     } else {
@@ -1232,15 +1226,16 @@ mod tests {
     /// A crash loop's repeated message is the previous exit's allocation.
     #[test]
     fn a_repeated_message_is_shared() {
-        let last = ExitReason::Failed("db down".into());
-        let ExitReason::Failed(m) = &last else {
+        let last = Ending::Reason(ExitReason::Panicked("db down".into()));
+        let Ending::Reason(ExitReason::Panicked(m)) = &last else {
             unreachable!()
         };
         assert!(Arc::ptr_eq(&shared("db down", Some(&last)), m));
         let other = shared("db up", Some(&last));
         assert!(!Arc::ptr_eq(&other, m));
         assert_eq!(&*other, "db up");
-        assert_eq!(&*shared("db down", Some(&ExitReason::Completed)), "db down");
+        let failed = Ending::Failed("db down".into());
+        assert_eq!(&*shared("db down", Some(&failed)), "db down");
         assert_eq!(&*shared("x", None), "x");
     }
 }

@@ -17,15 +17,9 @@ use crate::supervisor::{AutoShutdown, ShutdownOrder, Strategy};
 use crate::{ControlError, Restart, SupervisorError};
 
 impl Runner {
-    /// Dispatches a child's ended run, once its exit is recorded.
-    pub(super) fn after_exit(
-        &mut self,
-        slot: usize,
-        reason: ExitReason,
-        run: Ended,
-        ran_for: Duration,
-        now: Instant,
-    ) {
+    /// Dispatches a child's ended run, once its exit is recorded (its
+    /// reason is rendered from the child only where it is kept or shown).
+    pub(super) fn after_exit(&mut self, slot: usize, run: Ended, ran_for: Duration, now: Instant) {
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
@@ -39,7 +33,7 @@ impl Runner {
                 child.set_phase(Phase::BackingOff, self.clock.now());
             } else {
                 child.pending_start = false;
-                child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
+                child.set_phase(Phase::Terminated(child.exit_reason()), self.clock.now());
             }
             if run.manual {
                 let err = if self.mode == Mode::Stopping {
@@ -49,7 +43,7 @@ impl Runner {
                 } else {
                     ControlError::StartFailed {
                         path: child.path().to_string(),
-                        reason: reason.clone(),
+                        reason: child.exit_reason(),
                     }
                 };
                 let added = child.is_being_added();
@@ -74,6 +68,7 @@ impl Runner {
         //    the error; not restarted, not counted. `start_child` keeps
         //    nothing (OTP), `restart_child` keeps the spec.
         if run.manual {
+            let reason = child.exit_reason();
             child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
             let added = child.is_being_added();
             let err = ControlError::StartFailed {
@@ -95,6 +90,7 @@ impl Runner {
         if self.current == Some(Step::Start(slot)) && !run.ready {
             self.current = None;
             if self.mode == Mode::Starting {
+                let reason = child.exit_reason();
                 child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
                 let err = match child.last_supervisor_error.as_deref().cloned() {
                     // A nested supervisor's failed start: the deepest path.
@@ -108,30 +104,34 @@ impl Runner {
                 return;
             }
         }
-        self.on_exit(slot, reason, ran_for, now);
+        self.on_exit(slot, ran_for, now);
     }
 
     /// A child's run ended on its own while the supervisor runs.
-    fn on_exit(&mut self, slot: usize, reason: ExitReason, ran_for: Duration, now: Instant) {
+    fn on_exit(&mut self, slot: usize, ran_for: Duration, now: Instant) {
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
+        let restarts = child
+            .last_exit
+            .as_ref()
+            .is_some_and(|e| e.restarts(child.spec.restart));
         let decision = decide(
             &child.spec,
             &mut child.restart_state,
             &mut self.intensity,
-            &reason,
+            restarts,
             ran_for,
             now,
         );
         let significant = child.spec.significant;
         match decision {
             Decision::Stay => {
-                child.set_phase(Phase::Terminated(reason), self.clock.now());
+                child.set_phase(Phase::Terminated(child.exit_reason()), self.clock.now());
                 self.check_auto_shutdown(significant);
             }
             Decision::Remove => {
-                child.set_phase(Phase::Terminated(reason), self.clock.now());
+                child.set_phase(Phase::Terminated(child.exit_reason()), self.clock.now());
                 self.remove(slot);
                 self.check_auto_shutdown(significant);
             }
@@ -147,6 +147,7 @@ impl Runner {
                 emit(&self.tree, child.path(), || EventKind::GaveUp { reason });
             }
             Decision::Escalate => {
+                let reason = child.exit_reason();
                 child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
                 let err = SupervisorError::IntensityExceeded {
                     supervisor: self.path.to_string(),

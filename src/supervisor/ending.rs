@@ -1,0 +1,133 @@
+//! A run's exit as its supervisor keeps it: [`Ending`].
+//!
+//! Most exits are followed by a restart, and nothing reads their reason
+//! before the next exit replaces it: no event subscriber, no log line at
+//! that level, no snapshot. So a run that returned `Err` keeps the error as
+//! it returned it, and the text of [`ExitReason::Failed`] (the error and its
+//! sources, joined with `": "`) is rendered only when something shows it: a
+//! snapshot, an event, a log line, a task's outcome, an error. Rendering it
+//! at every exit was about a twentieth of a restart (BENCHMARKS.md): the
+//! formatting machinery, a comparison with the previous message to share
+//! its allocation, and the reference counts of that shared text.
+//!
+//! The error is dropped when the child's next exit replaces it (or the child
+//! is removed), as the rendered text was; a snapshot renders a copy and
+//! leaves it in place.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::lifecycle::ExitReason;
+use crate::service::{write_error_chain, BoxError};
+use crate::spec::Restart;
+
+/// How a run ended, its failure's text not rendered yet (see the module).
+pub(crate) enum Ending {
+    /// Any exit but a returned error: its reason as it is.
+    Reason(ExitReason),
+    /// `run` returned this error: [`ExitReason::Failed`].
+    Failed(BoxError),
+}
+
+impl Ending {
+    /// The exit reason, its failure's text rendered now.
+    pub(crate) fn reason(&self) -> ExitReason {
+        match self {
+            Ending::Reason(reason) => reason.clone(),
+            Ending::Failed(err) => {
+                let mut text = String::new();
+                write_error_chain(&**err, &mut text);
+                ExitReason::Failed(Arc::from(text))
+            }
+        }
+    }
+
+    /// Whether this is an abnormal exit ([`ExitReason::is_failure`]).
+    pub(crate) fn is_failure(&self) -> bool {
+        match self {
+            Ending::Reason(reason) => reason.is_failure(),
+            Ending::Failed(_) => true,
+        }
+    }
+
+    /// Whether a child with this `restart` policy is restarted after it
+    /// ([`Restart::should_restart`]).
+    pub(crate) fn restarts(&self, restart: Restart) -> bool {
+        match self {
+            Ending::Reason(reason) => restart.should_restart(reason),
+            Ending::Failed(_) => restart != Restart::Temporary,
+        }
+    }
+
+    /// The reason's label ([`ExitReason::as_str`]).
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            Ending::Reason(reason) => reason.as_str(),
+            Ending::Failed(_) => "failed",
+        }
+    }
+}
+
+impl From<ExitReason> for Ending {
+    fn from(reason: ExitReason) -> Self {
+        Ending::Reason(reason)
+    }
+}
+
+/// As [`ExitReason`]'s: for the log lines, rendered only if they are written.
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ending::Reason(reason) => reason.fmt(f),
+            Ending::Failed(_) => self.reason().fmt(f),
+        }
+    }
+}
+
+impl fmt::Debug for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ending::Reason(reason) => reason.fmt(f),
+            Ending::Failed(err) => f.debug_tuple("Failed").field(err).finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connecting")]
+    struct Connecting(#[source] std::io::Error);
+
+    /// A returned error reads as the reason rendered at the exit did: the
+    /// error and its sources.
+    #[test]
+    fn a_failure_renders_its_error_and_sources() {
+        let ending = Ending::Failed(Box::new(Connecting(std::io::Error::other("refused"))));
+        assert_eq!(
+            ending.reason(),
+            ExitReason::Failed("connecting: refused".into())
+        );
+        assert_eq!(ending.to_string(), "failed: connecting: refused");
+        assert_eq!(ending.as_str(), "failed");
+        assert!(ending.is_failure());
+        // Rendered again, the same text: the error stays in place.
+        assert_eq!(ending.reason(), ending.reason());
+    }
+
+    /// Every policy decides on a kept error as on the rendered reason.
+    #[test]
+    fn restart_policies_read_a_kept_error_as_a_failure() {
+        let kept = Ending::Failed("down".into());
+        let rendered = kept.reason();
+        for restart in [Restart::Permanent, Restart::Transient, Restart::Temporary] {
+            assert_eq!(kept.restarts(restart), restart.should_restart(&rendered));
+        }
+        let done = Ending::from(ExitReason::Completed);
+        assert!(!done.is_failure());
+        assert!(done.restarts(Restart::Permanent));
+        assert!(!done.restarts(Restart::Transient));
+    }
+}
