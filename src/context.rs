@@ -105,6 +105,45 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Makes this the fresh state of a new run (as [`Inner::new`]), in
+    /// place: the path and channel it had are kept (a restart of the same
+    /// child touches no reference count for them), and its task's `Resume`
+    /// if `same_task`. Every field is named, so a field added later has to
+    /// be decided on here.
+    fn reset(&mut self, path: &Arc<str>, attempt: u32, born: Instant, same_task: bool) {
+        let Inner {
+            path: old_path,
+            attempt: old_attempt,
+            token,
+            stop,
+            stopped,
+            ready,
+            heartbeat,
+            born: old_born,
+            notify: _,
+            hand_off,
+            armed,
+            resume,
+        } = self;
+        if !Arc::ptr_eq(old_path, path) {
+            *old_path = path.clone();
+        }
+        *old_attempt = attempt;
+        *old_born = born;
+        *token = OnceLock::new();
+        *stop.get_mut() = false;
+        *stopped = Notify::new();
+        *ready.get_mut() = false;
+        *heartbeat.get_mut() = 0;
+        *hand_off.get_mut() = None;
+        *armed.get_mut() = false;
+        if !same_task {
+            *resume = OnceLock::new();
+        }
+    }
+}
+
 impl Context {
     pub(crate) fn new(
         path: Arc<str>,
@@ -146,7 +185,7 @@ impl Context {
         task: Option<&Arc<Resume>>,
     ) -> Option<Self> {
         let inner = Arc::get_mut(&mut self.inner)?;
-        let mut notifier = inner.notify.take()?;
+        let notifier = inner.notify.as_mut()?;
         notifier.slot = slot;
         notifier.run = run;
         let same_task = inner
@@ -154,13 +193,7 @@ impl Context {
             .get()
             .zip(task)
             .is_some_and(|(had, next)| Arc::ptr_eq(had, next));
-        let resume = if same_task {
-            std::mem::take(&mut inner.resume)
-        } else {
-            OnceLock::new()
-        };
-        *inner = Inner::new(path.clone(), attempt, Some(notifier), born);
-        inner.resume = resume;
+        inner.reset(path, attempt, born, same_task);
         Some(self)
     }
 

@@ -67,6 +67,7 @@ use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::hash::Hasher;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -154,6 +155,13 @@ pub(crate) enum State {
         outcome: Result<(), SupervisorError>,
         children: Arc<Vec<ChildSnapshot>>,
     },
+}
+
+/// What woke the loop (see `Runner::poll_event`).
+enum Woken {
+    Msg(Msg),
+    Timer(Timer, timers::Key),
+    Stop,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -334,19 +342,12 @@ impl Runner {
                 if self.finished() {
                     break;
                 }
-                tokio::select! {
-                    biased;
-                    // Messages first: runs' ends, `ready()`s and commands.
-                    Some(msg) = self.rx.recv() => {
-                        self.clock.tick();
-                        self.on_msg(msg);
-                    }
-                    Some((timer, key)) = poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
-                        self.clock.tick();
-                        self.on_timer(timer, key);
-                    }
-                    () = poll_fn(|cx| self.stop.poll(cx)), if self.mode != Mode::Stopping => {
-                        self.clock.tick();
+                let event = poll_fn(|cx| self.poll_event(cx)).await;
+                self.clock.tick();
+                match event {
+                    Woken::Msg(msg) => self.on_msg(msg),
+                    Woken::Timer(timer, key) => self.on_timer(timer, key),
+                    Woken::Stop => {
                         tracing::info!(supervisor = %self.path, "shutdown requested");
                         self.begin_stop(Ok(()));
                     }
@@ -365,6 +366,27 @@ impl Runner {
             });
             outcome
         }
+    }
+
+    /// The loop's next event, in order of precedence: a message (a run's
+    /// end, a `ready()`, a command), a timer, the stop token (until the
+    /// supervisor stops). One poll of the three sources, written out rather
+    /// than a `select!`, which builds the three futures and its branch mask
+    /// again at every turn of the loop.
+    fn poll_event(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Woken> {
+        // `None` cannot come: the loop holds a sender of its own.
+        if let Poll::Ready(Some(msg)) = self.rx.poll_recv(cx) {
+            return Poll::Ready(Woken::Msg(msg));
+        }
+        if !self.timers.is_empty() {
+            if let Poll::Ready(Some((timer, key))) = self.timers.poll_expired(cx) {
+                return Poll::Ready(Woken::Timer(timer, key));
+            }
+        }
+        if self.mode != Mode::Stopping && self.stop.poll(cx).is_ready() {
+            return Poll::Ready(Woken::Stop);
+        }
+        Poll::Pending
     }
 
     fn finished(&self) -> bool {
@@ -767,7 +789,7 @@ impl Runner {
         child.starts += 1;
         self.totals.started(&child.counters);
         let attempt = u32::try_from(child.starts).unwrap_or(u32::MAX);
-        let path = child.path().clone();
+        let path = child.path();
         let run_id = self.next_run;
         let now = self.clock.now();
         let span = run_span(child.path(), attempt);
@@ -784,7 +806,7 @@ impl Runner {
         let ctx = match self
             .spare_ctx
             .take()
-            .and_then(|spare| spare.renew(&path, attempt, slot, run_id, now, waiting))
+            .and_then(|spare| spare.renew(path, attempt, slot, run_id, now, waiting))
         {
             Some(ctx) => ctx,
             None => fresh(path.clone()),
@@ -797,7 +819,7 @@ impl Runner {
                     // task of its own, with a context of its own, whose
                     // `Resume` is none yet.
                     drop(ctx);
-                    let ctx = fresh(path);
+                    let ctx = fresh(path.clone());
                     let task = child.spec.service.clone().spawn(ctx.clone(), span);
                     (ctx, task)
                 }
