@@ -382,3 +382,69 @@ async fn a_restart_after_a_backoff_gets_a_new_task() {
     assert_eq!(alive_tasks(), in_backoff + 1, "the restarted run's task");
     h.shutdown().await.unwrap();
 }
+
+/// The error a run returns is kept (to be rendered when shown) until the
+/// child's next exit, then dropped; its text stays in the snapshots.
+#[tokio::test(start_paused = true)]
+async fn a_returned_error_is_kept_until_the_next_exit_then_dropped() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    struct Holding(#[allow(dead_code)] Arc<()>);
+    impl std::fmt::Display for Holding {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("holding")
+        }
+    }
+    impl std::error::Error for Holding {}
+
+    let held = Arc::new(());
+    let runs = Arc::new(AtomicU32::new(0));
+    let h = held.clone();
+    let spec = tokio_supervisor::ChildSpec::new(
+        "c",
+        tokio_supervisor::service_fn(move |ctx| {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            let err = (run == 1).then(|| Holding(h.clone()));
+            async move {
+                match (run, err) {
+                    (1, Some(err)) => {
+                        tokio::time::sleep(ms(10)).await;
+                        Err(err.into())
+                    }
+                    (2, _) => {
+                        tokio::time::sleep(ms(10)).await;
+                        Ok(())
+                    }
+                    _ => {
+                        ctx.cancelled().await;
+                        Ok(())
+                    }
+                }
+            }
+        }),
+    )
+    .restart(Restart::Permanent)
+    .backoff(Backoff::none());
+    // This test's and the service's.
+    let base = Arc::strong_count(&held);
+    let sup = Supervisor::builder("sup").child(spec).start_ok().await;
+
+    tokio::time::sleep(ms(15)).await;
+    assert_eq!(Arc::strong_count(&held), base + 1, "kept after the failure");
+    let snap = sup.which_children().await;
+    assert_eq!(snap[0].last_error.as_deref(), Some("failed: holding"));
+    assert_eq!(
+        Arc::strong_count(&held),
+        base + 1,
+        "a snapshot renders a copy"
+    );
+
+    tokio::time::sleep(ms(10)).await;
+    let snap = sup.which_children().await;
+    assert_eq!(Arc::strong_count(&held), base, "dropped at the next exit");
+    assert_eq!(snap[0].last_exit, Some(ExitReason::Completed));
+    assert_eq!(snap[0].last_error.as_deref(), Some("failed: holding"));
+    sup.shutdown().await.unwrap();
+}

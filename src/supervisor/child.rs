@@ -204,7 +204,8 @@ impl Child {
             self.failures += 1;
             self.earlier_failure = None;
         } else if let Some(prev) = self.last_exit.take().filter(Ending::is_failure) {
-            self.earlier_failure = Some(Box::new(prev));
+            // Rendered now: the error itself is not kept past the next exit.
+            self.earlier_failure = Some(Box::new(Ending::Reason(prev.reason())));
         }
         self.last_exit = Some(ending);
     }
