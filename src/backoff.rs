@@ -217,6 +217,7 @@ impl BackoffState {
 
     /// The delay before the next restart of a child whose last run lasted
     /// `ran_for`. A run of at least `reset_after` starts the sequence over.
+    #[inline]
     pub(crate) fn next_delay(&mut self, policy: &Backoff, ran_for: Duration) -> Duration {
         if ran_for >= policy.reset_after {
             self.attempt = 0;

@@ -119,6 +119,7 @@ fn bump(counter: &AtomicU64) {
 }
 
 impl LoopTotals {
+    #[inline]
     pub(crate) fn restarted(&self, c: &ChildCounters) {
         bump(&c.counters.restarts);
         bump(&self.counts.restarts);
@@ -126,6 +127,7 @@ impl LoopTotals {
         facade::counter("supervisor_child_restarts_total", &c.path, None);
     }
 
+    #[inline]
     pub(crate) fn started(&self, c: &ChildCounters) {
         bump(&c.counters.starts);
         bump(&self.counts.starts);
@@ -139,6 +141,7 @@ impl LoopTotals {
         facade::counter("supervisor_child_starts_total", &c.path, None);
     }
 
+    #[inline]
     pub(crate) fn exited(
         &self,
         c: &ChildCounters,

@@ -52,6 +52,7 @@ impl RestartWindow {
 
     /// Records a restart at `now`; returns `true` when the window now holds
     /// more than `max` restarts (the limit is exceeded).
+    #[inline]
     pub(crate) fn record(&mut self, now: Instant) -> bool {
         if self.max == u32::MAX {
             return false; // unlimited: nothing to remember

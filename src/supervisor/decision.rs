@@ -61,6 +61,7 @@ impl RestartState {
 /// Decides what follows a run of `spec` that ended after `ran_for`, at
 /// `now`; `restarts`: whether its restart policy restarts it after the way
 /// it ended ([`Restart::should_restart`]).
+#[inline]
 pub(crate) fn decide(
     spec: &ChildSpec,
     state: &mut RestartState,

@@ -165,6 +165,7 @@ impl Tree {
     }
 
     /// The channel, if anyone still listens to it.
+    #[inline]
     pub(crate) fn listened(&self) -> Option<&broadcast::Sender<crate::Event>> {
         self.events.get().filter(|tx| tx.receiver_count() > 0)
     }
