@@ -175,6 +175,7 @@ impl Context {
     /// handed to a waiting one. When that is the task of the run that had
     /// this context (an immediate restart), its `Resume` stays, and the
     /// task's `keep_resume` finds it in place instead of setting it again.
+    #[inline]
     pub(crate) fn renew(
         mut self,
         path: &Arc<str>,

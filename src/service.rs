@@ -190,6 +190,7 @@ impl EndGuard {
     /// the task offers itself for the child's next run: the `Resume` to
     /// wait on is returned, armed to wake `waker` (the task's) with the
     /// loop's word.
+    #[inline]
     fn send(&mut self, outcome: Outcome, offer: bool, waker: &Waker) -> Option<Arc<Resume>> {
         let ctx = self.0.take()?;
         if !offer || ctx.stop_requested() {
@@ -378,18 +379,22 @@ trait RunSpan {
 struct NoSpan;
 
 impl RunSpan for NoSpan {
+    #[inline]
     fn replace(&mut self, _: Option<tracing::Span>) {}
+    #[inline]
     fn enter(&self) -> Option<tracing::span::Entered<'_>> {
         None
     }
 }
 
 impl RunSpan for tracing::Span {
+    #[inline]
     fn replace(&mut self, span: Option<tracing::Span>) {
         if let Some(span) = span {
             *self = span;
         }
     }
+    #[inline]
     fn enter(&self) -> Option<tracing::span::Entered<'_>> {
         Some(tracing::Span::enter(self))
     }

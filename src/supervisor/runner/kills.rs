@@ -96,10 +96,15 @@ impl KillGroups {
     /// The end of a turn of the loop: removes the groups emptied during it
     /// that nobody joined again; while the supervisor stops, leaves them to
     /// fire for nobody.
+    #[inline]
     pub(super) fn sweep(&mut self, timers: &mut Timers<Timer>, stopping: bool) {
-        if self.emptied.is_empty() {
-            return;
+        // Checked at every turn; there is something to sweep after stops.
+        if !self.emptied.is_empty() {
+            self.sweep_emptied(timers, stopping);
         }
+    }
+
+    fn sweep_emptied(&mut self, timers: &mut Timers<Timer>, stopping: bool) {
         for key in std::mem::take(&mut self.emptied) {
             // Joined again in this turn; or the supervisor began to stop in
             // it, and the group may stay.

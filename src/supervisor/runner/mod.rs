@@ -761,6 +761,7 @@ impl Runner {
     // ----- actions -----
 
     /// Starts a child again after an exit (an automatic restart).
+    #[inline]
     fn restart_now(&mut self, slot: usize) {
         let Some(child) = self.table.get_mut(slot) else {
             return;

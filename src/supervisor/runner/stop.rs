@@ -57,12 +57,24 @@ impl StopSignal {
     /// Ready once the token is cancelled. The first poll registers the
     /// waiter; later polls read the flag only, until the cancel sets it (and
     /// wakes the task), or the task's waker changes.
+    #[inline]
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            if !self.flag.fired.load(Ordering::Acquire) {
-                return Poll::Pending;
-            }
-        } else {
+        // The loop's every turn: one comparison and one load.
+        if self.registered(cx) && !self.flag.fired.load(Ordering::Acquire) {
+            return Poll::Pending;
+        }
+        self.poll_waiter(cx)
+    }
+
+    /// Whether the waiter wakes the task that polls now.
+    #[inline]
+    fn registered(&self, cx: &Context<'_>) -> bool {
+        self.task.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
+    }
+
+    /// Registers the task's waker if it changed, and polls the waiter.
+    fn poll_waiter(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.registered(cx) {
             *self.flag.task.lock() = Some(cx.waker().clone());
             self.task = Some(cx.waker().clone());
         }

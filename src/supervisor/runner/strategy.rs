@@ -168,6 +168,7 @@ impl Runner {
     }
 
     /// `OneForOne`: restarts this child alone, after `delay`.
+    #[inline]
     fn restart_one(&mut self, slot: usize, delay: Duration, now: Instant) {
         let Some(child) = self.table.get_mut(slot) else {
             return;
