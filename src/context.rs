@@ -103,9 +103,7 @@ impl Inner {
             resume: OnceLock::new(),
         }
     }
-}
 
-impl Inner {
     /// Makes this the fresh state of a new run (as [`Inner::new`]), in
     /// place: the path and channel it had are kept (a restart of the same
     /// child touches no reference count for them), and its task's `Resume`
@@ -484,6 +482,25 @@ mod tests {
             .renew(&"app/z".into(), 3, 9, 3, Instant::now(), None)
             .is_none());
         assert_eq!(kept.path(), "app/y");
+    }
+
+    /// A restart of the same child keeps the path it had (the same
+    /// allocation); another child's path replaces it.
+    #[tokio::test]
+    async fn renew_keeps_the_same_childs_path() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let path: Arc<str> = "app/x".into();
+        let ctx = Context::new(path.clone(), 1, tx, Tree::new(), 7, 1, Instant::now());
+        let ctx = ctx
+            .renew(&path, 2, 7, 2, Instant::now(), None)
+            .expect("unshared");
+        assert!(Arc::ptr_eq(ctx.path_arc(), &path), "the same allocation");
+        let other: Arc<str> = "app/x".into();
+        let ctx = ctx
+            .renew(&other, 3, 7, 3, Instant::now(), None)
+            .expect("unshared");
+        assert!(Arc::ptr_eq(ctx.path_arc(), &other), "the path it was given");
+        assert_eq!((ctx.path(), ctx.attempt()), ("app/x", 3));
     }
 
     #[tokio::test]
