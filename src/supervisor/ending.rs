@@ -76,12 +76,17 @@ impl From<ExitReason> for Ending {
     }
 }
 
-/// As [`ExitReason`]'s: for the log lines, rendered only if they are written.
+/// As [`ExitReason`]'s: for the log lines, rendered only if they are written
+/// (into a buffer of its own, not the shared text a reason would allocate).
 impl fmt::Display for Ending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Ending::Reason(reason) => reason.fmt(f),
-            Ending::Failed(_) => self.reason().fmt(f),
+            Ending::Failed(err) => {
+                let mut text = String::new();
+                write_error_chain(&**err, &mut text);
+                write!(f, "failed: {text}")
+            }
         }
     }
 }
