@@ -23,6 +23,9 @@ use crate::lifecycle::ExitReason;
 use crate::service::{write_error_chain, BoxError};
 use crate::spec::Restart;
 
+/// The largest rendering buffer a supervisor keeps between failures.
+const SCRATCH_KEPT: usize = 1024;
+
 /// How a run ended, its failure's text not rendered yet (see the module).
 pub(crate) enum Ending {
     /// Any exit but a returned error: its reason as it is.
@@ -42,6 +45,22 @@ impl Ending {
                 ExitReason::Failed(Arc::from(text))
             }
         }
+    }
+
+    /// This exit with its failure's text rendered now (into `scratch`),
+    /// shared with `last`'s text if that says the same: for an exit shown
+    /// at once (an event, a task's outcome), so that a crash loop watched
+    /// by a subscriber allocates no message for it.
+    pub(crate) fn rendered(self, last: Option<&Ending>, scratch: &mut String) -> Ending {
+        let Ending::Failed(err) = self else {
+            return self;
+        };
+        write_error_chain(&*err, scratch);
+        let text = shared(scratch, last);
+        if scratch.capacity() > SCRATCH_KEPT {
+            *scratch = String::new(); // one huge message is not kept
+        }
+        Ending::Reason(ExitReason::Failed(text))
     }
 
     /// Whether this is an abnormal exit ([`ExitReason::is_failure`]).
@@ -67,6 +86,18 @@ impl Ending {
             Ending::Reason(reason) => reason.as_str(),
             Ending::Failed(_) => "failed",
         }
+    }
+}
+
+/// `text` as an exit's message: the previous exit's own, if it was
+/// rendered and says the same, else a new one (a crash loop whose text is
+/// shown allocates no message).
+pub(crate) fn shared(text: &str, last: Option<&Ending>) -> Arc<str> {
+    match last {
+        Some(Ending::Reason(ExitReason::Failed(m) | ExitReason::Panicked(m))) if **m == *text => {
+            m.clone()
+        }
+        _ => Arc::from(text),
     }
 }
 
@@ -136,5 +167,43 @@ mod tests {
         assert!(!done.is_failure());
         assert!(done.restarts(Restart::Permanent));
         assert!(!done.restarts(Restart::Transient));
+    }
+
+    /// A crash loop's repeated message is the previous exit's allocation.
+    #[test]
+    fn a_repeated_message_is_shared() {
+        let last = Ending::Reason(ExitReason::Panicked("db down".into()));
+        let Ending::Reason(ExitReason::Panicked(m)) = &last else {
+            unreachable!()
+        };
+        assert!(Arc::ptr_eq(&shared("db down", Some(&last)), m));
+        let other = shared("db up", Some(&last));
+        assert!(!Arc::ptr_eq(&other, m));
+        assert_eq!(&*other, "db up");
+        let failed = Ending::Failed("db down".into());
+        assert_eq!(&*shared("db down", Some(&failed)), "db down");
+        assert_eq!(&*shared("x", None), "x");
+    }
+
+    /// Rendered at once (an event is watched), a failure shares the
+    /// previous exit's text when it says the same, and renders as a reason
+    /// would otherwise.
+    #[test]
+    fn a_rendered_failure_shares_the_previous_text() {
+        let mut scratch = String::new();
+        let first = Ending::Failed("db down".into()).rendered(None, &mut scratch);
+        assert_eq!(first.reason(), ExitReason::Failed("db down".into()));
+        let Ending::Reason(ExitReason::Failed(m)) = &first else {
+            panic!("rendered: {first:?}")
+        };
+        let again = Ending::Failed("db down".into()).rendered(Some(&first), &mut scratch);
+        let Ending::Reason(ExitReason::Failed(n)) = &again else {
+            panic!("rendered: {again:?}")
+        };
+        assert!(Arc::ptr_eq(m, n), "the same allocation");
+        let other = Ending::Failed("db up".into()).rendered(Some(&again), &mut scratch);
+        assert_eq!(other.reason(), ExitReason::Failed("db up".into()));
+        let done = Ending::from(ExitReason::Completed).rendered(Some(&other), &mut scratch);
+        assert_eq!(done.reason(), ExitReason::Completed);
     }
 }

@@ -75,7 +75,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::child::{Child, Run};
-use super::ending::Ending;
+use super::ending::{shared, Ending};
 use super::table::Table;
 use super::{ChildCounts, Config, Tree};
 use crate::event::{Event, EventKind};
@@ -228,7 +228,8 @@ pub(crate) struct Runner {
     table: Table,
     /// The instant of the event being handled.
     clock: clock::EventClock,
-    /// Where a child added by command has its path built.
+    /// Where a child added by command has its path built, and a failure's
+    /// text rendered when it is shown at once (`Ending::rendered`).
     scratch: String,
     /// Runs spawned whose `Msg::Exit` has not arrived yet.
     live: usize,
@@ -593,7 +594,13 @@ impl Runner {
             .total_uptime_us
             .saturating_add(u64::try_from(ran_for.as_micros()).unwrap_or(u64::MAX));
         let stop_requested = run.ctx.stop_requested();
-        let (ending, sup_err) = classify(outcome, &run, &child.spec, child.last_exit.as_ref());
+        let (mut ending, sup_err) = classify(outcome, &run, &child.spec, child.last_exit.as_ref());
+        if child.spec.on_exit.is_some() || self.tree.listened().is_some() {
+            // Shown at once (a task's outcome, an event): rendered now, and
+            // shared with the previous exit's text if it says the same, so
+            // a crash loop watched by a subscriber allocates no message.
+            ending = ending.rendered(child.last_exit.as_ref(), &mut self.scratch);
+        }
         if let Some(settle_task) = &child.spec.on_exit {
             settle_task(&ending.reason());
         }
@@ -1185,15 +1192,6 @@ fn classify(
     (Ending::Reason(reason), None)
 }
 
-/// `text` as a panic's message: the previous exit's own, if it says the
-/// same, else a new one.
-fn shared(text: &str, last: Option<&Ending>) -> Arc<str> {
-    match last {
-        Some(Ending::Reason(ExitReason::Panicked(m))) if **m == *text => m.clone(),
-        _ => Arc::from(text),
-    }
-}
-
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         s
@@ -1239,26 +1237,5 @@ fn log_exit(path: &str, reason: &Ending, stopping: bool) {
         tracing::info!(path, %reason, "child exited");
     } else {
         tracing::warn!(path, %reason, "child failed");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A crash loop's repeated message is the previous exit's allocation.
-    #[test]
-    fn a_repeated_message_is_shared() {
-        let last = Ending::Reason(ExitReason::Panicked("db down".into()));
-        let Ending::Reason(ExitReason::Panicked(m)) = &last else {
-            unreachable!()
-        };
-        assert!(Arc::ptr_eq(&shared("db down", Some(&last)), m));
-        let other = shared("db up", Some(&last));
-        assert!(!Arc::ptr_eq(&other, m));
-        assert_eq!(&*other, "db up");
-        let failed = Ending::Failed("db down".into());
-        assert_eq!(&*shared("db down", Some(&failed)), "db down");
-        assert_eq!(&*shared("x", None), "x");
     }
 }
