@@ -93,11 +93,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// can be the same for both; a run after a backoff or a panic, or after a
 /// stop, gets a task of its own. Nothing else carries over.
 ///
-/// The error a run returns is kept by its supervisor, as it is, until the
-/// child's next exit (or its removal): its text, with its sources, is
-/// rendered only when something shows it (a snapshot, an event, a log
-/// line), not at every restart. So an error should carry a description,
-/// not a resource the next run needs (a lock guard, a connection).
+/// The error a run returns may be kept by its supervisor, as it is, until
+/// the child's next exit (or its removal): its text, with its sources, is
+/// rendered when something shows it (a snapshot, a log line; at once if an
+/// event subscriber listens), not at every restart. So an error should
+/// carry a description, not a resource the next run needs (a lock guard,
+/// a connection).
 pub trait Service: Send + Sync + 'static {
     /// Runs the service until it is done, fails, or `ctx` is cancelled.
     ///
