@@ -218,20 +218,21 @@ impl Child {
             .map_or(ExitReason::Completed, Ending::reason)
     }
 
-    /// The last failed exit, if any.
-    pub(crate) fn last_failure(&self) -> Option<&Ending> {
-        match &self.last_exit {
-            Some(r) if r.is_failure() => Some(r),
-            _ => self.earlier_failure.as_deref(),
-        }
-    }
-
     /// `next_restart`: when it restarts, if it waits to (from the timers).
     pub(crate) fn snapshot(&self, now: Instant, next_restart: Option<Instant>) -> ChildSnapshot {
         let uptime = self
             .run
             .as_ref()
             .map(|r| now.saturating_duration_since(r.started_at));
+        // Rendered once: a failure's text serves both fields.
+        let last_exit = self.last_exit.as_ref().map(Ending::reason);
+        let last_error = match &last_exit {
+            Some(r) if r.is_failure() => Some(r.to_string()),
+            _ => self
+                .earlier_failure
+                .as_deref()
+                .map(|e| e.reason().to_string()),
+        };
         ChildSnapshot {
             path: self.path().clone(),
             name: self.spec.name.clone(),
@@ -241,8 +242,8 @@ impl Child {
             starts: self.starts,
             restarts: self.restarts,
             failures: self.failures,
-            last_error: self.last_failure().map(|e| e.reason().to_string()),
-            last_exit: self.last_exit.as_ref().map(Ending::reason),
+            last_error,
+            last_exit,
             uptime,
             total_uptime: Duration::from_micros(self.total_uptime_us) + uptime.unwrap_or_default(),
             next_restart_in: next_restart.map(|t| t.saturating_duration_since(now)),
