@@ -39,11 +39,7 @@ impl Ending {
     pub(crate) fn reason(&self) -> ExitReason {
         match self {
             Ending::Reason(reason) => reason.clone(),
-            Ending::Failed(err) => {
-                let mut text = String::new();
-                write_error_chain(&**err, &mut text);
-                ExitReason::Failed(Arc::from(text))
-            }
+            Ending::Failed(err) => ExitReason::Failed(Arc::from(text_of(err))),
         }
     }
 
@@ -89,6 +85,13 @@ impl Ending {
     }
 }
 
+/// An error's text: it and its sources, joined with `": "`.
+fn text_of(err: &BoxError) -> String {
+    let mut text = String::new();
+    write_error_chain(&**err, &mut text);
+    text
+}
+
 /// `text` as an exit's message: the previous exit's own, if it was
 /// rendered and says the same, else a new one (a crash loop whose text is
 /// shown allocates no message).
@@ -113,11 +116,7 @@ impl fmt::Display for Ending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Ending::Reason(reason) => reason.fmt(f),
-            Ending::Failed(err) => {
-                let mut text = String::new();
-                write_error_chain(&**err, &mut text);
-                write!(f, "failed: {text}")
-            }
+            Ending::Failed(err) => write!(f, "failed: {}", text_of(err)),
         }
     }
 }
