@@ -595,7 +595,9 @@ impl Runner {
             .saturating_add(u64::try_from(ran_for.as_micros()).unwrap_or(u64::MAX));
         let stop_requested = run.ctx.stop_requested();
         let (mut ending, sup_err) = classify(outcome, &run, &child.spec, child.last_exit.as_ref());
-        if child.spec.on_exit.is_some() || self.tree.listened().is_some() {
+        // Checked once for the exit: with a subscriber, the check locks.
+        let events = self.tree.listened();
+        if child.spec.on_exit.is_some() || events.is_some() {
             // Shown at once (a task's outcome, an event): rendered now, and
             // shared with the previous exit's text if it says the same, so
             // a crash loop watched by a subscriber allocates no message.
@@ -613,9 +615,11 @@ impl Runner {
         );
         child.record_exit(ending);
         child.last_supervisor_error = sup_err.map(Box::new);
-        emit(&self.tree, child.path(), || EventKind::Exited {
-            reason: child.exit_reason(),
-        });
+        if let Some(events) = events {
+            send_event(events, child.path(), || EventKind::Exited {
+                reason: child.exit_reason(),
+            });
+        }
         if self.current == Some(Step::Stop(slot)) {
             self.current = None;
         }
