@@ -24,6 +24,12 @@
 //! While the supervisor stops, nothing is restarted and the queue is
 //! dropped with the loop, so even that removal is skipped: an emptied
 //! group left in the queue fires for nobody.
+//!
+//! A group's timer is inserted lazily (`Timers::insert_lazy_at`): its
+//! `Sleep` is armed only if the group still waits after the children have
+//! had a turn to end, so a stop whose children end at once never reaches
+//! tokio's timer driver (whose registration of a new earliest deadline
+//! wakes the runtime's driver: an `eventfd` write per stop).
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -72,7 +78,7 @@ impl KillGroups {
                 }
             }
         }
-        let key = timers.insert_at(Timer::KillGroup, deadline);
+        let key = timers.insert_lazy_at(Timer::KillGroup, deadline);
         self.members.insert(key, 1);
         self.newest = Some((deadline, key, asked));
         key

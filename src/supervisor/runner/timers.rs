@@ -16,6 +16,18 @@
 //!
 //! As with `DelayQueue`, a [`Key`] names a timer until it fires or is
 //! removed, and may be reused after that.
+//!
+//! Arming the `Sleep` is not free: tokio's timer driver takes a lock, and a
+//! deadline earlier than any the runtime waits for wakes the driver (an
+//! `eventfd` write, and on the multi-thread runtime perhaps a parked
+//! worker). A kill deadline is rarely reached: children asked to stop
+//! usually end within a turn or two of the runtime. So a kill deadline is
+//! inserted with [`Timers::insert_lazy_at`]: the queue first gives the
+//! children that turn (the task wakes itself once and yields), and arms the
+//! `Sleep` only if the deadline is still pending after it. A stop whose
+//! children end at once never touches the timer driver; the deadline itself
+//! is unchanged, so a child that does not end is killed when it would have
+//! been.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -45,6 +57,9 @@ pub(crate) struct Timers<T> {
     seq: u64,
     /// Set to the earliest deadline when the queue is polled.
     sleep: Option<Pin<Box<Sleep>>>,
+    /// A lazy timer was inserted: the next poll that would arm `sleep`
+    /// yields once instead (see the module).
+    grace: bool,
 }
 
 impl<T> Default for Timers<T> {
@@ -54,6 +69,7 @@ impl<T> Default for Timers<T> {
             order: BTreeMap::new(),
             seq: 0,
             sleep: None,
+            grace: false,
         }
     }
 }
@@ -65,6 +81,14 @@ impl<T: Copy> Timers<T> {
         let key = self.entries.insert((deadline, self.seq, value));
         self.order.insert((deadline, self.seq), key);
         Key(key)
+    }
+
+    /// A timer for `value` at `deadline` that is expected to be removed
+    /// soon (a kill deadline): the next poll gives the task one more turn
+    /// before arming the `Sleep` for it (see the module).
+    pub(crate) fn insert_lazy_at(&mut self, value: T, deadline: Instant) -> Key {
+        self.grace = true;
+        self.insert_at(value, deadline)
     }
 
     /// A timer for `value`, `after` from now.
@@ -108,16 +132,23 @@ impl<T: Copy> Timers<T> {
 
     /// The earliest timer whose deadline has passed, with its key, removed
     /// from the queue; `Ready(None)` if the queue is empty. When the
-    /// earliest is still to come, the task is woken at its deadline.
+    /// earliest is still to come, the task is woken at its deadline; after
+    /// a lazy insert, it is first woken at once, and the `Sleep` armed at
+    /// the next poll if it is still needed then.
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<Option<(T, Key)>> {
         let Some((&(at, _), &key)) = self.order.first_key_value() else {
+            self.grace = false;
             return Poll::Ready(None);
         };
+        let grace = std::mem::take(&mut self.grace);
         let sleep = match &mut self.sleep {
+            Some(sleep) if sleep.deadline() == at => sleep,
+            _ if grace => {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             Some(sleep) => {
-                if sleep.deadline() != at {
-                    sleep.as_mut().reset(at);
-                }
+                sleep.as_mut().reset(at);
                 sleep
             }
             None => self.sleep.insert(Box::pin(tokio::time::sleep_until(at))),
@@ -236,6 +267,69 @@ mod tests {
         assert!(timers.entries.capacity() > 0);
     }
 
+    /// A waker that counts its wakes.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lazy_timer_yields_once_before_its_sleep_is_armed() {
+        let count = std::sync::Arc::new(Count(Default::default()));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut timers = Timers::default();
+        let key = timers.insert_lazy_at(1, Instant::now() + ms(10));
+        assert!(timers.poll_expired(&mut cx).is_pending());
+        assert_eq!(
+            count.0.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "woken at once"
+        );
+        assert!(timers.sleep.is_none(), "nothing armed in the first turn");
+        // Removed within that turn: no `Sleep` is ever made.
+        assert_eq!(timers.try_remove(&key), Some(1));
+        assert!(timers.poll_expired(&mut cx).is_ready());
+        assert!(timers.sleep.is_none());
+
+        // Still there at the next poll: armed then, and fired on time.
+        timers.insert_lazy_at(2, Instant::now() + ms(10));
+        assert!(timers.poll_expired(&mut cx).is_pending());
+        assert!(timers.poll_expired(&mut cx).is_pending());
+        assert_eq!(
+            count.0.load(std::sync::atomic::Ordering::Relaxed),
+            2,
+            "one yield each"
+        );
+        assert!(timers.sleep.is_some(), "armed at the second poll");
+        assert_eq!(next(&mut timers).await, Some((2, ms(10))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lazy_timer_behind_an_armed_one_changes_nothing() {
+        let count = std::sync::Arc::new(Count(Default::default()));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut timers = Timers::default();
+        timers.insert(1, ms(5));
+        assert!(timers.poll_expired(&mut cx).is_pending());
+        timers.insert_lazy_at(2, Instant::now() + ms(20));
+        assert!(timers.poll_expired(&mut cx).is_pending());
+        assert_eq!(
+            count.0.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "no yield"
+        );
+        assert_eq!(next(&mut timers).await, Some((1, ms(5))));
+        assert_eq!(next(&mut timers).await, Some((2, ms(15))));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_task_is_woken_at_the_deadline() {
         let mut timers = Timers::default();
@@ -260,13 +354,16 @@ mod tests {
         #[derive(Debug, Clone)]
         enum Op {
             Insert(u64),
+            /// The same, inserted with `insert_lazy_at`.
+            InsertLazy(u64),
             Remove(usize),
             Advance(u64),
         }
 
         fn op() -> impl Strategy<Value = Op> {
             prop_oneof![
-                4 => (0u64..40).prop_map(Op::Insert),
+                3 => (0u64..40).prop_map(Op::Insert),
+                2 => (0u64..40).prop_map(Op::InsertLazy),
                 2 => any::<usize>().prop_map(Op::Remove),
                 3 => (0u64..25).prop_map(Op::Advance),
             ]
@@ -298,10 +395,15 @@ mod tests {
                 let (mut now, mut set) = (0u64, 0u64);
                 for op in ops {
                     match op {
-                        Op::Insert(after) => {
+                        Op::Insert(after) | Op::InsertLazy(after) => {
                             set += 1;
                             let value = set as u32;
-                            let key = timers.insert_at(value, t0 + ms(now + after));
+                            let at = t0 + ms(now + after);
+                            let key = if matches!(op, Op::Insert(_)) {
+                                timers.insert_at(value, at)
+                            } else {
+                                timers.insert_lazy_at(value, at)
+                            };
                             list.push((now + after, set, value, key));
                             keys.push(key);
                         }
@@ -320,10 +422,20 @@ mod tests {
                         Op::Advance(by) => {
                             tokio::time::advance(ms(by)).await;
                             now += by;
-                            let mut cx = Context::from_waker(Waker::noop());
+                            // Polled again while it wakes itself, as a task is.
+                            let count = std::sync::Arc::new(Count(Default::default()));
+                            let waker = Waker::from(count.clone());
+                            let mut cx = Context::from_waker(&waker);
                             let mut fired = Vec::new();
-                            while let Poll::Ready(Some((value, _))) = timers.poll_expired(&mut cx) {
-                                fired.push(value);
+                            loop {
+                                let woken = count.0.load(std::sync::atomic::Ordering::Relaxed);
+                                match timers.poll_expired(&mut cx) {
+                                    Poll::Ready(Some((value, _))) => fired.push(value),
+                                    Poll::Pending
+                                        if count.0.load(std::sync::atomic::Ordering::Relaxed)
+                                            > woken => {}
+                                    _ => break,
+                                }
                             }
                             list.sort_by_key(|e| (e.0, e.1));
                             let due = list.iter().take_while(|e| e.0 <= now).count();
