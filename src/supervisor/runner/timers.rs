@@ -268,7 +268,20 @@ mod tests {
     }
 
     /// A waker that counts its wakes.
+    #[derive(Default)]
     struct Count(std::sync::atomic::AtomicUsize);
+
+    impl Count {
+        /// A fresh count and a waker that adds to it.
+        fn waker() -> (std::sync::Arc<Count>, Waker) {
+            let count = std::sync::Arc::new(Count::default());
+            (count.clone(), Waker::from(count))
+        }
+
+        fn get(&self) -> usize {
+            self.0.load(std::sync::atomic::Ordering::Relaxed)
+        }
+    }
 
     impl std::task::Wake for Count {
         fn wake(self: std::sync::Arc<Self>) {
@@ -281,17 +294,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_lazy_timer_yields_once_before_its_sleep_is_armed() {
-        let count = std::sync::Arc::new(Count(Default::default()));
-        let waker = Waker::from(count.clone());
+        let (count, waker) = Count::waker();
         let mut cx = Context::from_waker(&waker);
         let mut timers = Timers::default();
         let key = timers.insert_lazy_at(1, Instant::now() + ms(10));
         assert!(timers.poll_expired(&mut cx).is_pending());
-        assert_eq!(
-            count.0.load(std::sync::atomic::Ordering::Relaxed),
-            1,
-            "woken at once"
-        );
+        assert_eq!(count.get(), 1, "woken at once");
         assert!(timers.sleep.is_none(), "nothing armed in the first turn");
         // Removed within that turn: no `Sleep` is ever made.
         assert_eq!(timers.try_remove(&key), Some(1));
@@ -302,30 +310,21 @@ mod tests {
         timers.insert_lazy_at(2, Instant::now() + ms(10));
         assert!(timers.poll_expired(&mut cx).is_pending());
         assert!(timers.poll_expired(&mut cx).is_pending());
-        assert_eq!(
-            count.0.load(std::sync::atomic::Ordering::Relaxed),
-            2,
-            "one yield each"
-        );
+        assert_eq!(count.get(), 2, "one yield each");
         assert!(timers.sleep.is_some(), "armed at the second poll");
         assert_eq!(next(&mut timers).await, Some((2, ms(10))));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_lazy_timer_behind_an_armed_one_changes_nothing() {
-        let count = std::sync::Arc::new(Count(Default::default()));
-        let waker = Waker::from(count.clone());
+        let (count, waker) = Count::waker();
         let mut cx = Context::from_waker(&waker);
         let mut timers = Timers::default();
         timers.insert(1, ms(5));
         assert!(timers.poll_expired(&mut cx).is_pending());
         timers.insert_lazy_at(2, Instant::now() + ms(20));
         assert!(timers.poll_expired(&mut cx).is_pending());
-        assert_eq!(
-            count.0.load(std::sync::atomic::Ordering::Relaxed),
-            0,
-            "no yield"
-        );
+        assert_eq!(count.get(), 0, "no yield");
         assert_eq!(next(&mut timers).await, Some((1, ms(5))));
         assert_eq!(next(&mut timers).await, Some((2, ms(15))));
     }
@@ -423,17 +422,14 @@ mod tests {
                             tokio::time::advance(ms(by)).await;
                             now += by;
                             // Polled again while it wakes itself, as a task is.
-                            let count = std::sync::Arc::new(Count(Default::default()));
-                            let waker = Waker::from(count.clone());
+                            let (count, waker) = Count::waker();
                             let mut cx = Context::from_waker(&waker);
                             let mut fired = Vec::new();
                             loop {
-                                let woken = count.0.load(std::sync::atomic::Ordering::Relaxed);
+                                let woken = count.get();
                                 match timers.poll_expired(&mut cx) {
                                     Poll::Ready(Some((value, _))) => fired.push(value),
-                                    Poll::Pending
-                                        if count.0.load(std::sync::atomic::Ordering::Relaxed)
-                                            > woken => {}
+                                    Poll::Pending if count.get() > woken => {}
                                     _ => break,
                                 }
                             }
