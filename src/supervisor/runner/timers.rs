@@ -110,9 +110,14 @@ impl<T: Copy> Timers<T> {
     /// (a thousand children backing off at once) made it grow to. The
     /// ordered map frees its nodes as it empties; the slab would keep its
     /// capacity for as long as the supervisor lives.
+    /// An empty queue also drops a lazy insert's pending grace: it was
+    /// for a timer that is gone.
     fn release(&mut self) {
-        if self.order.is_empty() && self.entries.capacity() > KEPT {
-            self.entries = Slab::new();
+        if self.order.is_empty() {
+            self.grace = false;
+            if self.entries.capacity() > KEPT {
+                self.entries = Slab::new();
+            }
         }
     }
 
@@ -306,12 +311,25 @@ mod tests {
         assert!(timers.poll_expired(&mut cx).is_ready());
         assert!(timers.sleep.is_none());
 
-        // Still there at the next poll: armed then, and fired on time.
-        timers.insert_lazy_at(2, Instant::now() + ms(10));
+        // Removed before any poll: the grace goes with it, and a plain
+        // timer after it is armed at its first poll.
+        let key = timers.insert_lazy_at(1, Instant::now() + ms(10));
+        timers.try_remove(&key);
+        timers.insert(3, ms(10));
         assert!(timers.poll_expired(&mut cx).is_pending());
+        assert!(timers.sleep.is_some(), "armed at once");
+        assert_eq!(count.get(), 1, "no second yield");
+        assert_eq!(next(&mut timers).await, Some((3, ms(10))));
+
+        // Still there at the next poll: armed then, and fired on time.
+        let at = Instant::now() + ms(10);
+        let armed = |t: &Timers<u32>| t.sleep.as_ref().map(|s| s.deadline());
+        timers.insert_lazy_at(2, at);
+        assert!(timers.poll_expired(&mut cx).is_pending());
+        assert_ne!(armed(&timers), Some(at), "not armed in the first turn");
         assert!(timers.poll_expired(&mut cx).is_pending());
         assert_eq!(count.get(), 2, "one yield each");
-        assert!(timers.sleep.is_some(), "armed at the second poll");
+        assert_eq!(armed(&timers), Some(at), "armed at the second poll");
         assert_eq!(next(&mut timers).await, Some((2, ms(10))));
     }
 
