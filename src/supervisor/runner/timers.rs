@@ -110,6 +110,7 @@ impl<T: Copy> Timers<T> {
     /// (a thousand children backing off at once) made it grow to. The
     /// ordered map frees its nodes as it empties; the slab would keep its
     /// capacity for as long as the supervisor lives.
+    ///
     /// An empty queue also drops a lazy insert's pending grace: it was
     /// for a timer that is gone.
     fn release(&mut self) {
