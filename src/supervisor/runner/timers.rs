@@ -143,7 +143,7 @@ impl<T: Copy> Timers<T> {
     /// the next poll if it is still needed then.
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<Option<(T, Key)>> {
         let Some((&(at, _), &key)) = self.order.first_key_value() else {
-            self.grace = false;
+            // No grace pending: `release` dropped it as the queue emptied.
             return Poll::Ready(None);
         };
         let grace = std::mem::take(&mut self.grace);
