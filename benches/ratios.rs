@@ -9,7 +9,7 @@
 //! the spread of their ratios says how far to trust the median.
 //!
 //! ```sh
-//! cargo bench --bench ratios              # about 30-40 s
+//! cargo bench --bench ratios              # about 40-50 s
 //! cargo bench --bench ratios -- --quick   # a quick pass, about 10 s
 //! cargo bench --bench ratios -- restart   # the scenarios whose name has `restart`
 //! ```
@@ -21,6 +21,8 @@ use tokio_supervisor::ShutdownOrder;
 
 mod common;
 use common::*;
+#[path = "common/floor.rs"]
+mod floor;
 
 /// One round of a scenario: its time, for `units` children or restarts.
 type Round = Box<dyn Fn(&Runtime) -> Duration>;
@@ -117,6 +119,70 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
                 }
             }),
             supervised: timed(5, move || supervised_tree(order)),
+        });
+    }
+    // The design's floor (`common/floor.rs`) against bare tokio: what any
+    // supervisor built on the crate's runtime model pays, before the
+    // crate's own bookkeeping.
+    for (name, n, times, rounds, order) in [
+        ("floor: start_stop/1", 1, 500, 61, ShutdownOrder::Reverse),
+        (
+            "floor: start_stop/1000",
+            1_000,
+            5,
+            61,
+            ShutdownOrder::Reverse,
+        ),
+        (
+            "floor: start_stop/1000 concurrent",
+            1_000,
+            5,
+            61,
+            ShutdownOrder::Concurrent,
+        ),
+        (
+            "floor: start_stop/100000",
+            100_000,
+            1,
+            21,
+            ShutdownOrder::Reverse,
+        ),
+        (
+            "floor: start_stop/100000 concurrent",
+            100_000,
+            1,
+            21,
+            ShutdownOrder::Concurrent,
+        ),
+    ] {
+        all.push(Scenario {
+            name,
+            unit: "child",
+            units: n * times as usize,
+            rounds: r(rounds),
+            bare: whole(move || async move {
+                for _ in 0..times {
+                    bare_start_stop(n).await;
+                }
+            }),
+            supervised: timed(times, move || floor::floor_start_stop(n, order)),
+        });
+    }
+    for (name, order) in [
+        ("floor: tree_3_levels", ShutdownOrder::Reverse),
+        ("floor: tree_3_levels concurrent", ShutdownOrder::Concurrent),
+    ] {
+        all.push(Scenario {
+            name,
+            unit: "tree",
+            units: 5,
+            rounds: r(61),
+            bare: whole(|| async {
+                for _ in 0..5 {
+                    bare_tree().await;
+                }
+            }),
+            supervised: timed(5, move || floor::floor_tree(order)),
         });
     }
     for (name, panics) in [("restart/err", false), ("restart/panic", true)] {

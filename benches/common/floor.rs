@@ -1,0 +1,210 @@
+//! The design's floor: the least work any supervisor built on the runtime
+//! model of `shared/DESIGN.md` does to start and stop its children, written
+//! by hand in bare tokio, with none of the crate's bookkeeping. `ratios`
+//! times it against bare tokio next to the crate itself, so that what the
+//! model costs and what this crate adds to it are told apart.
+//!
+//! What the floor does, because the model requires it:
+//!
+//! * a task per supervisor, with an inbox its children's ends arrive on
+//!   ("one tokio task per supervisor runs its event loop; it wakes on a
+//!   child exited, ..., the shutdown signal"), watching that inbox and its
+//!   stop signal while it runs;
+//! * a task per child, spawned bare, that reports its end to its
+//!   supervisor; a stop signal of its own (a supervisor stops one child
+//!   alone, `terminate_child`) and its `JoinHandle` kept (to abort it when
+//!   its shutdown times out);
+//! * a start in spec order, a nested supervisor counted as started only
+//!   once its own children are, before its next sibling starts; the
+//!   caller's start returns once every child has started (a failed start
+//!   must be reported to it);
+//! * a stop in reverse order, each child after the later one has ended
+//!   (with the crate's hand-off: the ending child stops the one before it,
+//!   one task switch a step), or all at once; a nested supervisor ends only
+//!   once its subtree has.
+//!
+//! What it leaves out, all of which the crate does: names, paths and
+//! validation, a child table, phases and snapshots, metrics, events,
+//! restart decisions, kill deadlines, contexts (ready, heartbeat), a
+//! panic's message, a control channel.
+
+use std::future::Future;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_supervisor::ShutdownOrder;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::Gate;
+
+/// Where a child's end goes: its supervisor's inbox, with its slot.
+type Ends = mpsc::UnboundedSender<usize>;
+
+/// A child of a floor supervisor.
+pub trait Kid: Send + 'static {
+    /// Spawns the child, whose end is reported on `ends` as `slot` and who
+    /// then stops `hand_off` (an ordered stop's next child), if any; returns
+    /// once it has started.
+    fn start(
+        self,
+        slot: usize,
+        ends: &Ends,
+        stop: CancellationToken,
+        hand_off: Option<CancellationToken>,
+    ) -> impl Future<Output = JoinHandle<()>> + Send;
+}
+
+/// A worker: arrives at the gate, serves until stopped.
+pub struct Worker(pub Gate);
+
+impl Kid for Worker {
+    async fn start(
+        self,
+        slot: usize,
+        ends: &Ends,
+        stop: CancellationToken,
+        hand_off: Option<CancellationToken>,
+    ) -> JoinHandle<()> {
+        let ends = ends.clone();
+        let gate = self.0;
+        tokio::spawn(async move {
+            gate.arrive();
+            stop.cancelled().await;
+            let _ = ends.send(slot);
+            if let Some(next) = hand_off {
+                next.cancel();
+            }
+        })
+    }
+}
+
+/// A supervisor of `kids`, stopped in `order`.
+pub struct Sup<K> {
+    pub kids: Vec<K>,
+    pub order: ShutdownOrder,
+}
+
+impl<K: Kid> Kid for Sup<K> {
+    async fn start(
+        self,
+        slot: usize,
+        ends: &Ends,
+        stop: CancellationToken,
+        hand_off: Option<CancellationToken>,
+    ) -> JoinHandle<()> {
+        let (started, is_started) = oneshot::channel();
+        let report = Some((ends.clone(), slot, hand_off));
+        let handle = tokio::spawn(self.run(stop, started, report));
+        let _ = is_started.await;
+        handle
+    }
+}
+
+impl<K: Kid> Sup<K> {
+    /// Starts the supervisor as a root: returns once its children have
+    /// started; cancelling `stop` stops it, and its handle ends once it has
+    /// stopped.
+    pub async fn start_root(self, stop: CancellationToken) -> JoinHandle<()> {
+        let (started, is_started) = oneshot::channel();
+        let handle = tokio::spawn(self.run(stop, started, None));
+        let _ = is_started.await;
+        handle
+    }
+
+    async fn run(
+        self,
+        stop: CancellationToken,
+        started: oneshot::Sender<()>,
+        report: Option<(Ends, usize, Option<CancellationToken>)>,
+    ) {
+        let (ends_tx, mut ends) = mpsc::unbounded_channel();
+        let n = self.kids.len();
+        let ordered = matches!(self.order, ShutdownOrder::Reverse);
+        let mut running: Vec<(CancellationToken, Option<JoinHandle<()>>)> = Vec::with_capacity(n);
+        for (slot, kid) in self.kids.into_iter().enumerate() {
+            let token = CancellationToken::new();
+            // In order, a child's end stops the one started before it.
+            let hand_off = match running.last() {
+                Some((prev, _)) if ordered => Some(prev.clone()),
+                _ => None,
+            };
+            let handle = kid.start(slot, &ends_tx, token.clone(), hand_off).await;
+            running.push((token, Some(handle)));
+        }
+        let _ = started.send(());
+        // Serve: a child that ends here would be restarted; none does.
+        let mut left = n;
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => break,
+                Some(slot) = ends.recv() => {
+                    running[slot].1 = None;
+                    left -= 1;
+                }
+            }
+        }
+        // Stop: the last child (whose end stops the one before it, and so
+        // on), or every child at once.
+        if ordered {
+            if let Some((last, _)) = running.last() {
+                last.cancel();
+            }
+        } else {
+            for (token, _) in &running {
+                token.cancel();
+            }
+        }
+        while left > 0 {
+            let Some(slot) = ends.recv().await else { break };
+            running[slot].1 = None;
+            left -= 1;
+        }
+        if let Some((ends, slot, hand_off)) = report {
+            let _ = ends.send(slot);
+            if let Some(next) = hand_off {
+                next.cancel();
+            }
+        }
+    }
+}
+
+/// The floor's start/stop of `n` workers (the bench's `start_stop`): the
+/// time from the start to the end of the stop (the children's list, the
+/// counterpart of a configuration, is not timed).
+pub async fn floor_start_stop(n: usize, order: ShutdownOrder) -> std::time::Duration {
+    let gate = Gate::new(n);
+    let sup = Sup {
+        kids: (0..n).map(|_| Worker(gate.clone())).collect(),
+        order,
+    };
+    timed_root(sup, &gate).await
+}
+
+/// The floor's tree of three levels: 10 × 10 supervisors × 10 workers.
+pub async fn floor_tree(order: ShutdownOrder) -> std::time::Duration {
+    let gate = Gate::new(1000);
+    let leaf = || Sup {
+        kids: (0..10).map(|_| Worker(gate.clone())).collect(),
+        order,
+    };
+    let mid = || Sup {
+        kids: (0..10).map(|_| leaf()).collect(),
+        order,
+    };
+    let root = Sup {
+        kids: (0..10).map(|_| mid()).collect(),
+        order,
+    };
+    timed_root(root, &gate).await
+}
+
+async fn timed_root<K: Kid>(sup: Sup<K>, gate: &Gate) -> std::time::Duration {
+    let t0 = std::time::Instant::now();
+    let stop = CancellationToken::new();
+    let handle = sup.start_root(stop.clone()).await;
+    gate.wait().await;
+    stop.cancel();
+    handle.await.unwrap();
+    t0.elapsed()
+}
