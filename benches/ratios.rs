@@ -67,13 +67,27 @@ fn paused(round: Round) -> Round {
     Box::new(move |_| round(rt.get_or_init(paused_rt)))
 }
 
-fn start_stop(n: usize, times: u64, rounds: usize, order: ShutdownOrder) -> Scenario {
-    let name = match (n, order) {
-        (1, ShutdownOrder::Reverse) => "start_stop/1",
-        (1_000, ShutdownOrder::Reverse) => "start_stop/1000",
-        (1_000, _) => "start_stop/1000 concurrent",
-        (_, ShutdownOrder::Reverse) => "start_stop/100000",
-        _ => "start_stop/100000 concurrent",
+/// What a scenario's second side runs: this crate, or the design's floor
+/// (`common/floor.rs`), each against the same bare rounds.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Crate,
+    Floor,
+}
+
+fn start_stop(n: usize, times: u64, rounds: usize, order: ShutdownOrder, side: Side) -> Scenario {
+    let concurrent = order == ShutdownOrder::Concurrent;
+    let name = match (side, n, concurrent) {
+        (Side::Crate, 1, _) => "start_stop/1",
+        (Side::Crate, 1_000, false) => "start_stop/1000",
+        (Side::Crate, 1_000, true) => "start_stop/1000 concurrent",
+        (Side::Crate, _, false) => "start_stop/100000",
+        (Side::Crate, _, true) => "start_stop/100000 concurrent",
+        (Side::Floor, 1, _) => "floor: start_stop/1",
+        (Side::Floor, 1_000, false) => "floor: start_stop/1000",
+        (Side::Floor, 1_000, true) => "floor: start_stop/1000 concurrent",
+        (Side::Floor, _, false) => "floor: start_stop/100000",
+        (Side::Floor, _, true) => "floor: start_stop/100000 concurrent",
     };
     Scenario {
         name,
@@ -85,11 +99,39 @@ fn start_stop(n: usize, times: u64, rounds: usize, order: ShutdownOrder) -> Scen
                 bare_start_stop(n).await;
             }
         }),
-        supervised: timed(times, move || async move {
-            let gate = Gate::new(n);
-            let sup = supervisor_of("bench", n, &gate, order);
-            start_wait_stop(sup, &gate).await
+        supervised: match side {
+            Side::Crate => timed(times, move || async move {
+                let gate = Gate::new(n);
+                let sup = supervisor_of("bench", n, &gate, order);
+                start_wait_stop(sup, &gate).await
+            }),
+            Side::Floor => timed(times, move || floor::floor_start_stop(n, order)),
+        },
+    }
+}
+
+fn tree(order: ShutdownOrder, rounds: usize, side: Side) -> Scenario {
+    let concurrent = order == ShutdownOrder::Concurrent;
+    let name = match (side, concurrent) {
+        (Side::Crate, false) => "tree_3_levels",
+        (Side::Crate, true) => "tree_3_levels concurrent",
+        (Side::Floor, false) => "floor: tree_3_levels",
+        (Side::Floor, true) => "floor: tree_3_levels concurrent",
+    };
+    Scenario {
+        name,
+        unit: "tree",
+        units: 5,
+        rounds,
+        bare: whole(|| async {
+            for _ in 0..5 {
+                bare_tree().await;
+            }
         }),
+        supervised: match side {
+            Side::Crate => timed(5, move || supervised_tree(order)),
+            Side::Floor => timed(5, move || floor::floor_tree(order)),
+        },
     }
 }
 
@@ -97,93 +139,20 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
     // Rounds of a few milliseconds to a few tens; fewer of them when quick.
     let r = |full: usize| if quick { full.div_ceil(4).max(5) } else { full };
     let restarts = 20_000;
-    let mut all = vec![
-        start_stop(1, 500, r(61), ShutdownOrder::Reverse),
-        start_stop(1_000, 5, r(61), ShutdownOrder::Reverse),
-        start_stop(1_000, 5, r(61), ShutdownOrder::Concurrent),
-        start_stop(100_000, 1, r(21), ShutdownOrder::Reverse),
-        start_stop(100_000, 1, r(21), ShutdownOrder::Concurrent),
-    ];
-    for (name, order) in [
-        ("tree_3_levels", ShutdownOrder::Reverse),
-        ("tree_3_levels concurrent", ShutdownOrder::Concurrent),
-    ] {
-        all.push(Scenario {
-            name,
-            unit: "tree",
-            units: 5,
-            rounds: r(61),
-            bare: whole(|| async {
-                for _ in 0..5 {
-                    bare_tree().await;
-                }
-            }),
-            supervised: timed(5, move || supervised_tree(order)),
-        });
-    }
-    // The design's floor (`common/floor.rs`) against bare tokio: what any
+    let mut all = vec![];
+    // This crate, then the design's floor (`common/floor.rs`): what any
     // supervisor built on the crate's runtime model pays, before the
     // crate's own bookkeeping.
-    for (name, n, times, rounds, order) in [
-        ("floor: start_stop/1", 1, 500, 61, ShutdownOrder::Reverse),
-        (
-            "floor: start_stop/1000",
-            1_000,
-            5,
-            61,
-            ShutdownOrder::Reverse,
-        ),
-        (
-            "floor: start_stop/1000 concurrent",
-            1_000,
-            5,
-            61,
-            ShutdownOrder::Concurrent,
-        ),
-        (
-            "floor: start_stop/100000",
-            100_000,
-            1,
-            21,
-            ShutdownOrder::Reverse,
-        ),
-        (
-            "floor: start_stop/100000 concurrent",
-            100_000,
-            1,
-            21,
-            ShutdownOrder::Concurrent,
-        ),
-    ] {
-        all.push(Scenario {
-            name,
-            unit: "child",
-            units: n * times as usize,
-            rounds: r(rounds),
-            bare: whole(move || async move {
-                for _ in 0..times {
-                    bare_start_stop(n).await;
-                }
-            }),
-            supervised: timed(times, move || floor::floor_start_stop(n, order)),
-        });
-    }
-    for (name, order) in [
-        ("floor: tree_3_levels", ShutdownOrder::Reverse),
-        ("floor: tree_3_levels concurrent", ShutdownOrder::Concurrent),
-    ] {
-        all.push(Scenario {
-            name,
-            unit: "tree",
-            units: 5,
-            rounds: r(61),
-            bare: whole(|| async {
-                for _ in 0..5 {
-                    bare_tree().await;
-                }
-            }),
-            supervised: timed(5, move || floor::floor_tree(order)),
-        });
+    for side in [Side::Crate, Side::Floor] {
+        all.extend([
+            start_stop(1, 500, r(61), ShutdownOrder::Reverse, side),
+            start_stop(1_000, 5, r(61), ShutdownOrder::Reverse, side),
+            start_stop(1_000, 5, r(61), ShutdownOrder::Concurrent, side),
+            start_stop(100_000, 1, r(21), ShutdownOrder::Reverse, side),
+            start_stop(100_000, 1, r(21), ShutdownOrder::Concurrent, side),
+            tree(ShutdownOrder::Reverse, r(61), side),
+            tree(ShutdownOrder::Concurrent, r(61), side),
+        ]);
     }
     for (name, panics) in [("restart/err", false), ("restart/panic", true)] {
         all.push(Scenario {

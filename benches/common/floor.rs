@@ -40,40 +40,44 @@ use crate::common::Gate;
 /// Where a child's end goes: its supervisor's inbox, with its slot.
 type Ends = mpsc::UnboundedSender<usize>;
 
+/// How a child is tied to its supervisor.
+pub struct Link {
+    /// Its slot, which its end is reported with.
+    slot: usize,
+    /// Its supervisor's inbox.
+    ends: Ends,
+    /// Its own stop signal.
+    stop: CancellationToken,
+    /// In an ordered stop, the child to stop once this one has ended.
+    hand_off: Option<CancellationToken>,
+}
+
+impl Link {
+    /// Reports the end, then stops the next child of an ordered stop.
+    fn ended(self) {
+        let _ = self.ends.send(self.slot);
+        if let Some(next) = self.hand_off {
+            next.cancel();
+        }
+    }
+}
+
 /// A child of a floor supervisor.
 pub trait Kid: Send + 'static {
-    /// Spawns the child, whose end is reported on `ends` as `slot` and who
-    /// then stops `hand_off` (an ordered stop's next child), if any; returns
-    /// once it has started.
-    fn start(
-        self,
-        slot: usize,
-        ends: &Ends,
-        stop: CancellationToken,
-        hand_off: Option<CancellationToken>,
-    ) -> impl Future<Output = JoinHandle<()>> + Send;
+    /// Spawns the child; returns once it has started.
+    fn start(self, link: Link) -> impl Future<Output = JoinHandle<()>> + Send;
 }
 
 /// A worker: arrives at the gate, serves until stopped.
 pub struct Worker(pub Gate);
 
 impl Kid for Worker {
-    async fn start(
-        self,
-        slot: usize,
-        ends: &Ends,
-        stop: CancellationToken,
-        hand_off: Option<CancellationToken>,
-    ) -> JoinHandle<()> {
-        let ends = ends.clone();
+    async fn start(self, link: Link) -> JoinHandle<()> {
         let gate = self.0;
         tokio::spawn(async move {
             gate.arrive();
-            stop.cancelled().await;
-            let _ = ends.send(slot);
-            if let Some(next) = hand_off {
-                next.cancel();
-            }
+            link.stop.cancelled().await;
+            link.ended();
         })
     }
 }
@@ -85,16 +89,10 @@ pub struct Sup<K> {
 }
 
 impl<K: Kid> Kid for Sup<K> {
-    async fn start(
-        self,
-        slot: usize,
-        ends: &Ends,
-        stop: CancellationToken,
-        hand_off: Option<CancellationToken>,
-    ) -> JoinHandle<()> {
+    async fn start(self, link: Link) -> JoinHandle<()> {
         let (started, is_started) = oneshot::channel();
-        let report = Some((ends.clone(), slot, hand_off));
-        let handle = tokio::spawn(self.run(stop, started, report));
+        let stop = link.stop.clone();
+        let handle = tokio::spawn(self.run(stop, started, Some(link)));
         let _ = is_started.await;
         handle
     }
@@ -115,7 +113,7 @@ impl<K: Kid> Sup<K> {
         self,
         stop: CancellationToken,
         started: oneshot::Sender<()>,
-        report: Option<(Ends, usize, Option<CancellationToken>)>,
+        report: Option<Link>,
     ) {
         let (ends_tx, mut ends) = mpsc::unbounded_channel();
         let n = self.kids.len();
@@ -128,7 +126,13 @@ impl<K: Kid> Sup<K> {
                 Some((prev, _)) if ordered => Some(prev.clone()),
                 _ => None,
             };
-            let handle = kid.start(slot, &ends_tx, token.clone(), hand_off).await;
+            let link = Link {
+                slot,
+                ends: ends_tx.clone(),
+                stop: token.clone(),
+                hand_off,
+            };
+            let handle = kid.start(link).await;
             running.push((token, Some(handle)));
         }
         let _ = started.send(());
@@ -160,11 +164,8 @@ impl<K: Kid> Sup<K> {
             running[slot].1 = None;
             left -= 1;
         }
-        if let Some((ends, slot, hand_off)) = report {
-            let _ = ends.send(slot);
-            if let Some(next) = hand_off {
-                next.cancel();
-            }
+        if let Some(link) = report {
+            link.ended();
         }
     }
 }
