@@ -90,21 +90,18 @@ pub struct Sup<K> {
 
 impl<K: Kid> Kid for Sup<K> {
     async fn start(self, link: Link) -> JoinHandle<()> {
-        let (started, is_started) = oneshot::channel();
         let stop = link.stop.clone();
-        let handle = tokio::spawn(self.run(stop, started, Some(link)));
-        let _ = is_started.await;
-        handle
+        self.spawn(stop, Some(link)).await
     }
 }
 
 impl<K: Kid> Sup<K> {
-    /// Starts the supervisor as a root: returns once its children have
-    /// started; cancelling `stop` stops it, and its handle ends once it has
-    /// stopped.
-    pub async fn start_root(self, stop: CancellationToken) -> JoinHandle<()> {
+    /// Spawns the supervisor's task and returns once its children have
+    /// started; cancelling `stop` stops it, its end is reported on
+    /// `report` (none for a root), and its handle ends once it has stopped.
+    async fn spawn(self, stop: CancellationToken, report: Option<Link>) -> JoinHandle<()> {
         let (started, is_started) = oneshot::channel();
-        let handle = tokio::spawn(self.run(stop, started, None));
+        let handle = tokio::spawn(self.run(stop, started, report));
         let _ = is_started.await;
         handle
     }
@@ -203,7 +200,7 @@ pub async fn floor_tree(order: ShutdownOrder) -> std::time::Duration {
 async fn timed_root<K: Kid>(sup: Sup<K>, gate: &Gate) -> std::time::Duration {
     let t0 = std::time::Instant::now();
     let stop = CancellationToken::new();
-    let handle = sup.start_root(stop.clone()).await;
+    let handle = sup.spawn(stop.clone(), None).await;
     gate.wait().await;
     stop.cancel();
     handle.await.unwrap();
