@@ -79,6 +79,10 @@ impl Backoff {
     }
 
     /// Wait the same `delay` before every restart.
+    ///
+    /// Zero restarts at once; a delay too long to represent as a deadline
+    /// (`Duration::MAX`) never restarts by itself: the child backs off until
+    /// [`restart_child`](crate::SupervisorHandle::restart_child) or the stop.
     #[must_use]
     pub fn fixed(delay: Duration) -> Self {
         Backoff {
@@ -89,6 +93,12 @@ impl Backoff {
 
     /// Wait `initial`, then `initial × multiplier`, … up to `max`. The
     /// multiplier is 2 unless set with [`multiplier`](Self::multiplier).
+    ///
+    /// `initial` must not exceed `max` (`build` refuses it with
+    /// [`ConfigError::InvalidBackoff`](crate::ConfigError::InvalidBackoff)).
+    /// Both may be zero; a delay too long to represent as a deadline
+    /// (`max` of `Duration::MAX` reached) never restarts by itself, as
+    /// with [`fixed`](Self::fixed).
     #[must_use]
     pub fn exponential(initial: Duration, max: Duration) -> Self {
         Backoff {
@@ -101,8 +111,12 @@ impl Backoff {
         }
     }
 
-    /// Sets the growth factor of an exponential backoff (at least 1, finite).
-    /// It has no effect on the other kinds.
+    /// Sets the growth factor of an exponential backoff: finite and at
+    /// least 1 (1 keeps the initial delay; `build` refuses a NaN, an
+    /// infinite or a smaller one with
+    /// [`ConfigError::InvalidBackoff`](crate::ConfigError::InvalidBackoff)).
+    /// A delay that grows past `max` is `max`. It has no effect on the
+    /// other kinds.
     #[must_use]
     pub fn multiplier(mut self, multiplier: f64) -> Self {
         if let Kind::Exponential { multiplier: m, .. } = &mut self.kind {
@@ -113,7 +127,8 @@ impl Backoff {
 
     /// Sets the jitter fraction, from 0 (none, the default) to 1: each delay
     /// is drawn uniformly from `[delay × (1 − jitter), delay]`, so the cap is
-    /// never exceeded.
+    /// never exceeded. `build` refuses a fraction outside `0..=1` (or NaN)
+    /// with [`ConfigError::InvalidBackoff`](crate::ConfigError::InvalidBackoff).
     #[must_use]
     pub fn jitter(mut self, fraction: f64) -> Self {
         self.jitter = fraction;
@@ -121,7 +136,8 @@ impl Backoff {
     }
 
     /// Sets how long a run must last for the next failure to start again from
-    /// the initial delay (30 s by default).
+    /// the initial delay (30 s by default). Zero resets after every run
+    /// (every restart waits the initial delay); `Duration::MAX` never resets.
     ///
     /// This resets the delay only, never the child's restart limit or the
     /// supervisor's intensity, which keep counting restarts in their own

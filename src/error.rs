@@ -45,6 +45,23 @@ pub enum ConfigError {
         /// The child's path.
         path: String,
     },
+    /// A timeout that would fail every run at once: `wait_ready` or
+    /// `heartbeat` of zero.
+    #[error("child `{path}`: {setting} must be greater than zero")]
+    ZeroDuration {
+        /// The child's path.
+        path: String,
+        /// The setting (`"wait_ready"` or `"heartbeat"`).
+        setting: &'static str,
+    },
+    /// A supervisor started as a child of itself or of one of its own
+    /// descendants (`start_child` of a clone of an ancestor): its tree would
+    /// contain itself.
+    #[error("`{path}`: a supervisor cannot be started inside itself")]
+    NestedInItself {
+        /// The path it would have had.
+        path: String,
+    },
     /// A child's backoff parameters are out of range.
     #[error("child `{path}`: invalid backoff: {reason}")]
     InvalidBackoff {

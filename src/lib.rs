@@ -188,6 +188,7 @@
 )]
 
 mod backoff;
+mod contain;
 mod context;
 mod error;
 pub mod event;

@@ -40,7 +40,8 @@ pub struct RuntimeConfig {
 }
 
 impl RuntimeConfig {
-    /// A multi-threaded runtime with `workers` worker threads (at least 1).
+    /// A multi-threaded runtime with `workers` worker threads, spawned as
+    /// the nested supervisor starts: zero is taken as 1.
     #[must_use]
     pub fn multi_thread(workers: usize) -> Self {
         RuntimeConfig {

@@ -31,6 +31,7 @@ use std::task::{Poll, Waker};
 
 use tokio::task::JoinHandle;
 
+use crate::contain::Contained;
 use crate::resume::{NextRun, Parked, Resume};
 use crate::Context;
 
@@ -171,10 +172,10 @@ pub(crate) struct Exit {
 /// How a run ended.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// `run` returned.
-    Returned(Result<(), BoxError>),
+    /// `run` returned (an error is dropped with its panics contained).
+    Returned(Result<(), Contained<BoxError>>),
     /// `run` panicked (or its future's destructor did): the payload.
-    Panicked(Box<dyn Any + Send>),
+    Panicked(Contained<Box<dyn Any + Send>>),
     /// The task was aborted (or dropped unfinished, as a runtime shuts
     /// down).
     Aborted,
@@ -212,7 +213,9 @@ impl Drop for EndGuard {
         // this runs as it unwinds if its destructor panicked.
         if let Some(ctx) = self.0.take() {
             let outcome = if std::thread::panicking() {
-                Outcome::Panicked(Box::new("the run's future panicked as it was dropped"))
+                Outcome::Panicked(Contained::new(Box::new(
+                    "the run's future panicked as it was dropped",
+                )))
             } else {
                 Outcome::Aborted
             };
@@ -288,15 +291,17 @@ impl<F: Future<Output = Ran<K>>, K> Future for Report<F, K> {
         if let StageProj::Running { run } = this.stage.as_mut().project() {
             let (outcome, keep) = match catch_unwind(AssertUnwindSafe(|| run.poll(cx))) {
                 Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready((r, keep))) => (Outcome::Returned(r), Some(keep)),
-                Err(payload) => (Outcome::Panicked(payload), None),
+                Ok(Poll::Ready((r, keep))) => {
+                    (Outcome::Returned(r.map_err(Contained::new)), Some(keep))
+                }
+                Err(payload) => (Outcome::Panicked(Contained::new(payload)), None),
             };
             // Dropped here, in the guard too: a destructor that panics is
             // how the run ended.
             let dropped = catch_unwind(AssertUnwindSafe(|| this.stage.set(Stage::Done)));
             let outcome = match dropped {
                 Ok(()) => outcome,
-                Err(payload) => Outcome::Panicked(payload),
+                Err(payload) => Outcome::Panicked(Contained::new(payload)),
             };
             // A run that panicked gave nothing back: its task ends.
             let resume = this.end.send(outcome, keep.is_some(), cx.waker());

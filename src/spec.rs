@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::lifecycle::ExitReason;
 use crate::restart_limit::RestartLimit;
+use crate::contain::Contained;
 use crate::service::ErasedService;
 use crate::{Backoff, Service};
 
@@ -59,6 +60,10 @@ impl Restart {
 pub enum Shutdown {
     /// Cancel the child's context, wait up to the timeout for `run` to
     /// return, then abort the task. The default for workers, with 5 s.
+    ///
+    /// Any timeout is accepted: zero cancels and aborts in the same turn
+    /// (the child gets no poll to clean up), and one too long to represent
+    /// as a deadline (`Duration::MAX`) waits like [`Infinity`](Self::Infinity).
     ///
     /// The deadline is kept to tokio's timer resolution, a millisecond:
     /// children stopped within the same millisecond share one timer entry,
@@ -110,7 +115,9 @@ pub(crate) enum ChildKind {
 #[must_use = "a ChildSpec does nothing until given to a supervisor"]
 pub struct ChildSpec {
     pub(crate) name: Arc<str>,
-    pub(crate) service: Arc<dyn ErasedService>,
+    /// The user's service, dropped with its panics contained (the last
+    /// reference may go in the supervisor's loop).
+    pub(crate) service: Contained<Arc<dyn ErasedService>>,
     pub(crate) kind: ChildKind,
     pub(crate) restart: Restart,
     pub(crate) shutdown: Shutdown,
@@ -120,7 +127,7 @@ pub struct ChildSpec {
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) significant: bool,
     /// A task's completion hook (settles its `TaskHandle`).
-    pub(crate) on_exit: Option<crate::task::OnExit>,
+    pub(crate) on_exit: Option<Contained<crate::task::OnExit>>,
     /// A blocking task's CPU-time probe.
     pub(crate) cpu: Option<Arc<crate::task::CpuProbe>>,
 }
@@ -142,7 +149,7 @@ impl ChildSpec {
     pub fn new(name: impl Into<String>, service: impl Service) -> Self {
         ChildSpec {
             name: name.into().into(),
-            service: Arc::new(service),
+            service: Contained::new(Arc::new(service)),
             kind: ChildKind::Worker,
             restart: Restart::default(),
             shutdown: Shutdown::default(),
@@ -176,8 +183,12 @@ impl ChildSpec {
 
     /// Sets the circuit breaker: more than `max` restarts within `window`
     /// and the child is given up, terminated with
-    /// [`ExitReason::CircuitOpen`]; its siblings keep running. The window
-    /// must not be zero; `u32::MAX` means no limit.
+    /// [`ExitReason::CircuitOpen`]; its siblings keep running.
+    ///
+    /// `max` 0 gives the child up at its first restart; `u32::MAX` means no
+    /// limit. `window` must be greater than zero (`build` refuses zero with
+    /// [`ConfigError::ZeroRestartWindow`](crate::ConfigError::ZeroRestartWindow));
+    /// `Duration::MAX` counts every restart of the child's life.
     pub fn restart_limit(mut self, max: u32, window: Duration) -> Self {
         self.restart_limit = Some(RestartLimit { max, window });
         self
@@ -194,6 +205,11 @@ impl ChildSpec {
     /// Makes the start ready-gated: the supervisor starts the next sibling
     /// only once this child has called [`Context::ready`](crate::Context::ready),
     /// and treats an exit, or no call within `timeout`, as a failed start.
+    ///
+    /// `timeout` must be greater than zero (`build` and `start_child` refuse
+    /// zero with [`ConfigError::ZeroDuration`](crate::ConfigError::ZeroDuration));
+    /// a timeout too long to represent as a deadline (`Duration::MAX`)
+    /// waits as long as it takes.
     pub fn wait_ready(mut self, timeout: Duration) -> Self {
         self.ready = Some(ReadyGate {
             timeout: Some(timeout),
@@ -210,6 +226,11 @@ impl ChildSpec {
     /// The deadlines live in the supervisor's timer queue (one entry per
     /// child, moved forward lazily): no task and no interval per child, and a
     /// heartbeat is one atomic store.
+    ///
+    /// `timeout` must be greater than zero (`build` and `start_child` refuse
+    /// zero with [`ConfigError::ZeroDuration`](crate::ConfigError::ZeroDuration));
+    /// a timeout too long to represent as a deadline (`Duration::MAX`) never
+    /// declares the child hung.
     pub fn heartbeat(mut self, timeout: Duration) -> Self {
         self.heartbeat = Some(timeout);
         self

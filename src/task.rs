@@ -87,7 +87,11 @@ fn completion<T: Send + 'static>(
                 _ => TaskError::Cancelled,
             }),
         };
-        let _ = tx.send(result);
+        // Nobody waits for it: the value is dropped here, in the
+        // supervisor's loop, its panics contained.
+        if let Err(unread) = tx.send(result) {
+            crate::contain::drop_contained(unread);
+        }
     })
 }
 
@@ -339,7 +343,10 @@ impl<T> TaskHandle<T> {
     /// [`try_join`](Self::try_join) in a loop, or select on a `&mut` of this
     /// future's output channel by keeping the handle.
     pub async fn join(mut self) -> Result<T, TaskError> {
-        (&mut self.rx).await.unwrap_or(Err(TaskError::Cancelled))
+        let result = (&mut self.rx).await.unwrap_or(Err(TaskError::Cancelled));
+        // Ended: nothing left to abort as the handle drops.
+        self.abort_on_drop = false;
+        result
     }
 
     /// The result if the task has ended, or the handle back.
@@ -348,17 +355,22 @@ impl<T> TaskHandle<T> {
     ///
     /// `Err(self)` while the task runs.
     pub fn try_join(mut self) -> Result<Result<T, TaskError>, Self> {
-        match self.rx.try_recv() {
-            Ok(result) => Ok(result),
-            Err(oneshot::error::TryRecvError::Closed) => Ok(Err(TaskError::Cancelled)),
-            Err(oneshot::error::TryRecvError::Empty) => Err(self),
-        }
+        let result = match self.rx.try_recv() {
+            Ok(result) => result,
+            Err(oneshot::error::TryRecvError::Closed) => Err(TaskError::Cancelled),
+            Err(oneshot::error::TryRecvError::Empty) => return Err(self),
+        };
+        self.abort_on_drop = false;
+        Ok(result)
     }
 
     /// Aborts the task (as `terminate_child` of its path), without waiting.
     /// Its [`join`](Self::join) then answers [`TaskError::Cancelled`], unless
     /// it had already produced its value. A blocking task that has started
     /// cannot be stopped: it runs to its end, and its value is dropped.
+    ///
+    /// It acts on this handle's task only: once that task has ended, it does
+    /// nothing, even if another child now has the same name.
     pub fn abort(&self) {
         self.control.terminate_detached(&self.path);
     }

@@ -94,7 +94,9 @@ impl Builder {
     /// may have at once (those waiting to restart included); beyond it,
     /// `start_child` answers
     /// [`ControlError::MaxChildren`](crate::ControlError::MaxChildren).
-    /// Unlimited by default. A static supervisor refuses it in `build`.
+    /// Unlimited by default. Zero refuses every child (as Elixir's
+    /// `max_children: 0`); `usize::MAX` is unlimited. A static supervisor
+    /// refuses it in `build`.
     pub fn max_children(mut self, max: usize) -> Self {
         self.max_children = Some(max);
         self
@@ -104,7 +106,9 @@ impl Builder {
     /// tasks of this supervisor run at once; the others wait their turn,
     /// visible in `Phase::Starting`. The default is the number of CPUs
     /// (`std::thread::available_parallelism`): blocking tasks are meant for
-    /// CPU-bound work. At least 1.
+    /// CPU-bound work. Zero is taken as 1, and a limit above tokio's
+    /// [`Semaphore::MAX_PERMITS`](tokio::sync::Semaphore::MAX_PERMITS) as
+    /// that maximum.
     pub fn blocking_limit(mut self, limit: usize) -> Self {
         self.blocking_limit = Some(limit);
         self
@@ -133,7 +137,10 @@ impl Builder {
     /// Sets the restart intensity: more than `max` restarts within `period`
     /// and the supervisor stops all its children (in reverse order) and
     /// fails. `max` may be 0 (the first restart fails the supervisor);
-    /// `u32::MAX` means no limit; `period` must not be zero. See
+    /// `u32::MAX` means no limit. `period` must be greater than zero
+    /// (`build` refuses zero with
+    /// [`ConfigError::ZeroPeriod`](crate::ConfigError::ZeroPeriod));
+    /// `Duration::MAX` counts every restart of the supervisor's life. See
     /// [`DEFAULT_INTENSITY`] for the default.
     ///
     /// The supervisor remembers the time of at most `max + 1` restarts (as
@@ -238,7 +245,9 @@ impl Builder {
                 tree: super::Tree::new(),
                 runtime: self.runtime,
                 blocking: Arc::new(tokio::sync::Semaphore::new(
-                    self.blocking_limit.unwrap_or_else(cpus).max(1),
+                    self.blocking_limit
+                        .unwrap_or_else(cpus)
+                        .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
                 )),
             }),
         })
@@ -270,6 +279,18 @@ pub(crate) fn validate_spec(
     }
     if spec.restart_limit.is_some_and(|l| l.window.is_zero()) {
         return Err(ConfigError::ZeroRestartWindow { path: path() });
+    }
+    if spec.ready.and_then(|g| g.timeout).is_some_and(|t| t.is_zero()) {
+        return Err(ConfigError::ZeroDuration {
+            path: path(),
+            setting: "wait_ready",
+        });
+    }
+    if spec.heartbeat.is_some_and(|t| t.is_zero()) {
+        return Err(ConfigError::ZeroDuration {
+            path: path(),
+            setting: "heartbeat",
+        });
     }
     if let Err(reason) = spec.backoff.validate() {
         return Err(ConfigError::InvalidBackoff {

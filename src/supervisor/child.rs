@@ -12,11 +12,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::decision::RestartState;
+use super::reply::Reply;
 use super::ending::Ending;
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::metrics::ChildCounters;
@@ -51,11 +51,11 @@ pub(crate) struct Run {
 #[derive(Debug)]
 pub(crate) enum Waiter {
     /// `start_child`: answered with the path once ready.
-    Added(oneshot::Sender<Result<String, ControlError>>),
+    Added(Reply<String>),
     /// `restart_child`: answered once ready.
-    Restarted(oneshot::Sender<Result<(), ControlError>>),
+    Restarted(Reply<()>),
     /// `terminate_child`: answered once the task has ended.
-    Terminated(oneshot::Sender<Result<(), ControlError>>),
+    Terminated(Reply<()>),
 }
 
 #[derive(Debug)]

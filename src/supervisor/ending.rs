@@ -20,7 +20,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::lifecycle::ExitReason;
-use crate::service::{write_error_chain, BoxError};
+use crate::contain::{render_error, Contained};
+use crate::service::BoxError;
 use crate::spec::Restart;
 
 /// The largest rendering buffer a supervisor keeps between failures.
@@ -31,7 +32,7 @@ pub(crate) enum Ending {
     /// Any exit but a returned error: its reason as it is.
     Reason(ExitReason),
     /// `run` returned this error: [`ExitReason::Failed`].
-    Failed(BoxError),
+    Failed(Contained<BoxError>),
 }
 
 impl Ending {
@@ -51,7 +52,7 @@ impl Ending {
         let Ending::Failed(err) = self else {
             return self;
         };
-        write_error_chain(&*err, scratch);
+        render_error(&**err, scratch);
         let text = shared(scratch, last);
         if scratch.capacity() > SCRATCH_KEPT {
             *scratch = String::new(); // one huge message is not kept
@@ -88,7 +89,7 @@ impl Ending {
 /// An error's text: it and its sources, joined with `": "`.
 fn text_of(err: &BoxError) -> String {
     let mut text = String::new();
-    write_error_chain(&**err, &mut text);
+    render_error(&**err, &mut text);
     text
 }
 
@@ -125,7 +126,8 @@ impl fmt::Debug for Ending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Ending::Reason(reason) => reason.fmt(f),
-            Ending::Failed(err) => f.debug_tuple("Failed").field(err).finish(),
+            // Its text, not the user's `Debug` (which may panic).
+            Ending::Failed(err) => f.debug_tuple("Failed").field(&text_of(err)).finish(),
         }
     }
 }
@@ -142,7 +144,7 @@ mod tests {
     /// error and its sources.
     #[test]
     fn a_failure_renders_its_error_and_sources() {
-        let ending = Ending::Failed(Box::new(Connecting(std::io::Error::other("refused"))));
+        let ending = Ending::Failed(Contained::new(Box::new(Connecting(std::io::Error::other("refused")))));
         assert_eq!(
             ending.reason(),
             ExitReason::Failed("connecting: refused".into())
@@ -157,7 +159,7 @@ mod tests {
     /// Every policy decides on a kept error as on the rendered reason.
     #[test]
     fn restart_policies_read_a_kept_error_as_a_failure() {
-        let kept = Ending::Failed("down".into());
+        let kept = Ending::Failed(Contained::new("down".into()));
         let rendered = kept.reason();
         for restart in [Restart::Permanent, Restart::Transient, Restart::Temporary] {
             assert_eq!(kept.restarts(restart), restart.should_restart(&rendered));
@@ -179,7 +181,7 @@ mod tests {
         let other = shared("db up", Some(&last));
         assert!(!Arc::ptr_eq(&other, m));
         assert_eq!(&*other, "db up");
-        let failed = Ending::Failed("db down".into());
+        let failed = Ending::Failed(Contained::new("db down".into()));
         assert_eq!(&*shared("db down", Some(&failed)), "db down");
         assert_eq!(&*shared("x", None), "x");
     }
@@ -190,17 +192,17 @@ mod tests {
     #[test]
     fn a_rendered_failure_shares_the_previous_text() {
         let mut scratch = String::new();
-        let first = Ending::Failed("db down".into()).rendered(None, &mut scratch);
+        let first = Ending::Failed(Contained::new("db down".into())).rendered(None, &mut scratch);
         assert_eq!(first.reason(), ExitReason::Failed("db down".into()));
         let Ending::Reason(ExitReason::Failed(m)) = &first else {
             panic!("rendered: {first:?}")
         };
-        let again = Ending::Failed("db down".into()).rendered(Some(&first), &mut scratch);
+        let again = Ending::Failed(Contained::new("db down".into())).rendered(Some(&first), &mut scratch);
         let Ending::Reason(ExitReason::Failed(n)) = &again else {
             panic!("rendered: {again:?}")
         };
         assert!(Arc::ptr_eq(m, n), "the same allocation");
-        let other = Ending::Failed("db up".into()).rendered(Some(&again), &mut scratch);
+        let other = Ending::Failed(Contained::new("db up".into())).rendered(Some(&again), &mut scratch);
         assert_eq!(other.reason(), ExitReason::Failed("db up".into()));
         let done = Ending::from(ExitReason::Completed).rendered(Some(&other), &mut scratch);
         assert_eq!(done.reason(), ExitReason::Completed);

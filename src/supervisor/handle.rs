@@ -6,7 +6,8 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::runner::{Command, Msg, State};
+use super::reply::Reply;
+use super::runner::{Command, Msg, State, TaskId};
 use crate::event::Event;
 use crate::lifecycle::ChildSnapshot;
 use crate::supervisor::ChildCounts;
@@ -73,16 +74,21 @@ struct Inner {
 pub(crate) struct Control {
     tx: mpsc::UnboundedSender<Msg>,
     name: Arc<str>,
+    /// The task the handle started: only it is ever aborted.
+    task: Option<TaskId>,
 }
 
 impl Control {
-    /// `terminate_child(path)`, without waiting for the answer.
+    /// `terminate_child(path)` of this task, if it is still the child at
+    /// `path`, without waiting for the answer.
     pub(crate) fn terminate_detached(&self, path: &str) {
         let path = relative(&self.name, path).to_owned();
-        let (reply, _) = oneshot::channel();
-        let _ = self
-            .tx
-            .send(Msg::Command(Command::Terminate { path, reply }));
+        let (reply, _) = Reply::new(self.name.clone());
+        let _ = self.tx.send(Msg::Command(Command::Terminate {
+            path,
+            only: self.task.clone(),
+            reply,
+        }));
     }
 }
 
@@ -369,7 +375,7 @@ impl SupervisorHandle {
             .restart(crate::Restart::Temporary)
             .shutdown(crate::Shutdown::Brutal)
             .backoff(crate::Backoff::none());
-        spec.on_exit = Some(hook);
+        spec.on_exit = Some(crate::contain::Contained::new(hook));
         self.start_task(spec, rx)
     }
 
@@ -419,7 +425,7 @@ impl SupervisorHandle {
         let mut spec = ChildSpec::new(name, service)
             .restart(crate::Restart::Temporary)
             .backoff(crate::Backoff::none());
-        spec.on_exit = Some(hook);
+        spec.on_exit = Some(crate::contain::Contained::new(hook));
         spec.cpu = Some(probe);
         // "Ready" means "holds a permit": pending until then.
         spec.ready = Some(crate::spec::ReadyGate { timeout: None });
@@ -431,6 +437,8 @@ impl SupervisorHandle {
         spec: ChildSpec,
         rx: oneshot::Receiver<Result<T, crate::TaskError>>,
     ) -> Result<TaskHandle<T>, ControlError> {
+        // Invariant: both callers set the task's completion hook.
+        let id = spec.on_exit.as_ref().map(|hook| TaskId::of(hook));
         let path = self
             .request(|reply| Command::Start {
                 at: String::new(),
@@ -439,14 +447,12 @@ impl SupervisorHandle {
                 reply,
             })
             .await?;
-        Ok(TaskHandle::new(path.into(), rx, self.control()))
-    }
-
-    fn control(&self) -> Control {
-        Control {
+        let control = Control {
             tx: self.inner.tx.clone(),
             name: self.inner.name.clone(),
-        }
+            task: id,
+        };
+        Ok(TaskHandle::new(path.into(), rx, control))
     }
 
     /// Stops the child at `path` per its [`Shutdown`](crate::Shutdown) and
@@ -470,7 +476,11 @@ impl SupervisorHandle {
     /// As [`start_child`](Self::start_child).
     pub async fn terminate_child(&self, path: &str) -> Result<(), ControlError> {
         let path = self.relative(path).to_owned();
-        self.request(|reply| Command::Terminate { path, reply })
+        self.request(|reply| Command::Terminate {
+            path,
+            only: None,
+            reply,
+        })
             .await
     }
 
@@ -513,9 +523,9 @@ impl SupervisorHandle {
     /// answers `Stopped` at once.
     async fn request<T>(
         &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, ControlError>>) -> Command,
+        make: impl FnOnce(Reply<T>) -> Command,
     ) -> Result<T, ControlError> {
-        let (reply, rx) = oneshot::channel();
+        let (reply, rx) = Reply::new(self.inner.name.clone());
         if self.inner.tx.send(Msg::Command(make(reply))).is_err() {
             return Err(self.gone());
         }

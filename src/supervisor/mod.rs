@@ -12,6 +12,7 @@ mod child;
 mod decision;
 mod ending;
 mod handle;
+mod reply;
 pub(crate) mod runner;
 mod table;
 

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::{emit, Command, Mode, Msg, Reply, Runner, Step};
+use super::{emit, Command, Mode, Msg, Reply, Runner, Step, TaskId};
 use crate::event::EventKind;
 use crate::lifecycle::Phase;
 use crate::supervisor::builder::validate_spec;
@@ -57,11 +57,11 @@ impl Runner {
                     self.forward(&head, cmd);
                 }
             }
-            Command::Terminate { path, reply } => match split(&path) {
-                (name, "") => self.cmd_terminate(name, reply),
+            Command::Terminate { path, only, reply } => match split(&path) {
+                (name, "") => self.cmd_terminate(name, only.as_ref(), reply),
                 (head, rest) => {
                     let (head, path) = (head.to_owned(), rest.to_owned());
-                    self.forward(&head, Command::Terminate { path, reply });
+                    self.forward(&head, Command::Terminate { path, only, reply });
                 }
             },
             Command::Restart { path, reply } => match split(&path) {
@@ -88,6 +88,8 @@ impl Runner {
             return cmd.refuse(ControlError::NotFound { path });
         };
         let tx = child.run.as_ref().and_then(|r| r.nested.clone());
+        // Unanswered from now on, the command names the nested supervisor.
+        let cmd = cmd.forwarded_to(child.path());
         match tx {
             Some(tx) => {
                 if let Err(e) = tx.send(Msg::Command(cmd)) {
@@ -180,12 +182,21 @@ impl Runner {
         }
     }
 
-    fn cmd_terminate(&mut self, name: &str, reply: Reply<()>) {
+    fn cmd_terminate(&mut self, name: &str, only: Option<&TaskId>, reply: Reply<()>) {
         if let Err(e) = self.refuse_if_stopping() {
             let _ = reply.send(Err(e));
             return;
         }
-        let Some(slot) = self.table.slot_of(name) else {
+        // A task's handle acts on its own task only, never on a newer
+        // child that has taken its name since.
+        let slot = self.table.slot_of(name).filter(|&s| {
+            only.is_none_or(|id| {
+                self.table
+                    .get(s)
+                    .is_some_and(|c| c.spec.on_exit.as_ref().is_some_and(|hook| id.is(hook)))
+            })
+        });
+        let Some(slot) = slot else {
             let _ = reply.send(Err(ControlError::NotFound {
                 path: self.child_path(name),
             }));
@@ -288,6 +299,42 @@ impl Runner {
 }
 
 impl Command {
+    /// The command, sent on to the nested supervisor at `path`.
+    fn forwarded_to(self, path: &Arc<str>) -> Command {
+        let to = || path.clone();
+        match self {
+            Command::Start {
+                at,
+                spec,
+                task,
+                reply,
+            } => Command::Start {
+                at,
+                spec,
+                task,
+                reply: reply.forwarded_to(to()),
+            },
+            Command::Terminate { path, only, reply } => Command::Terminate {
+                path,
+                only,
+                reply: reply.forwarded_to(to()),
+            },
+            Command::Restart { path, reply } => Command::Restart {
+                path,
+                reply: reply.forwarded_to(to()),
+            },
+            Command::Delete { path, reply } => Command::Delete {
+                path,
+                reply: reply.forwarded_to(to()),
+            },
+            Command::WhichChildrenAt { path, reply } => Command::WhichChildrenAt {
+                path,
+                reply: reply.forwarded_to(to()),
+            },
+            other @ (Command::WhichChildren(_) | Command::CountChildren(_) | Command::Kill) => other,
+        }
+    }
+
     /// Answers the command with `err`.
     pub(super) fn refuse(self, err: ControlError) {
         match self {

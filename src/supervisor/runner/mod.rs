@@ -83,7 +83,7 @@ use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::restart_limit::RestartWindow;
 use crate::resume::Parked;
 use crate::service::{Exit, Outcome};
-use crate::{ChildSpec, Context, ControlError, Restart, Shutdown, SupervisorError};
+use crate::{ChildSpec, Context, Restart, Shutdown, SupervisorError};
 use timers::Timers;
 
 /// A message to a supervisor's loop.
@@ -103,7 +103,7 @@ pub(crate) enum Msg {
     Command(Command),
 }
 
-type Reply<T> = oneshot::Sender<Result<T, ControlError>>;
+pub(crate) use super::reply::Reply;
 
 /// A request from a handle. Paths are relative to the supervisor that
 /// receives it; a nested supervisor's part is forwarded to it.
@@ -127,6 +127,8 @@ pub(crate) enum Command {
     },
     Terminate {
         path: String,
+        /// From a `TaskHandle`: only if the child is that task.
+        only: Option<TaskId>,
         reply: Reply<()>,
     },
     Restart {
@@ -139,6 +141,23 @@ pub(crate) enum Command {
     },
     /// Abort every child now (a second Ctrl+C).
     Kill,
+}
+
+/// Which task a `TaskHandle` started: its completion hook, unique to it.
+/// Held weakly, so that the handle keeps no task alive, yet keeps the
+/// hook's allocation, so that no later task can have the same address.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskId(std::sync::Weak<dyn Fn(&ExitReason) + Send + Sync>);
+
+impl TaskId {
+    pub(crate) fn of(hook: &crate::task::OnExit) -> Self {
+        TaskId(Arc::downgrade(hook))
+    }
+
+    /// Whether `hook` is this task's.
+    fn is(&self, hook: &crate::task::OnExit) -> bool {
+        std::ptr::addr_eq(self.0.as_ptr(), Arc::as_ptr(hook))
+    }
 }
 
 /// The supervisor's state, published to handles.
@@ -497,8 +516,10 @@ impl Runner {
         if delay.is_zero() {
             return false;
         }
-        let at = self.clock.now() + delay;
-        self.plan_timer = Some(self.timers.insert_at(Timer::Plan, at));
+        // A delay too long to represent waits for ever (the group stays
+        // down until a command or the stop calls the plan off).
+        self.plan_timer = timers::deadline(self.clock.now(), delay)
+            .map(|at| self.timers.insert_at(Timer::Plan, at));
         true
     }
 
@@ -734,8 +755,8 @@ impl Runner {
             return;
         };
         if let (Some(timeout), None) = (child.spec.heartbeat, child.timer) {
-            let at = self.clock.now() + timeout;
-            child.timer = Some(self.timers.insert_at(Timer::Heartbeat(slot), at));
+            child.timer = timers::deadline(self.clock.now(), timeout)
+                .map(|at| self.timers.insert_at(Timer::Heartbeat(slot), at));
         }
     }
 
@@ -750,10 +771,14 @@ impl Runner {
         };
         let now = self.clock.now();
         let last = run.ctx.last_heartbeat().unwrap_or(run.started_at);
-        let deadline = last + timeout;
-        if deadline > now {
-            child.timer = Some(self.timers.insert_at(Timer::Heartbeat(slot), deadline));
-            return;
+        match timers::deadline(last, timeout) {
+            // Too far away to represent: never hung.
+            None => return,
+            Some(deadline) if deadline > now => {
+                child.timer = Some(self.timers.insert_at(Timer::Heartbeat(slot), deadline));
+                return;
+            }
+            Some(_) => {}
         }
         tracing::error!(path = %child.counters.path(), ?timeout, "child is hung: no heartbeat; cancelling it");
         run.hung = true;
@@ -765,7 +790,8 @@ impl Runner {
             Shutdown::Infinity => None,
         };
         if let Some(t) = kill_after {
-            child.timer = Some(self.timers.insert_at(Timer::Kill(slot), now + t));
+            child.timer =
+                timers::deadline(now, t).map(|at| self.timers.insert_at(Timer::Kill(slot), at));
         }
     }
 
@@ -832,12 +858,12 @@ impl Runner {
                     // `Resume` is none yet.
                     drop(ctx);
                     let ctx = fresh(path.clone());
-                    let task = child.spec.service.clone().spawn(ctx.clone(), span);
+                    let task = Arc::clone(&child.spec.service).spawn(ctx.clone(), span);
                     (ctx, task)
                 }
             },
             None => {
-                let task = child.spec.service.clone().spawn(ctx.clone(), span);
+                let task = Arc::clone(&child.spec.service).spawn(ctx.clone(), span);
                 (ctx, task)
             }
         };
@@ -859,13 +885,14 @@ impl Runner {
             None => {
                 child.set_phase(Phase::Running, now);
                 if let Some(timeout) = child.spec.heartbeat {
-                    child.timer =
-                        Some(self.timers.insert_at(Timer::Heartbeat(slot), now + timeout));
+                    child.timer = timers::deadline(now, timeout)
+                        .map(|at| self.timers.insert_at(Timer::Heartbeat(slot), at));
                 }
             }
             Some(g) => {
                 if let Some(t) = g.timeout {
-                    child.timer = Some(self.timers.insert_at(Timer::Ready(slot), now + t));
+                    child.timer = timers::deadline(now, t)
+                        .map(|at| self.timers.insert_at(Timer::Ready(slot), at));
                 }
             }
         }
@@ -910,8 +937,9 @@ impl Runner {
             Shutdown::Infinity => run.ctx.request_stop(),
             Shutdown::Graceful(timeout) => {
                 run.ctx.request_stop();
-                let deadline = self.clock.now() + timeout;
-                child.timer = Some(self.kills.join(&mut self.timers, deadline));
+                // A timeout too long to represent waits like `Infinity`.
+                child.timer = timers::deadline(self.clock.now(), timeout)
+                    .map(|at| self.kills.join(&mut self.timers, at));
             }
         }
         child.set_phase(Phase::Stopping, self.clock.now());
@@ -1187,8 +1215,9 @@ fn classify(
                 let sup = e.downcast_ref::<SupervisorError>().cloned();
                 return (Ending::Failed(e), sup);
             }
+            // The payload is dropped here, its panics contained.
             Outcome::Panicked(payload) => {
-                ExitReason::Panicked(shared(panic_message(&*payload), last))
+                ExitReason::Panicked(shared(panic_message(&**payload), last))
             }
             Outcome::Aborted => ExitReason::Aborted,
         }

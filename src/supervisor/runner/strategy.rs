@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{emit, Ended, Mode, Runner, Step, Timer};
+use super::{emit, timers, Ended, Mode, Runner, Step, Timer};
 use crate::event::EventKind;
 use crate::lifecycle::{ExitReason, Phase};
 use crate::supervisor::decision::{decide, Decision};
@@ -178,7 +178,10 @@ impl Runner {
             self.restart_now(slot);
         } else {
             child.set_phase(Phase::BackingOff, self.clock.now());
-            child.timer = Some(self.timers.insert_at(Timer::Restart(slot), now + delay));
+            // A delay too long to represent backs off for ever: the child
+            // waits for a command (`restart_child`) or the stop.
+            child.timer = timers::deadline(now, delay)
+                .map(|at| self.timers.insert_at(Timer::Restart(slot), at));
             tracing::debug!(path = %child.path(), ?delay, "backing off");
             emit(&self.tree, child.path(), || EventKind::BackingOff { delay });
         }

@@ -40,6 +40,14 @@ use tokio::time::{Instant, Sleep};
 /// The room for timers an empty queue keeps (see `release`).
 const KEPT: usize = 64;
 
+/// The instant `after` from `now`, or `None` when it is too far away to
+/// be represented: a deadline that far off means never (a user's
+/// `Duration::MAX` is "no deadline", not an overflow).
+#[inline]
+pub(crate) fn deadline(now: Instant, after: std::time::Duration) -> Option<Instant> {
+    now.checked_add(after)
+}
+
 /// A timer of a [`Timers`] queue, until it fires or is removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Key(usize);
@@ -93,8 +101,9 @@ impl<T: Copy> Timers<T> {
 
     /// A timer for `value`, `after` from now.
     #[cfg(any(test, feature = "systemd"))]
-    pub(crate) fn insert(&mut self, value: T, after: std::time::Duration) -> Key {
-        self.insert_at(value, Instant::now() + after)
+    pub(crate) fn insert(&mut self, value: T, after: std::time::Duration) -> Option<Key> {
+        let at = deadline(Instant::now(), after)?;
+        Some(self.insert_at(value, at))
     }
 
     /// Removes a timer before it fires; `None` if it has fired or been
