@@ -82,7 +82,8 @@ impl Backoff {
     ///
     /// Zero restarts at once; a delay too long to represent as a deadline
     /// (`Duration::MAX`) never restarts by itself: the child backs off until
-    /// [`restart_child`](crate::SupervisorHandle::restart_child) or the stop.
+    /// the stop, or until [`terminate_child`](crate::SupervisorHandle::terminate_child)
+    /// and [`restart_child`](crate::SupervisorHandle::restart_child).
     #[must_use]
     pub fn fixed(delay: Duration) -> Self {
         Backoff {
@@ -241,7 +242,10 @@ impl BackoffState {
         let base = policy.base_delay(self.attempt);
         self.attempt = self.attempt.saturating_add(1);
         if policy.jitter > 0.0 && !base.is_zero() {
-            base.mul_f64(1.0 - policy.jitter * self.rng.f64())
+            // Checked: a delay near `Duration::MAX` times a factor that
+            // rounds to 1 would overflow; it stays as it is.
+            Duration::try_from_secs_f64(base.as_secs_f64() * (1.0 - policy.jitter * self.rng.f64()))
+                .unwrap_or(base)
         } else {
             base
         }

@@ -67,7 +67,9 @@ pub(crate) fn drop_contained<T>(value: T) {
 /// `out` (cleared first); if rendering panics, `out` holds
 /// [`DISPLAY_PANICKED`] instead.
 pub(crate) fn render_error(err: &(dyn std::error::Error + 'static), out: &mut String) {
-    let done = catch_unwind(AssertUnwindSafe(|| crate::service::write_error_chain(err, out)));
+    let done = catch_unwind(AssertUnwindSafe(|| {
+        crate::service::write_error_chain(err, out)
+    }));
     if done.is_err() {
         out.clear();
         out.push_str(DISPLAY_PANICKED);

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::resume::Resume;
 use crate::supervisor::runner::Msg;
-use crate::supervisor::Tree;
+use crate::supervisor::Scope;
 
 /// The handle a running child gets: cancellation, readiness, heartbeat, and
 /// who it is.
@@ -80,7 +80,7 @@ struct Inner {
 
 struct Notifier {
     tx: mpsc::UnboundedSender<Msg>,
-    tree: Arc<Tree>,
+    scope: Arc<Scope>,
     slot: usize,
     run: u64,
 }
@@ -147,14 +147,14 @@ impl Context {
         path: Arc<str>,
         attempt: u32,
         tx: mpsc::UnboundedSender<Msg>,
-        tree: Arc<Tree>,
+        scope: Arc<Scope>,
         slot: usize,
         run: u64,
         born: Instant,
     ) -> Self {
         let notifier = Notifier {
             tx,
-            tree,
+            scope,
             slot,
             run,
         };
@@ -428,9 +428,9 @@ impl Context {
         }
     }
 
-    /// The tree this context's child belongs to.
-    pub(crate) fn tree(&self) -> Option<&Arc<Tree>> {
-        self.inner.notify.as_ref().map(|n| &n.tree)
+    /// The tree and supervisors this context's child runs inside.
+    pub(crate) fn scope(&self) -> Option<&Arc<Scope>> {
+        self.inner.notify.as_ref().map(|n| &n.scope)
     }
 }
 
@@ -452,7 +452,15 @@ mod tests {
     #[tokio::test]
     async fn renew_reuses_an_unshared_context_and_starts_it_afresh() {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let old = Context::new("app/x".into(), 1, tx, Tree::new(), 7, 1, Instant::now());
+        let old = Context::new(
+            "app/x".into(),
+            1,
+            tx,
+            Scope::detached(),
+            7,
+            1,
+            Instant::now(),
+        );
         let _token = old.token();
         old.request_stop();
         old.heartbeat();
@@ -490,7 +498,7 @@ mod tests {
     async fn renew_keeps_the_same_childs_path() {
         let (tx, _rx) = mpsc::unbounded_channel();
         let path: Arc<str> = "app/x".into();
-        let ctx = Context::new(path.clone(), 1, tx, Tree::new(), 7, 1, Instant::now());
+        let ctx = Context::new(path.clone(), 1, tx, Scope::detached(), 7, 1, Instant::now());
         let ctx = ctx
             .renew(&path, 2, 7, 2, Instant::now(), None)
             .expect("unshared");
@@ -511,7 +519,7 @@ mod tests {
                 "app/x".into(),
                 1,
                 tx.clone(),
-                Tree::new(),
+                Scope::detached(),
                 slot,
                 1,
                 Instant::now(),
@@ -562,7 +570,15 @@ mod tests {
             ctx.renew(&"app/x".into(), 2, 7, 2, Instant::now(), task)
                 .expect("unshared")
         };
-        let ctx = Context::new("app/x".into(), 1, tx, Tree::new(), 7, 1, Instant::now());
+        let ctx = Context::new(
+            "app/x".into(),
+            1,
+            tx,
+            Scope::detached(),
+            7,
+            1,
+            Instant::now(),
+        );
         let task = ctx.resume();
 
         // Handed back to the task whose run had it: the same `Resume`.
@@ -587,7 +603,15 @@ mod tests {
     #[tokio::test]
     async fn stop_request_reaches_flag_token_and_child_tokens() {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let ctx = Context::new("app/x".into(), 3, tx, Tree::new(), 7, 42, Instant::now());
+        let ctx = Context::new(
+            "app/x".into(),
+            3,
+            tx,
+            Scope::detached(),
+            7,
+            42,
+            Instant::now(),
+        );
         let child = ctx.token();
         assert!(!ctx.is_cancelled());
         ctx.request_stop();
@@ -610,7 +634,15 @@ mod tests {
     #[tokio::test]
     async fn a_childs_own_cancel_does_not_stop_the_context() {
         let (tx, _rx) = mpsc::unbounded_channel();
-        let ctx = Context::new("app/x".into(), 1, tx, Tree::new(), 0, 0, Instant::now());
+        let ctx = Context::new(
+            "app/x".into(),
+            1,
+            tx,
+            Scope::detached(),
+            0,
+            0,
+            Instant::now(),
+        );
         ctx.token().cancel();
         assert!(!ctx.is_cancelled());
         assert!(!ctx.inner.token.get().unwrap().is_cancelled());

@@ -99,6 +99,14 @@ pub enum ConfigError {
         /// The supervisor's path.
         supervisor: String,
     },
+    /// A dedicated runtime that cannot be built as configured.
+    #[error("supervisor `{supervisor}`: invalid dedicated runtime: {reason}")]
+    InvalidRuntime {
+        /// The supervisor's path.
+        supervisor: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// An option that a dynamic supervisor does not support.
     #[error("dynamic supervisor `{supervisor}`: {reason}")]
     Dynamic {
@@ -154,8 +162,10 @@ pub enum SupervisorError {
         /// The supervisor's path.
         supervisor: String,
     },
-    /// `start` was called outside a tokio runtime.
-    #[error("supervisor `{supervisor}` must be started inside a tokio runtime")]
+    /// `start` was called outside a tokio runtime, or inside one without
+    /// its time driver (`enable_time` or `enable_all`), which restarts and
+    /// stops need.
+    #[error("supervisor `{supervisor}` must be started inside a tokio runtime with time enabled")]
     NoRuntime {
         /// The supervisor's path.
         supervisor: String,

@@ -61,7 +61,9 @@ impl RuntimeConfig {
     }
 
     /// Names the threads: the subtree's thread is `name`, its workers
-    /// `name-w` (Linux shows the first 15 bytes).
+    /// `name-w` (Linux shows the first 15 bytes). A name with a NUL byte
+    /// is refused when the supervisor is built
+    /// ([`ConfigError::InvalidRuntime`](crate::ConfigError::InvalidRuntime)).
     #[must_use]
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.thread_name = name.into();

@@ -471,7 +471,14 @@ pub(crate) fn write_error_chain(err: &(dyn std::error::Error + 'static), out: &m
     out.clear();
     let _ = write!(out, "{err}");
     let mut source = err.source();
+    // A chain that loops back on itself ends here.
+    let mut depth = 0;
     while let Some(s) = source {
+        depth += 1;
+        if depth > 32 {
+            out.push_str(": ...");
+            break;
+        }
         let mark = out.len();
         let _ = write!(out, ": {s}");
         // anyhow and others often repeat the source in Display: skip echoes.
@@ -495,7 +502,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use crate::supervisor::runner::Msg;
-    use crate::supervisor::Tree;
+    use crate::supervisor::Scope;
 
     /// A hand-written future that holds `held` until it is dropped, and
     /// ends at its first poll (with `Err`, or a panic).
@@ -531,7 +538,7 @@ mod tests {
             "sup/c".into(),
             attempt,
             tx,
-            Tree::new(),
+            Scope::detached(),
             3,
             run,
             tokio::time::Instant::now(),

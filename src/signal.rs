@@ -18,9 +18,17 @@ impl Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
+            // tokio panics on a runtime without its IO driver: an error.
+            let listen = |kind| {
+                std::panic::catch_unwind(|| signal(kind)).unwrap_or_else(|_| {
+                    Err(io::Error::other(
+                        "the tokio runtime has no IO driver (enable_io or enable_all)",
+                    ))
+                })
+            };
             Ok(Signals {
-                int: signal(SignalKind::interrupt())?,
-                term: signal(SignalKind::terminate())?,
+                int: listen(SignalKind::interrupt())?,
+                term: listen(SignalKind::terminate())?,
             })
         }
         #[cfg(not(unix))]

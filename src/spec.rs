@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contain::Contained;
 use crate::lifecycle::ExitReason;
 use crate::restart_limit::RestartLimit;
-use crate::contain::Contained;
 use crate::service::ErasedService;
 use crate::{Backoff, Service};
 
@@ -128,6 +128,8 @@ pub struct ChildSpec {
     pub(crate) significant: bool,
     /// A task's completion hook (settles its `TaskHandle`).
     pub(crate) on_exit: Option<Contained<crate::task::OnExit>>,
+    /// A nested supervisor's configuration (to refuse it inside itself).
+    pub(crate) nested: Option<Arc<crate::supervisor::Config>>,
     /// A blocking task's CPU-time probe.
     pub(crate) cpu: Option<Arc<crate::task::CpuProbe>>,
 }
@@ -159,6 +161,7 @@ impl ChildSpec {
             heartbeat: None,
             significant: false,
             on_exit: None,
+            nested: None,
             cpu: None,
         }
     }

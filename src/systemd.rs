@@ -32,7 +32,10 @@ pub(crate) fn enabled() -> bool {
 
 /// The watchdog ping interval: half the watchdog timeout, if one is set.
 pub(crate) fn watchdog_interval() -> Option<Duration> {
-    sd_notify::watchdog_enabled().map(|t| t / 2)
+    // Under a millisecond the pings would keep the loop busy: none.
+    sd_notify::watchdog_enabled()
+        .map(|t| t / 2)
+        .filter(|t| *t >= Duration::from_millis(1))
 }
 
 fn send(state: &[NotifyState<'_>]) {

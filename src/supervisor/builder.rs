@@ -194,6 +194,16 @@ impl Builder {
                 supervisor: sup.clone(),
             });
         }
+        if self
+            .runtime
+            .as_ref()
+            .is_some_and(|r| r.name().contains('\0'))
+        {
+            return Err(ConfigError::InvalidRuntime {
+                supervisor: sup.clone(),
+                reason: "a thread name must not contain a NUL byte",
+            });
+        }
         let dynamic_error = |reason| {
             Err(ConfigError::Dynamic {
                 supervisor: sup.clone(),
@@ -242,7 +252,7 @@ impl Builder {
                 }),
                 intensity: self.intensity,
                 children: self.children.into_iter().map(Arc::new).collect(),
-                tree: super::Tree::new(),
+                next_tree: parking_lot::Mutex::new(None),
                 runtime: self.runtime,
                 blocking: Arc::new(tokio::sync::Semaphore::new(
                     self.blocking_limit
@@ -280,7 +290,11 @@ pub(crate) fn validate_spec(
     if spec.restart_limit.is_some_and(|l| l.window.is_zero()) {
         return Err(ConfigError::ZeroRestartWindow { path: path() });
     }
-    if spec.ready.and_then(|g| g.timeout).is_some_and(|t| t.is_zero()) {
+    if spec
+        .ready
+        .and_then(|g| g.timeout)
+        .is_some_and(|t| t.is_zero())
+    {
         return Err(ConfigError::ZeroDuration {
             path: path(),
             setting: "wait_ready",

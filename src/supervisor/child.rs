@@ -16,8 +16,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::decision::RestartState;
-use super::reply::Reply;
 use super::ending::Ending;
+use super::reply::Reply;
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::metrics::ChildCounters;
 use crate::{ChildSpec, Context, ControlError, SupervisorError};

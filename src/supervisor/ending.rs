@@ -19,8 +19,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::lifecycle::ExitReason;
 use crate::contain::{render_error, Contained};
+use crate::lifecycle::ExitReason;
 use crate::service::BoxError;
 use crate::spec::Restart;
 
@@ -144,7 +144,9 @@ mod tests {
     /// error and its sources.
     #[test]
     fn a_failure_renders_its_error_and_sources() {
-        let ending = Ending::Failed(Contained::new(Box::new(Connecting(std::io::Error::other("refused")))));
+        let ending = Ending::Failed(Contained::new(Box::new(Connecting(std::io::Error::other(
+            "refused",
+        )))));
         assert_eq!(
             ending.reason(),
             ExitReason::Failed("connecting: refused".into())
@@ -197,12 +199,14 @@ mod tests {
         let Ending::Reason(ExitReason::Failed(m)) = &first else {
             panic!("rendered: {first:?}")
         };
-        let again = Ending::Failed(Contained::new("db down".into())).rendered(Some(&first), &mut scratch);
+        let again =
+            Ending::Failed(Contained::new("db down".into())).rendered(Some(&first), &mut scratch);
         let Ending::Reason(ExitReason::Failed(n)) = &again else {
             panic!("rendered: {again:?}")
         };
         assert!(Arc::ptr_eq(m, n), "the same allocation");
-        let other = Ending::Failed(Contained::new("db up".into())).rendered(Some(&again), &mut scratch);
+        let other =
+            Ending::Failed(Contained::new("db up".into())).rendered(Some(&again), &mut scratch);
         assert_eq!(other.reason(), ExitReason::Failed("db up".into()));
         let done = Ending::from(ExitReason::Completed).rendered(Some(&other), &mut scratch);
         assert_eq!(done.reason(), ExitReason::Completed);

@@ -20,6 +20,28 @@ use crate::{ChildSpec, ControlError, SupervisorError, TaskHandle};
 /// the supervisor has stopped, and after its runtime is gone: it answers
 /// from the final state at once and never hangs.
 ///
+/// # Paths
+///
+/// A child is named by a path of names separated by `/`. A path given to
+/// the handle is read one way only: `""` or the supervisor's own name is
+/// the supervisor itself; a path that starts with its name and `/` is a
+/// full path, as in snapshots (`"app/db/pool"`); any other is relative to
+/// it (`"db/pool"`). So a child that has its supervisor's name is reached
+/// by its full path (`"app/app"`). A path with an empty segment (`"db/"`)
+/// names no child.
+///
+/// # Calls from inside a child
+///
+/// A child must not await [`shutdown`](Self::shutdown),
+/// [`kill`](Self::kill) or [`wait`](Self::wait) of a supervisor it runs
+/// under, nor [`terminate_child`](Self::terminate_child) of itself or of an
+/// ancestor: the supervisor waits for that child to end, and the child
+/// waits for the supervisor. The child is not cancelled out of such an
+/// await, so the stop goes on only once its [`Shutdown`](crate::Shutdown)
+/// timeout aborts it, and never under `Shutdown::Infinity`. Call
+/// [`request_shutdown`](Self::request_shutdown) instead, and return once
+/// [`Context::cancelled`](crate::Context::cancelled) completes.
+///
 /// # Dropping
 ///
 /// Dropping every handle does **not** stop the supervisor, just as dropping a
@@ -92,8 +114,15 @@ impl Control {
     }
 }
 
-/// A path relative to the supervisor `name`: a leading `"{name}/"` is dropped.
+/// Where `path` leads from the supervisor `name`, relative to it: `""`
+/// (itself) for `""` or its own name, the rest of a full path that starts
+/// with `"{name}/"`, or else `path` itself, already relative. One reading
+/// only: a child that has its supervisor's name is reached by its full
+/// path (`"app/app"`).
 fn relative<'a>(name: &str, path: &'a str) -> &'a str {
+    if path == name {
+        return "";
+    }
     path.strip_prefix(name)
         .and_then(|p| p.strip_prefix('/'))
         .unwrap_or(path)
@@ -172,11 +201,11 @@ impl SupervisorHandle {
     ///
     /// Cancel safe.
     pub async fn which_children_of(&self, path: &str) -> Result<Vec<ChildSnapshot>, ControlError> {
-        let path = self.relative(path);
-        if path.is_empty() || path == &*self.inner.name {
+        let rel = self.relative(path);
+        if rel.is_empty() {
             return Ok(self.which_children().await);
         }
-        let path = path.to_owned();
+        let path = self.child_at(path)?;
         self.request(|reply| Command::WhichChildrenAt { path, reply })
             .await
     }
@@ -314,7 +343,10 @@ impl SupervisorHandle {
         supervisor: &str,
         spec: ChildSpec,
     ) -> Result<String, ControlError> {
-        let at = self.relative(supervisor).to_owned();
+        let at = match self.relative(supervisor) {
+            "" => String::new(),
+            _ => self.child_at(supervisor)?,
+        };
         self.request(|reply| Command::Start {
             at,
             spec: Box::new(spec),
@@ -463,7 +495,7 @@ impl SupervisorHandle {
     /// not running is `Ok` (OTP answers `ok` again).
     ///
     /// Paths are relative to this supervisor (`"db/pool"`) or full, as in
-    /// snapshots (`"app/db/pool"`).
+    /// snapshots (`"app/db/pool"`); see [Paths](Self#paths).
     ///
     /// # Errors
     ///
@@ -475,13 +507,13 @@ impl SupervisorHandle {
     ///
     /// As [`start_child`](Self::start_child).
     pub async fn terminate_child(&self, path: &str) -> Result<(), ControlError> {
-        let path = self.relative(path).to_owned();
+        let path = self.child_at(path)?;
         self.request(|reply| Command::Terminate {
             path,
             only: None,
             reply,
         })
-            .await
+        .await
     }
 
     /// Starts again a terminated child (stopped by hand, completed, or given
@@ -499,7 +531,7 @@ impl SupervisorHandle {
     ///
     /// As [`start_child`](Self::start_child).
     pub async fn restart_child(&self, path: &str) -> Result<(), ControlError> {
-        let path = self.relative(path).to_owned();
+        let path = self.child_at(path)?;
         self.request(|reply| Command::Restart { path, reply }).await
     }
 
@@ -515,16 +547,13 @@ impl SupervisorHandle {
     ///
     /// As [`start_child`](Self::start_child).
     pub async fn delete_child(&self, path: &str) -> Result<(), ControlError> {
-        let path = self.relative(path).to_owned();
+        let path = self.child_at(path)?;
         self.request(|reply| Command::Delete { path, reply }).await
     }
 
     /// Sends a command and waits for its answer; a supervisor that is gone
     /// answers `Stopped` at once.
-    async fn request<T>(
-        &self,
-        make: impl FnOnce(Reply<T>) -> Command,
-    ) -> Result<T, ControlError> {
+    async fn request<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ControlError> {
         let (reply, rx) = Reply::new(self.inner.name.clone());
         if self.inner.tx.send(Msg::Command(make(reply))).is_err() {
             return Err(self.gone());
@@ -538,9 +567,22 @@ impl SupervisorHandle {
         }
     }
 
-    /// A path relative to this supervisor: a leading `"{name}/"` is dropped.
+    /// A path relative to this supervisor (see [`relative`]).
     fn relative<'a>(&self, path: &'a str) -> &'a str {
         relative(&self.inner.name, path)
+    }
+
+    /// The relative path of a child below this supervisor: `NotFound` for
+    /// the supervisor itself, or a path with an empty segment (`"db/"`,
+    /// `"a//b"`).
+    fn child_at(&self, path: &str) -> Result<String, ControlError> {
+        let rel = self.relative(path);
+        if rel.is_empty() || rel.split('/').any(str::is_empty) {
+            return Err(ControlError::NotFound {
+                path: path.to_owned(),
+            });
+        }
+        Ok(rel.to_owned())
     }
 
     /// Subscribes to the events of the whole tree from now on.

@@ -18,6 +18,7 @@ mod table;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -132,25 +133,38 @@ pub(crate) struct Config {
     pub(crate) shutdown_order: ShutdownOrder,
     pub(crate) intensity: RestartLimit,
     pub(crate) children: Vec<Arc<ChildSpec>>,
-    /// The event channel and metrics of every tree started from this
-    /// configuration as a root (a nested supervisor uses its root's).
-    pub(crate) tree: Arc<Tree>,
+    /// The tree the next start of this configuration as a root runs:
+    /// made by a `subscribe` before it, so that the subscriber sees its
+    /// first event; each start takes it, or makes a fresh one.
+    pub(crate) next_tree: parking_lot::Mutex<Option<Arc<Tree>>>,
     /// The permits of `spawn_blocking` tasks.
     pub(crate) blocking: Arc<tokio::sync::Semaphore>,
     /// A runtime of its own, when nested.
     pub(crate) runtime: Option<crate::runtime::RuntimeConfig>,
 }
 
-/// What the whole tree shares: the event channel and the metrics registry.
+/// What one started tree shares: the event channel and the metrics
+/// registry. Each start of a root makes its own.
 ///
 /// The channel is made on the first `subscribe`: a `broadcast` channel
-/// allocates and initialises its whole ring (`EVENT_CAPACITY` slots, about
-/// 100 KB) at once, which was most of the fixed cost of a supervisor; until
-/// someone subscribes, there is nobody to send to anyway.
+/// allocates and initialises its whole ring (`EVENT_CAPACITY` slots) at
+/// once; until someone subscribes, there is nobody to send to anyway. It is
+/// closed as the root stops, so that every receiver ends, whoever still
+/// holds a clone of a `Supervisor` or a `Context`.
 #[derive(Debug, Default)]
 pub(crate) struct Tree {
-    events: std::sync::OnceLock<broadcast::Sender<crate::Event>>,
+    events: parking_lot::Mutex<Events>,
+    /// Whether anyone ever subscribed: until then, no lock to send.
+    subscribed: std::sync::atomic::AtomicBool,
     pub(crate) metrics: Arc<crate::metrics::Registry>,
+}
+
+#[derive(Debug, Default)]
+enum Events {
+    #[default]
+    Unused,
+    Open(broadcast::Sender<crate::Event>),
+    Closed,
 }
 
 impl Tree {
@@ -158,17 +172,64 @@ impl Tree {
         Arc::default()
     }
 
-    /// A receiver of every event sent from now on.
+    /// A receiver of every event sent from now on; closed at once if the
+    /// tree has stopped.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<crate::Event> {
-        self.events
-            .get_or_init(|| broadcast::channel(EVENT_CAPACITY).0)
-            .subscribe()
+        let mut events = self.events.lock();
+        match &*events {
+            Events::Open(tx) => tx.subscribe(),
+            Events::Unused => {
+                let (tx, rx) = broadcast::channel(EVENT_CAPACITY);
+                *events = Events::Open(tx);
+                self.subscribed
+                    .store(true, std::sync::atomic::Ordering::Release);
+                rx
+            }
+            // Its sender dropped at once: the receiver ends at its first recv.
+            Events::Closed => broadcast::channel(1).1,
+        }
     }
 
     /// The channel, if anyone still listens to it.
     #[inline]
-    pub(crate) fn listened(&self) -> Option<&broadcast::Sender<crate::Event>> {
-        self.events.get().filter(|tx| tx.receiver_count() > 0)
+    pub(crate) fn listened(&self) -> Option<broadcast::Sender<crate::Event>> {
+        if !self.subscribed.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        match &*self.events.lock() {
+            Events::Open(tx) if tx.receiver_count() > 0 => Some(tx.clone()),
+            _ => None,
+        }
+    }
+
+    /// Ends every receiver, once the tree has stopped.
+    pub(crate) fn close(&self) {
+        *self.events.lock() = Events::Closed;
+    }
+}
+
+/// What a supervisor's children inherit from it: its tree, and the
+/// configurations of the supervisors it runs inside (itself included), so
+/// that a supervisor is never started inside itself.
+#[derive(Debug)]
+pub(crate) struct Scope {
+    pub(crate) tree: Arc<Tree>,
+    pub(crate) lineage: Vec<Arc<Config>>,
+}
+
+impl Scope {
+    /// The scope of children outside any supervisor (unit tests).
+    #[cfg(test)]
+    pub(crate) fn detached() -> Arc<Self> {
+        Arc::new(Scope {
+            tree: Tree::new(),
+            lineage: Vec::new(),
+        })
+    }
+
+    /// Whether `config` is one of the supervisors of this scope.
+    pub(crate) fn contains(&self, config: &Arc<Config>) -> bool {
+        self.lineage.iter().any(|c| Arc::ptr_eq(c, config))
     }
 }
 
@@ -203,7 +264,7 @@ impl Tree {
 /// ```
 ///
 /// Cloning is cheap; each start runs a fresh tree from the same
-/// configuration.
+/// configuration, with its own children, metrics and events.
 #[derive(Debug, Clone)]
 pub struct Supervisor {
     pub(crate) config: Arc<Config>,
@@ -250,13 +311,16 @@ impl Supervisor {
         &self.config.name
     }
 
-    /// Subscribes to the events of this supervisor's tree, before it starts,
-    /// so that not even the first `Started` is missed.
+    /// Subscribes to the events of the tree that the next
+    /// [`start`](Self::start) (or `spawn`, or `run_until_signal`) of this
+    /// supervisor or of a clone runs, before it starts, so that not even
+    /// the first `Started` is missed. The receiver ends once that tree has
+    /// stopped.
     ///
-    /// The channel belongs to this configuration: it carries the events of
-    /// every run started from it (or from a clone) as a root. Subscribe on
-    /// the root: a supervisor nested in another sends its events to its
-    /// root's subscribers. See the [`event`](crate::event) module for the lag
+    /// Each start runs a fresh tree with its own events and metrics:
+    /// subscribe again before the next one. Subscribe on the root: a
+    /// supervisor nested in another sends its events to its root's
+    /// subscribers. See the [`event`](crate::event) module for the lag
     /// behaviour.
     ///
     /// ```
@@ -280,7 +344,11 @@ impl Supervisor {
     /// ```
     #[must_use]
     pub fn subscribe(&self) -> broadcast::Receiver<crate::Event> {
-        self.config.tree.subscribe()
+        self.config
+            .next_tree
+            .lock()
+            .get_or_insert_with(Tree::new)
+            .subscribe()
     }
 
     /// Starts the supervisor as a root and returns its handle at once, while
@@ -294,12 +362,24 @@ impl Supervisor {
     ///
     /// [`SupervisorError::NoRuntime`] outside a tokio runtime.
     pub fn spawn(self) -> Result<SupervisorHandle, SupervisorError> {
-        let rt = tokio::runtime::Handle::try_current().map_err(|_| SupervisorError::NoRuntime {
+        let no_runtime = || SupervisorError::NoRuntime {
             supervisor: self.config.name.to_string(),
-        })?;
+        };
+        let rt = tokio::runtime::Handle::try_current().map_err(|_| no_runtime())?;
+        // Timers would panic in the loop on a runtime without time.
+        let timed = std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO)));
+        if timed.is_err() {
+            return Err(no_runtime());
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(State::Starting);
-        let tree = self.config.tree.clone();
+        // A fresh tree, unless a subscriber is waiting for this start.
+        let tree = self
+            .config
+            .next_tree
+            .lock()
+            .take()
+            .unwrap_or_else(Tree::new);
         let stop = CancellationToken::new();
         let handle = SupervisorHandle::new(
             self.config.name.clone(),
@@ -314,7 +394,10 @@ impl Supervisor {
             Wiring {
                 path: self.config.name.clone(),
                 stop,
-                tree,
+                scope: Arc::new(Scope {
+                    tree,
+                    lineage: vec![self.config.clone()],
+                }),
                 tx,
                 rx,
                 state: state_tx,
@@ -426,10 +509,11 @@ struct Nested(Arc<Config>);
 
 impl Service for Nested {
     async fn run(&self, ctx: Context) -> Result<(), BoxError> {
-        let tree = match ctx.tree() {
-            Some(t) => t.clone(),
-            None => Tree::new(),
+        let (tree, mut lineage) = match ctx.scope() {
+            Some(s) => (s.tree.clone(), s.lineage.clone()),
+            None => (Tree::new(), Vec::new()),
         };
+        lineage.push(self.0.clone());
         let (tx, rx) = mpsc::unbounded_channel();
         let (state, _) = watch::channel(State::Starting);
         // Tell the parent where to forward commands for paths below us.
@@ -439,7 +523,7 @@ impl Service for Nested {
             Wiring {
                 path: ctx.path_arc().clone(),
                 stop: ctx.token(),
-                tree,
+                scope: Arc::new(Scope { tree, lineage }),
                 tx: tx.clone(),
                 rx,
                 state,
@@ -499,11 +583,13 @@ async fn run_dedicated(
 impl From<Supervisor> for ChildSpec {
     fn from(sup: Supervisor) -> Self {
         let name = sup.config.name.to_string();
+        let config = sup.config.clone();
         let mut spec = ChildSpec::new(name, Nested(sup.config))
             .restart(Restart::Permanent)
             .shutdown(Shutdown::Infinity)
             .backoff(crate::Backoff::none());
         spec.kind = ChildKind::Supervisor;
+        spec.nested = Some(config);
         spec.ready = Some(ReadyGate { timeout: None });
         spec
     }

@@ -36,7 +36,10 @@ impl<T> Reply<T> {
     }
 
     /// Sends the answer; `Err` with it if nobody waits for it any more.
-    pub(crate) fn send(mut self, answer: Result<T, ControlError>) -> Result<(), Result<T, ControlError>> {
+    pub(crate) fn send(
+        mut self,
+        answer: Result<T, ControlError>,
+    ) -> Result<(), Result<T, ControlError>> {
         match self.tx.take() {
             Some(tx) => tx.send(answer),
             None => Err(answer),

@@ -127,8 +127,24 @@ impl Runner {
                 }));
                 return;
             }
-            self.next_dynamic_id += 1;
-            spec.name = format!("{}-{}", spec.name, self.next_dynamic_id).into();
+            // The next number whose name no child has taken (a task may
+            // have been given one by hand): at most one try per child.
+            let base = spec.name.clone();
+            loop {
+                self.next_dynamic_id = self.next_dynamic_id.wrapping_add(1);
+                spec.name = format!("{base}-{}", self.next_dynamic_id).into();
+                if self.table.slot_of(&spec.name).is_none() {
+                    break;
+                }
+            }
+        }
+        if spec.nested.as_ref().is_some_and(|c| self.scope.contains(c)) {
+            let _ = reply.send(Err(ControlError::InvalidSpec(
+                crate::ConfigError::NestedInItself {
+                    path: self.child_path(&spec.name),
+                },
+            )));
+            return;
         }
         if let Err(e) = validate_spec(&self.path, &spec, self.config.auto_shutdown) {
             let _ = reply.send(Err(match e {
@@ -331,7 +347,9 @@ impl Command {
                 path,
                 reply: reply.forwarded_to(to()),
             },
-            other @ (Command::WhichChildren(_) | Command::CountChildren(_) | Command::Kill) => other,
+            other @ (Command::WhichChildren(_) | Command::CountChildren(_) | Command::Kill) => {
+                other
+            }
         }
     }
 

@@ -77,7 +77,7 @@ use tokio_util::sync::CancellationToken;
 use super::child::{Child, Run};
 use super::ending::{shared, Ending};
 use super::table::Table;
-use super::{ChildCounts, Config, Tree};
+use super::{ChildCounts, Config, Scope, Tree};
 use crate::event::{Event, EventKind};
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::restart_limit::RestartWindow;
@@ -233,7 +233,7 @@ enum Mode {
 pub(crate) struct Wiring {
     pub(crate) path: Arc<str>,
     pub(crate) stop: CancellationToken,
-    pub(crate) tree: Arc<Tree>,
+    pub(crate) scope: Arc<Scope>,
     pub(crate) tx: mpsc::UnboundedSender<Msg>,
     pub(crate) rx: mpsc::UnboundedReceiver<Msg>,
     pub(crate) state: watch::Sender<State>,
@@ -259,6 +259,8 @@ pub(crate) struct Runner {
     rx: mpsc::UnboundedReceiver<Msg>,
     stop: stop::StopSignal,
     tree: Arc<Tree>,
+    /// The tree and the supervisors this one runs inside, for its children.
+    scope: Arc<Scope>,
     /// This loop's share of the tree's metrics totals (it alone writes it).
     totals: Arc<crate::metrics::LoopTotals>,
     state: watch::Sender<State>,
@@ -310,8 +312,8 @@ impl Runner {
             child.pending_start = true;
             plan.push_back(Step::Start(table.push(child)));
         }
-        w.tree.metrics.register_all(counters);
-        let totals = w.tree.metrics.add_loop();
+        w.scope.tree.metrics.register_all(counters);
+        let totals = w.scope.tree.metrics.add_loop();
         Runner {
             totals,
             intensity: RestartWindow::new(config.intensity.max, config.intensity.window),
@@ -326,7 +328,8 @@ impl Runner {
             tx: w.tx,
             rx: w.rx,
             stop: stop::StopSignal::new(w.stop),
-            tree: w.tree,
+            tree: w.scope.tree.clone(),
+            scope: w.scope,
             state: w.state,
             parent: w.parent,
             mode: Mode::Starting,
@@ -384,6 +387,7 @@ impl Runner {
                 outcome: outcome.clone(),
                 children: Arc::new(r.snapshots()),
             });
+
             outcome
         }
     }
@@ -436,7 +440,9 @@ impl Runner {
                         crate::systemd::ready();
                         if let Some(every) = crate::systemd::watchdog_interval() {
                             crate::systemd::watchdog();
-                            self.timers.insert(Timer::Watchdog, every);
+                            if let Some(at) = timers::deadline(self.clock.now(), every) {
+                                self.timers.insert_at(Timer::Watchdog, at);
+                            }
                         }
                     }
                 }
@@ -637,7 +643,7 @@ impl Runner {
         child.record_exit(ending);
         child.last_supervisor_error = sup_err.map(Box::new);
         if let Some(events) = events {
-            send_event(events, child.path(), || EventKind::Exited {
+            send_event(&events, child.path(), || EventKind::Exited {
                 reason: child.exit_reason(),
             });
         }
@@ -675,7 +681,9 @@ impl Runner {
                 if self.mode == Mode::Running {
                     crate::systemd::watchdog();
                     if let Some(every) = crate::systemd::watchdog_interval() {
-                        self.timers.insert(Timer::Watchdog, every);
+                        if let Some(at) = timers::deadline(self.clock.now(), every) {
+                            self.timers.insert_at(Timer::Watchdog, at);
+                        }
                     }
                 }
                 return;
@@ -838,8 +846,8 @@ impl Runner {
             .as_ref()
             .and_then(|(_, p, _)| p.resume_for(span.is_some()));
         let fresh = |path: Arc<str>| {
-            let (tx, tree) = (self.tx.clone(), self.tree.clone());
-            Context::new(path, attempt, tx, tree, slot, run_id, now)
+            let (tx, scope) = (self.tx.clone(), self.scope.clone());
+            Context::new(path, attempt, tx, scope, slot, run_id, now)
         };
         let ctx = match self
             .spare_ctx
@@ -1093,7 +1101,7 @@ impl Runner {
 /// borrowed while it is called.
 fn emit(tree: &Tree, path: &Arc<str>, kind: impl FnOnce() -> EventKind) {
     if let Some(events) = tree.listened() {
-        send_event(events, path, kind);
+        send_event(&events, path, kind);
     }
 }
 
@@ -1130,6 +1138,11 @@ impl Drop for Runner {
         // Its share of the totals joins the retired ones (its live children
         // are none by now, or were just aborted and are not counted).
         self.tree.metrics.retire_loop(&self.totals);
+        if self.parent.is_none() {
+            // The root has stopped: every subscriber's stream ends, after
+            // the last event (`ShutdownDone`, or the lost outcome's).
+            self.tree.close();
+        }
         if !matches!(*self.state.borrow(), State::Stopped { .. }) {
             // Published nothing at the end either if nobody listened; then
             // nobody can listen now (receivers are only cloned), and

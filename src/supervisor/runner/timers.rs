@@ -40,11 +40,19 @@ use tokio::time::{Instant, Sleep};
 /// The room for timers an empty queue keeps (see `release`).
 const KEPT: usize = 64;
 
+/// Past this, a deadline is never reached in a process's life: none is
+/// set (tokio's timer adds to a deadline too, so one near the largest
+/// `Instant` would overflow there).
+const NEVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// The instant `after` from `now`, or `None` when it is too far away to
-/// be represented: a deadline that far off means never (a user's
-/// `Duration::MAX` is "no deadline", not an overflow).
+/// matter: a deadline that far off means never (a user's `Duration::MAX`
+/// is "no deadline", not an overflow).
 #[inline]
 pub(crate) fn deadline(now: Instant, after: std::time::Duration) -> Option<Instant> {
+    if after > NEVER {
+        return None;
+    }
     now.checked_add(after)
 }
 
@@ -100,10 +108,9 @@ impl<T: Copy> Timers<T> {
     }
 
     /// A timer for `value`, `after` from now.
-    #[cfg(any(test, feature = "systemd"))]
-    pub(crate) fn insert(&mut self, value: T, after: std::time::Duration) -> Option<Key> {
-        let at = deadline(Instant::now(), after)?;
-        Some(self.insert_at(value, at))
+    #[cfg(test)]
+    pub(crate) fn insert(&mut self, value: T, after: std::time::Duration) -> Key {
+        self.insert_at(value, Instant::now() + after)
     }
 
     /// Removes a timer before it fires; `None` if it has fired or been
