@@ -60,6 +60,7 @@ impl RestartWindow {
         self.prune(now);
         self.stamps.push_back(now);
         // Keep at most max + 1 records: enough to know the limit is exceeded.
+        // No overflow: `max < u32::MAX` here.
         while self.stamps.len() > self.max as usize + 1 {
             self.stamps.pop_front();
         }

@@ -593,6 +593,7 @@ impl Runner {
     }
 
     fn on_end(&mut self, exit: Exit) {
+        // Invariant: every run counted in `live` sends exactly one exit.
         self.live -= 1;
         let Exit {
             slot,
@@ -651,6 +652,7 @@ impl Runner {
             self.current = None;
         }
         if run.drained {
+            // Invariant: a run is `drained` only while counted in `draining`.
             self.draining -= 1;
             if self.draining == 0 && self.current == Some(Step::Drain) {
                 self.current = None;

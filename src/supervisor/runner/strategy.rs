@@ -198,6 +198,7 @@ impl Runner {
             Strategy::RestForOne => order.iter().position(|&s| s == trigger).unwrap_or(0),
             _ => 0,
         };
+        // In bounds: `from` is a position in `order`, or 0.
         let members = &order[from..];
         if let Some(child) = self.table.get_mut(trigger) {
             child.pending_start = true;
@@ -207,7 +208,7 @@ impl Runner {
             tracing::warn!(
                 path = %child.path(),
                 strategy = ?self.config.strategy,
-                siblings = members.len() - 1,
+                siblings = members.len().saturating_sub(1),
                 ?delay,
                 "restarting the group"
             );
