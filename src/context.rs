@@ -15,9 +15,6 @@
 //!   `token` cancels it itself if the stop came first, so either order ends
 //!   cancelled. Most runs never allocate one.
 //! * [`Context::ready`] sends at most one message per run.
-//! * A stop hand-off (`hand_off_to`) fires only from a run the ordered stop
-//!   reached (`arm_hand_off`), and only after the run's end was sent: the
-//!   supervisor always sees this run's end before the next one's.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -26,7 +23,6 @@ use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::resume::Resume;
 use crate::supervisor::runner::Msg;
 use crate::supervisor::Scope;
 
@@ -68,14 +64,6 @@ struct Inner {
     heartbeat: AtomicU64,
     born: Instant,
     notify: Option<Notifier>,
-    /// The run an ordered stop stops after this one (see `hand_off_to`).
-    hand_off: parking_lot::Mutex<Option<Context>>,
-    /// This run was stopped by an ordered stop: its end stops `hand_off`.
-    armed: AtomicBool,
-    /// Where this run's task waits for the child's next run once this one
-    /// has ended (see `resume`): the task's own, kept here so that the
-    /// task itself need not hold it (an idle child's task stays small).
-    resume: OnceLock<Arc<Resume>>,
 }
 
 struct Notifier {
@@ -98,46 +86,6 @@ impl Inner {
             heartbeat: AtomicU64::new(0),
             born,
             notify,
-            hand_off: parking_lot::Mutex::new(None),
-            armed: AtomicBool::new(false),
-            resume: OnceLock::new(),
-        }
-    }
-
-    /// Makes this the fresh state of a new run (as [`Inner::new`]), in
-    /// place: the path and channel it had are kept (a restart of the same
-    /// child touches no reference count for them), and its task's `Resume`
-    /// if `same_task`. Every field is named, so a field added later has to
-    /// be decided on here.
-    fn reset(&mut self, path: &Arc<str>, attempt: u32, born: Instant, same_task: bool) {
-        let Inner {
-            path: old_path,
-            attempt: old_attempt,
-            token,
-            stop,
-            stopped,
-            ready,
-            heartbeat,
-            born: old_born,
-            notify: _,
-            hand_off,
-            armed,
-            resume,
-        } = self;
-        if !Arc::ptr_eq(old_path, path) {
-            *old_path = path.clone();
-        }
-        *old_attempt = attempt;
-        *old_born = born;
-        *token = OnceLock::new();
-        *stop.get_mut() = false;
-        *stopped = Notify::new();
-        *ready.get_mut() = false;
-        *heartbeat.get_mut() = 0;
-        *hand_off.get_mut() = None;
-        *armed.get_mut() = false;
-        if !same_task {
-            *resume = OnceLock::new();
         }
     }
 }
@@ -163,103 +111,19 @@ impl Context {
         }
     }
 
-    /// The context of a new run of a child of the same supervisor, made in
-    /// this one's allocation when nothing holds it any more (the ended
-    /// run's task has dropped its clones, and the service kept none): a
-    /// restart then allocates no context, and keeps the channel and tree it
-    /// had. `None` when it is still shared (or detached).
-    ///
-    /// `task`: the `Resume` of the task the new run is handed to, if it is
-    /// handed to a waiting one. When that is the task of the run that had
-    /// this context (an immediate restart), its `Resume` stays, and the
-    /// task's `keep_resume` finds it in place instead of setting it again.
-    #[inline]
-    pub(crate) fn renew(
-        mut self,
-        path: &Arc<str>,
-        attempt: u32,
-        slot: usize,
-        run: u64,
-        born: Instant,
-        task: Option<&Arc<Resume>>,
-    ) -> Option<Self> {
-        let inner = Arc::get_mut(&mut self.inner)?;
-        let notifier = inner.notify.as_mut()?;
-        notifier.slot = slot;
-        notifier.run = run;
-        let same_task = inner
-            .resume
-            .get()
-            .zip(task)
-            .is_some_and(|(had, next)| Arc::ptr_eq(had, next));
-        inner.reset(path, attempt, born, same_task);
-        Some(self)
-    }
-
     /// Tells the supervisor that this run ended, and how: the last thing a
     /// run's task does (see `service::Report`).
-    /// `resume`: the run's task, waiting for the child's next run, if any
-    /// (dropped unsent, it lets the task go).
     #[inline]
-    pub(crate) fn report_end(
-        self,
-        outcome: crate::service::Outcome,
-        resume: crate::resume::Parked,
-    ) {
+    pub(crate) fn report_end(self, outcome: crate::run::Outcome) {
         if let Some(n) = &self.inner.notify {
             // The supervisor gone (a runtime shutting down): nobody to tell.
-            let _ = n.tx.send(Msg::Exit(crate::service::Exit {
+            let _ = n.tx.send(Msg::Exit(crate::run::Exit {
                 slot: n.slot,
                 // A child has one run at a time: the low bits tell runs apart.
                 run: n.run as u32,
                 outcome,
-                resume,
             }));
         }
-        // After the end is sent, so that the supervisor sees this end first.
-        if self.inner.armed.load(Ordering::Acquire) {
-            let next = self.inner.hand_off.lock().take();
-            if let Some(next) = next {
-                next.arm_hand_off();
-                next.request_stop();
-            }
-        }
-    }
-
-    /// Names the run that an ordered stop stops right after this one: when
-    /// this run ends, having been stopped by that ordered stop
-    /// ([`arm_hand_off`](Self::arm_hand_off)), its own task asks `next` to
-    /// stop, without waiting for the supervisor's loop to be scheduled. The
-    /// loop still takes each step itself (the kill deadline, the phase) and
-    /// is the only authority: the hand-off only makes the request earlier.
-    pub(crate) fn hand_off_to(&self, next: Context) {
-        *self.inner.hand_off.lock() = Some(next);
-    }
-
-    /// This run is being stopped by an ordered stop: its end hands off.
-    pub(crate) fn arm_hand_off(&self) {
-        self.inner.armed.store(true, Ordering::Release);
-    }
-
-    /// Whether an ordered stop reached this run (see `hand_off_to`).
-    #[inline]
-    pub(crate) fn handed_off(&self) -> bool {
-        self.inner.armed.load(Ordering::Acquire)
-    }
-
-    /// The `Resume` of this run's task: the one it was handed with the run
-    /// (`keep_resume`), or else a new one, for a task whose runs have no
-    /// span.
-    #[inline]
-    pub(crate) fn resume(&self) -> Arc<Resume> {
-        self.inner.resume.get_or_init(|| Resume::new(false)).clone()
-    }
-
-    /// Keeps the `Resume` of the task this run runs in (see `resume`); a
-    /// context renewed for the same task has it already (see `renew`).
-    #[inline]
-    pub(crate) fn keep_resume(&self, resume: Arc<Resume>) {
-        let _ = self.inner.resume.set(resume);
     }
 
     /// A context that belongs to no supervisor, for running a service
@@ -448,157 +312,6 @@ impl std::fmt::Debug for Context {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn renew_reuses_an_unshared_context_and_starts_it_afresh() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let old = Context::new(
-            "app/x".into(),
-            1,
-            tx,
-            Scope::detached(),
-            7,
-            1,
-            Instant::now(),
-        );
-        let _token = old.token();
-        old.request_stop();
-        old.heartbeat();
-        let at = Arc::as_ptr(&old.inner);
-        let new = old
-            .renew(&"app/y".into(), 2, 8, 2, Instant::now(), None)
-            .expect("unshared");
-        assert_eq!(Arc::as_ptr(&new.inner), at, "same allocation");
-        assert_eq!((new.path(), new.attempt()), ("app/y", 2));
-        assert!(!new.is_cancelled(), "a fresh stop flag");
-        assert!(new.last_heartbeat().is_none(), "no heartbeat yet");
-        assert!(!new.token().is_cancelled(), "a fresh token");
-        // It reports to the same supervisor, under its new slot and run.
-        new.clone().report_end(
-            crate::service::Outcome::Aborted,
-            crate::resume::Parked::none(),
-        );
-        match rx.try_recv() {
-            Ok(Msg::Exit(e)) => assert_eq!((e.slot, e.run), (8, 2)),
-            other => panic!("{other:?}"),
-        }
-
-        // Still held elsewhere (a service kept a clone): not renewed, and
-        // the old context is left as it was.
-        let kept = new.clone();
-        assert!(new
-            .renew(&"app/z".into(), 3, 9, 3, Instant::now(), None)
-            .is_none());
-        assert_eq!(kept.path(), "app/y");
-    }
-
-    /// A restart of the same child keeps the path it had (the same
-    /// allocation); another child's path replaces it.
-    #[tokio::test]
-    async fn renew_keeps_the_same_childs_path() {
-        let (tx, _rx) = mpsc::unbounded_channel();
-        let path: Arc<str> = "app/x".into();
-        let ctx = Context::new(path.clone(), 1, tx, Scope::detached(), 7, 1, Instant::now());
-        let ctx = ctx
-            .renew(&path, 2, 7, 2, Instant::now(), None)
-            .expect("unshared");
-        assert!(Arc::ptr_eq(ctx.path_arc(), &path), "the same allocation");
-        let other: Arc<str> = "app/x".into();
-        let ctx = ctx
-            .renew(&other, 3, 7, 3, Instant::now(), None)
-            .expect("unshared");
-        assert!(Arc::ptr_eq(ctx.path_arc(), &other), "the path it was given");
-        assert_eq!((ctx.path(), ctx.attempt()), ("app/x", 3));
-    }
-
-    #[tokio::test]
-    async fn a_hand_off_fires_only_from_an_armed_run_and_after_its_end_is_sent() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let ctx = |slot| {
-            Context::new(
-                "app/x".into(),
-                1,
-                tx.clone(),
-                Scope::detached(),
-                slot,
-                1,
-                Instant::now(),
-            )
-        };
-        let (a, b, c) = (ctx(0), ctx(1), ctx(2));
-        a.hand_off_to(b.clone());
-        b.hand_off_to(c.clone());
-
-        // Not armed (it ended on its own, or a command stopped it): its end
-        // hands nothing off.
-        a.clone().report_end(
-            crate::service::Outcome::Aborted,
-            crate::resume::Parked::none(),
-        );
-        assert!(!b.is_cancelled() && !b.handed_off());
-
-        // Armed by the ordered stop: its end, once sent, stops the next one
-        // and arms it in turn.
-        let a2 = ctx(0);
-        a2.hand_off_to(b.clone());
-        a2.arm_hand_off();
-        a2.report_end(
-            crate::service::Outcome::Aborted,
-            crate::resume::Parked::none(),
-        );
-        assert!(b.is_cancelled() && b.handed_off());
-        assert!(!c.is_cancelled(), "one step at a time");
-        b.report_end(
-            crate::service::Outcome::Aborted,
-            crate::resume::Parked::none(),
-        );
-        assert!(c.is_cancelled() && c.handed_off());
-
-        // The supervisor saw every end in the order they happened.
-        let slots: Vec<usize> = std::iter::from_fn(|| match rx.try_recv() {
-            Ok(Msg::Exit(e)) => Some(e.slot),
-            _ => None,
-        })
-        .collect();
-        assert_eq!(slots, [0, 0, 1]);
-    }
-
-    #[tokio::test]
-    async fn renew_keeps_the_resume_only_for_the_same_task() {
-        let (tx, _rx) = mpsc::unbounded_channel();
-        let renew = |ctx: Context, task: Option<&Arc<Resume>>| {
-            ctx.renew(&"app/x".into(), 2, 7, 2, Instant::now(), task)
-                .expect("unshared")
-        };
-        let ctx = Context::new(
-            "app/x".into(),
-            1,
-            tx,
-            Scope::detached(),
-            7,
-            1,
-            Instant::now(),
-        );
-        let task = ctx.resume();
-
-        // Handed back to the task whose run had it: the same `Resume`.
-        let ctx = renew(ctx, Some(&task));
-        assert!(Arc::ptr_eq(&ctx.resume(), &task), "kept for its task");
-
-        // Handed to another task: not the old one's.
-        let other = Resume::new(false);
-        let ctx = renew(ctx, Some(&other));
-        assert!(!Arc::ptr_eq(&ctx.resume(), &task));
-        assert!(
-            !Arc::ptr_eq(&ctx.resume(), &other),
-            "set by its task, not here"
-        );
-
-        // A fresh spawn: none of the old one's either.
-        let had = ctx.resume();
-        let ctx = renew(ctx, None);
-        assert!(!Arc::ptr_eq(&ctx.resume(), &had));
-    }
 
     #[tokio::test]
     async fn stop_request_reaches_flag_token_and_child_tokens() {

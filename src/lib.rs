@@ -199,7 +199,7 @@ pub mod metrics;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 mod restart_limit;
-mod resume;
+mod run;
 pub mod runtime;
 mod service;
 mod signal;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::contain::Contained;
 use crate::lifecycle::ExitReason;
 use crate::restart_limit::RestartLimit;
-use crate::service::ErasedService;
+use crate::run::ErasedService;
 use crate::{Backoff, Service};
 
 /// When a child is restarted after its run ends (OTP's `restart`).
@@ -68,10 +68,6 @@ pub enum Shutdown {
     /// The deadline is kept to tokio's timer resolution, a millisecond:
     /// children stopped within the same millisecond share one timer entry,
     /// so a child may be aborted up to 1 ms after its timeout, never before.
-    /// In an ordered stop, the child that ends hands the request to the next
-    /// one itself, and the next one's timeout counts from when the
-    /// supervisor's loop takes that step, a few microseconds later: again
-    /// later, never earlier.
     Graceful(Duration),
     /// Abort the task at once; `run` gets no chance to clean up.
     Brutal,

@@ -76,10 +76,6 @@ pub enum ShutdownOrder {
     /// One at a time, in reverse start order, each only once the one started
     /// after it has ended (OTP's supervisors; the default of a static
     /// supervisor). Later children may depend on earlier ones.
-    ///
-    /// Each child that ends asks the next one to stop from its own task,
-    /// so a step costs one task switch, not two (the supervisor's loop
-    /// woken, then the next child); the loop still takes every step.
     Reverse,
     /// All at once, each per its `Shutdown` (Elixir's `DynamicSupervisor`;
     /// the default of a dynamic supervisor, whose children are independent).
@@ -374,12 +370,7 @@ impl Supervisor {
         let (tx, rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(State::Starting);
         // A fresh tree, unless a subscriber is waiting for this start.
-        let tree = self
-            .config
-            .next_tree
-            .lock()
-            .take()
-            .unwrap_or_else(Tree::new);
+        let tree = self.config.next_tree.lock().take().unwrap_or_default();
         let stop = CancellationToken::new();
         let handle = SupervisorHandle::new(
             self.config.name.clone(),

@@ -29,16 +29,8 @@
 //! `current` until the event that completes it arrives; other events and
 //! commands are served meanwhile, so the supervisor never stops answering.
 //!
-//! An ordered stop (the supervisor's own, or a group restart's under
-//! `ShutdownOrder::Reverse`) is also *handed off*: its children's contexts
-//! are linked in stop order, and a child that ends, having been stopped by
-//! it, asks the next one to stop from its own task, right after its end is
-//! sent (`Context::hand_off_to`). Without it, every step waits for the loop
-//! to be scheduled between two children: two task switches a child where
-//! bare tokio's cancel-all makes none. The loop still takes each step when
-//! the end before it arrives (the phase, the kill deadline), and always
-//! before the next child's end, which is sent after it; a child to abort
-//! (`Shutdown::Brutal`) breaks the chain, and the loop resumes it.
+//! Only the loop stops a child: in an ordered stop, it asks the next child
+//! to stop when the end of the one before arrives.
 //!
 //! The submodules hold the two kinds of decisions: `strategy` (what an exit
 //! leads to) and `control` (the commands).
@@ -47,9 +39,8 @@
 //!
 //! * Every run sends exactly one `Msg::Exit`, after its future is dropped;
 //!   `live` counts the runs whose exit has not arrived, and each of them is
-//!   the `run` of its child. A run's task may go on to the child's next
-//!   run, if the loop hands it one while it handles that end (`resume`):
-//!   otherwise it ends, so no task outlives the turn that ended its run.
+//!   the `run` of its child. Each run is a task of its own, which ends
+//!   with it.
 //! * A child with `pending_start` is started by a `Start` step of the
 //!   current plan; whoever abandons a plan keeps its pending children pending
 //!   (a new group restart starts them) or clears them (a stop).
@@ -71,7 +62,6 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::child::{Child, Run};
@@ -81,8 +71,7 @@ use super::{ChildCounts, Config, Scope, Tree};
 use crate::event::{Event, EventKind};
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::restart_limit::RestartWindow;
-use crate::resume::Parked;
-use crate::service::{Exit, Outcome};
+use crate::run::{Exit, Outcome};
 use crate::{ChildSpec, Context, Restart, Shutdown, SupervisorError};
 use timers::Timers;
 
@@ -207,9 +196,6 @@ struct Ended {
     manual: bool,
     /// It had become ready.
     ready: bool,
-    /// An ordered stop reached it (`Context::hand_off_to`): it was asked to
-    /// stop, even if the loop had not taken its step yet.
-    handed_off: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,13 +259,6 @@ pub(crate) struct Runner {
     draining: usize,
     /// Kill deadlines shared by children stopped at once.
     kills: kills::KillGroups,
-    /// The context of the last run that ended, for the next spawn to reuse
-    /// (`Context::renew`).
-    spare_ctx: Option<Context>,
-    /// The task of the run whose end is being handled, waiting to be
-    /// handed its child's next run (see `resume`), with the child's slot;
-    /// `None` outside `on_end`.
-    parked: Option<(usize, Parked, JoinHandle<()>)>,
     outcome: Option<Result<(), SupervisorError>>,
     /// Whether every child had started (the start plan completed).
     started: bool,
@@ -337,8 +316,6 @@ impl Runner {
             current: None,
             draining: 0,
             kills: kills::KillGroups::default(),
-            spare_ctx: None,
-            parked: None,
             outcome: None,
             started: false,
             next_run: 0,
@@ -481,40 +458,13 @@ impl Runner {
     }
 
     /// A plan's stop step (an ordered stop): stops the child if it still
-    /// runs, and arms its hand-off to the next one (`hand_off_in_order`).
-    /// A child that has ended since the plan was made has nothing left to
-    /// stop (and, in a group restart, keeps its pending start).
+    /// runs. A child that has ended since the plan was made has nothing
+    /// left to stop (and, in a group restart, keeps its pending start).
     fn plan_stop(&mut self, slot: usize) -> bool {
-        let Some(run) = self.table.get(slot).and_then(|c| c.run.as_ref()) else {
+        if self.table.get(slot).and_then(|c| c.run.as_ref()).is_none() {
             return false;
-        };
-        run.ctx.arm_hand_off();
-        self.stop_child(slot)
-    }
-
-    /// Links the runs of an ordered stop, `slots` in stop order, so that
-    /// each run stopped by it asks the next to stop as it ends, from its
-    /// own task (`Context::hand_off_to`): one task switch a child instead of
-    /// two (the supervisor's loop woken by each end, then the next child by
-    /// the loop). The loop takes every step still, when the end before it
-    /// arrives; a child that must be aborted (`Shutdown::Brutal`) is left to
-    /// the loop, and the chain resumes after it.
-    fn hand_off_in_order(&self, slots: impl IntoIterator<Item = usize>) {
-        let mut prev: Option<&Context> = None;
-        for slot in slots {
-            let Some(child) = self.table.get(slot) else {
-                continue;
-            };
-            let Some(run) = child.run.as_ref() else {
-                continue;
-            };
-            if let Some(p) = prev {
-                if child.spec.shutdown != Shutdown::Brutal {
-                    p.hand_off_to(run.ctx.clone());
-                }
-            }
-            prev = Some(&run.ctx);
         }
+        self.stop_child(slot)
     }
 
     /// A plan's delay step (a group restart's backoff).
@@ -595,12 +545,7 @@ impl Runner {
     fn on_end(&mut self, exit: Exit) {
         // Invariant: every run counted in `live` sends exactly one exit.
         self.live -= 1;
-        let Exit {
-            slot,
-            run,
-            outcome,
-            resume,
-        } = exit;
+        let Exit { slot, run, outcome } = exit;
         let now = self.clock.now();
         let Some(child) = self.table.get_mut(slot) else {
             return;
@@ -661,17 +606,8 @@ impl Runner {
         let ended = Ended {
             manual: run.manual,
             ready: run.ready,
-            handed_off: run.ctx.handed_off(),
         };
-        // The next spawn may reuse its context's allocation, and the
-        // child's restart its task, if it is started again in this turn.
-        if resume.is_waiting() {
-            self.parked = Some((slot, resume, run.task));
-        }
-        self.spare_ctx = Some(run.ctx);
         self.after_exit(slot, ended, ran_for, now);
-        // Not started again at once: its task ends.
-        self.parked = None;
     }
 
     fn on_timer(&mut self, timer: Timer, key: timers::Key) {
@@ -841,42 +777,16 @@ impl Runner {
         let run_id = self.next_run;
         let now = self.clock.now();
         let span = run_span(child.path(), attempt);
-        // The task of this child's run that just ended, if it waits (see
-        // `resume`), and its `Resume` if it takes this run.
-        let parked = self.parked.take_if(|p| p.0 == slot);
-        let waiting = parked
-            .as_ref()
-            .and_then(|(_, p, _)| p.resume_for(span.is_some()));
-        let fresh = |path: Arc<str>| {
-            let (tx, scope) = (self.tx.clone(), self.scope.clone());
-            Context::new(path, attempt, tx, scope, slot, run_id, now)
-        };
-        let ctx = match self
-            .spare_ctx
-            .take()
-            .and_then(|spare| spare.renew(path, attempt, slot, run_id, now, waiting))
-        {
-            Some(ctx) => ctx,
-            None => fresh(path.clone()),
-        };
-        let (ctx, task) = match parked {
-            Some((_, parked, task)) => match parked.hand((ctx.clone(), span)) {
-                Ok(()) => (ctx, task),
-                Err((_, span)) => {
-                    // Its task is gone (or takes runs of the other kind): a
-                    // task of its own, with a context of its own, whose
-                    // `Resume` is none yet.
-                    drop(ctx);
-                    let ctx = fresh(path.clone());
-                    let task = Arc::clone(&child.spec.service).spawn(ctx.clone(), span);
-                    (ctx, task)
-                }
-            },
-            None => {
-                let task = Arc::clone(&child.spec.service).spawn(ctx.clone(), span);
-                (ctx, task)
-            }
-        };
+        let ctx = Context::new(
+            path.clone(),
+            attempt,
+            self.tx.clone(),
+            self.scope.clone(),
+            slot,
+            run_id,
+            now,
+        );
+        let task = Arc::clone(&child.spec.service).spawn(ctx.clone(), span);
         self.live += 1;
         let gate = child.spec.ready;
         child.run = Some(Run {
@@ -1013,7 +923,6 @@ impl Runner {
                 self.stop_child(slot);
             }
         }
-        self.hand_off_in_order(order.iter().copied());
         self.plan = order.into_iter().map(Step::Stop).collect();
     }
 

@@ -27,7 +27,7 @@ impl Runner {
         // 1. Asked to stop (a command, a group restart, the supervisor's
         //    stop), or ended on its own during the supervisor's stop: it keeps
         //    its own reason and is not restarted; nothing is counted.
-        if child.phase == Phase::Stopping || self.mode == Mode::Stopping || run.handed_off {
+        if child.phase == Phase::Stopping || self.mode == Mode::Stopping {
             let regrouped = child.pending_start && self.mode != Mode::Stopping;
             if regrouped {
                 child.set_phase(Phase::BackingOff, self.clock.now());
@@ -247,7 +247,6 @@ impl Runner {
                 self.kills.cancel(&mut self.timers, key, false);
             }
         }
-        self.hand_off_in_order(in_order);
         if concurrent {
             self.plan.push_back(Step::Drain);
         }
