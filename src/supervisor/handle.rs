@@ -578,8 +578,13 @@ impl SupervisorHandle {
     fn child_at(&self, path: &str) -> Result<String, ControlError> {
         let rel = self.relative(path);
         if rel.is_empty() || rel.split('/').any(str::is_empty) {
+            let name = &self.inner.name;
             return Err(ControlError::NotFound {
-                path: path.to_owned(),
+                path: if rel.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{name}/{rel}")
+                },
             });
         }
         Ok(rel.to_owned())
