@@ -74,7 +74,8 @@ impl Health {
     }
 
     /// How long a child may back off before the tree is not ready (10 s by
-    /// default; zero: as soon as any child backs off).
+    /// default; zero: as soon as any child backs off; `Duration::MAX`:
+    /// never for backing off).
     pub fn backoff_threshold(mut self, threshold: Duration) -> Self {
         self.backoff_threshold = threshold;
         self

@@ -196,7 +196,8 @@ impl ChildSpec {
     /// Caps the restarts over the child's whole life at `max` (a restart
     /// limit with an unbounded window): the `Restart { max }` of task
     /// registries. One more, and the child is given up
-    /// ([`ExitReason::CircuitOpen`]).
+    /// ([`ExitReason::CircuitOpen`]). `max` 0 gives it up at its first
+    /// restart; `u32::MAX` means no limit.
     pub fn max_restarts(self, max: u32) -> Self {
         self.restart_limit(max, Duration::MAX)
     }
