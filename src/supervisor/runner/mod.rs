@@ -49,7 +49,6 @@
 
 mod clock;
 mod control;
-mod kills;
 mod stop;
 mod strategy;
 pub(crate) mod timers;
@@ -181,9 +180,6 @@ enum Timer {
     Heartbeat(usize),
     /// The delay step of the current plan.
     Plan,
-    /// A kill deadline shared by the children stopped within one millisecond
-    /// (`kills`).
-    KillGroup,
     /// The systemd watchdog ping (root only, feature `systemd`).
     #[cfg_attr(not(feature = "systemd"), allow(dead_code))]
     Watchdog,
@@ -257,8 +253,6 @@ pub(crate) struct Runner {
     /// Children stopped at once by a group restart (their `Run::drained`
     /// is set) whose task has not ended yet.
     draining: usize,
-    /// Kill deadlines shared by children stopped at once.
-    kills: kills::KillGroups,
     outcome: Option<Result<(), SupervisorError>>,
     /// Whether every child had started (the start plan completed).
     started: bool,
@@ -315,7 +309,6 @@ impl Runner {
             plan,
             current: None,
             draining: 0,
-            kills: kills::KillGroups::default(),
             outcome: None,
             started: false,
             next_run: 0,
@@ -335,10 +328,6 @@ impl Runner {
             self.clock.tick();
             loop {
                 self.advance();
-                // The turn is over: kill groups emptied in it and not joined
-                // again are removed.
-                let stopping = self.mode == Mode::Stopping;
-                self.kills.sweep(&mut self.timers, stopping);
                 if self.finished() {
                     break;
                 }
@@ -525,7 +514,7 @@ impl Runner {
         run.ready = true;
         let manual = std::mem::take(&mut run.manual);
         if let Some(key) = child.timer.take() {
-            self.kills.cancel(&mut self.timers, key, false);
+            self.timers.try_remove(&key);
         }
         if matches!(child.phase, Phase::Starting | Phase::Restarting) {
             child.set_phase(Phase::Running, self.clock.now());
@@ -554,13 +543,7 @@ impl Runner {
             return;
         };
         if let Some(key) = child.timer.take() {
-            // While the supervisor stops, nothing is restarted: the ended
-            // run's deadline is left in the queue, which is dropped with the
-            // loop, instead of being taken out of it child after child. If
-            // it fires first, it finds no child whose timer it still is, and
-            // kills nobody (see `kills`).
-            let stopping = self.mode == Mode::Stopping;
-            self.kills.cancel(&mut self.timers, key, stopping);
+            self.timers.try_remove(&key);
         }
         let ran_for = now.saturating_duration_since(run.started_at);
         child.total_uptime_us = child
@@ -626,18 +609,6 @@ impl Runner {
                 }
                 return;
             }
-            Timer::KillGroup => {
-                if self.kills.fired(key) {
-                    for slot in self.table.slots() {
-                        let member = self.table.get_mut(slot).filter(|c| c.timer == Some(key));
-                        if let Some(child) = member {
-                            child.timer = None;
-                            self.kill(slot);
-                        }
-                    }
-                }
-                return;
-            }
             Timer::Plan => {
                 if self.plan_timer == Some(key) {
                     self.plan_timer = None;
@@ -669,7 +640,7 @@ impl Runner {
                 }
             }
             Timer::Heartbeat(_) => self.check_heartbeat(slot),
-            Timer::Plan | Timer::Watchdog | Timer::KillGroup => {}
+            Timer::Plan | Timer::Watchdog => {}
         }
     }
 
@@ -825,9 +796,7 @@ impl Runner {
     }
 
     /// Asks a child to stop per its `Shutdown`. Returns whether the caller
-    /// must wait for its task to end. Its kill deadline is shared with the
-    /// children stopped at the same instant or within the same millisecond
-    /// (`kills`).
+    /// must wait for its task to end.
     fn stop_child(&mut self, slot: usize) -> bool {
         let Some(child) = self.table.get_mut(slot) else {
             return false;
@@ -836,7 +805,7 @@ impl Runner {
             // Not running: a pending restart or a start that never happened
             // is simply called off.
             if let Some(key) = child.timer.take() {
-                self.kills.cancel(&mut self.timers, key, false);
+                self.timers.try_remove(&key);
             }
             child.pending_start = false;
             if !matches!(child.phase, Phase::Terminated(_)) {
@@ -850,7 +819,7 @@ impl Runner {
         tracing::debug!(path = %child.counters.path(), shutdown = ?child.spec.shutdown, "stopping child");
         // A readiness deadline no longer applies to a child being stopped.
         if let Some(key) = child.timer.take() {
-            self.kills.cancel(&mut self.timers, key, false);
+            self.timers.try_remove(&key);
         }
         match child.spec.shutdown {
             Shutdown::Brutal => run.task.abort(),
@@ -859,7 +828,7 @@ impl Runner {
                 run.ctx.request_stop();
                 // A timeout too long to represent waits like `Infinity`.
                 child.timer = timers::deadline(self.clock.now(), timeout)
-                    .map(|at| self.kills.join(&mut self.timers, at));
+                    .map(|at| self.timers.insert_at(Timer::Kill(slot), at));
             }
         }
         child.set_phase(Phase::Stopping, self.clock.now());
@@ -952,7 +921,7 @@ impl Runner {
     fn forget(&mut self, slot: usize) -> Option<Arc<str>> {
         let mut child = self.table.remove(slot)?;
         if let Some(key) = child.timer.take() {
-            self.kills.cancel(&mut self.timers, key, false);
+            self.timers.try_remove(&key);
         }
         self.plan
             .retain(|s| *s != Step::Start(slot) && *s != Step::Stop(slot));

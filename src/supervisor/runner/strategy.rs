@@ -244,7 +244,7 @@ impl Runner {
                 in_order.push(slot);
             } else if let Some(key) = child.timer.take() {
                 // Waiting for its own restart: the group's restart replaces it.
-                self.kills.cancel(&mut self.timers, key, false);
+                self.timers.try_remove(&key);
             }
         }
         if concurrent {

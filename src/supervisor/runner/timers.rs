@@ -1,33 +1,18 @@
 //! The loop's timers: restart delays, kill deadlines, readiness and
 //! heartbeat deadlines, a plan's delay step, the watchdog.
 //!
-//! A deadline queue, as tokio-util's `DelayQueue`, without its timer wheel.
-//! The wheel is built for many thousands of timers: a `DelayQueue` builds
-//! six levels of 64 slots as it is made (about 9 KB and 3 600 instructions)
-//! and frees them as it is dropped, whether it is used or not. A supervisor
-//! is made and dropped with each nested supervisor's start and stop, and
-//! holds a handful of timers at a time: a kill deadline shared by the
-//! children it stops (`kills`), and one timer a child backing off or
-//! waiting to become ready. So the deadlines are kept sorted in a
-//! `BTreeMap` (no allocation until the first one), with one `Sleep` for
-//! the earliest, made as the first deadline is waited for and reset as the
-//! earliest changes. Timers of one deadline fire in the order they were
-//! set.
+//! A deadline queue, as tokio-util's `DelayQueue`, without its timer wheel:
+//! a supervisor holds a handful of timers at a time (one a child backing
+//! off, stopping or waiting to become ready), and is made and dropped with
+//! each nested supervisor's start and stop, where the wheel's six levels of
+//! 64 slots would be built and freed each time. So the deadlines are kept
+//! sorted in a `BTreeMap` (no allocation until the first one), with one
+//! `Sleep` for the earliest, made as the first deadline is waited for and
+//! reset as the earliest changes. Timers of one deadline fire in the order
+//! they were set.
 //!
 //! As with `DelayQueue`, a [`Key`] names a timer until it fires or is
 //! removed, and may be reused after that.
-//!
-//! Arming the `Sleep` is not free: tokio's timer driver takes a lock, and a
-//! deadline earlier than any the runtime waits for wakes the driver (an
-//! `eventfd` write, and on the multi-thread runtime perhaps a parked
-//! worker). A kill deadline is rarely reached: children asked to stop
-//! usually end within a turn or two of the runtime. So a kill deadline is
-//! inserted with [`Timers::insert_lazy_at`]: the queue first gives the
-//! children that turn (the task wakes itself once and yields), and arms the
-//! `Sleep` only if the deadline is still pending after it. A stop whose
-//! children end at once never touches the timer driver; the deadline itself
-//! is unchanged, so a child that does not end is killed when it would have
-//! been.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -73,9 +58,6 @@ pub(crate) struct Timers<T> {
     seq: u64,
     /// Set to the earliest deadline when the queue is polled.
     sleep: Option<Pin<Box<Sleep>>>,
-    /// A lazy timer was inserted: the next poll that would arm `sleep`
-    /// yields once instead (see the module).
-    grace: bool,
 }
 
 impl<T> Default for Timers<T> {
@@ -85,7 +67,6 @@ impl<T> Default for Timers<T> {
             order: BTreeMap::new(),
             seq: 0,
             sleep: None,
-            grace: false,
         }
     }
 }
@@ -97,14 +78,6 @@ impl<T: Copy> Timers<T> {
         let key = self.entries.insert((deadline, self.seq, value));
         self.order.insert((deadline, self.seq), key);
         Key(key)
-    }
-
-    /// A timer for `value` at `deadline` that is expected to be removed
-    /// soon (a kill deadline): the next poll gives the task one more turn
-    /// before arming the `Sleep` for it (see the module).
-    pub(crate) fn insert_lazy_at(&mut self, value: T, deadline: Instant) -> Key {
-        self.grace = true;
-        self.insert_at(value, deadline)
     }
 
     /// A timer for `value`, `after` from now.
@@ -126,12 +99,8 @@ impl<T: Copy> Timers<T> {
     /// (a thousand children backing off at once) made it grow to. The
     /// ordered map frees its nodes as it empties; the slab would keep its
     /// capacity for as long as the supervisor lives.
-    ///
-    /// An empty queue also drops a lazy insert's pending grace: it was
-    /// for a timer that is gone.
     fn release(&mut self) {
         if self.order.is_empty() {
-            self.grace = false;
             if self.entries.capacity() > KEPT {
                 self.entries = Slab::new();
             }
@@ -154,21 +123,13 @@ impl<T: Copy> Timers<T> {
 
     /// The earliest timer whose deadline has passed, with its key, removed
     /// from the queue; `Ready(None)` if the queue is empty. When the
-    /// earliest is still to come, the task is woken at its deadline; after
-    /// a lazy insert, it is first woken at once, and the `Sleep` armed at
-    /// the next poll if it is still needed then.
+    /// earliest is still to come, the task is woken at its deadline.
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<Option<(T, Key)>> {
         let Some((&(at, _), &key)) = self.order.first_key_value() else {
-            // No grace pending: `release` dropped it as the queue emptied.
             return Poll::Ready(None);
         };
-        let grace = std::mem::take(&mut self.grace);
         let sleep = match &mut self.sleep {
             Some(sleep) if sleep.deadline() == at => sleep,
-            _ if grace => {
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
             Some(sleep) => {
                 sleep.as_mut().reset(at);
                 sleep
@@ -315,56 +276,6 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_lazy_timer_yields_once_before_its_sleep_is_armed() {
-        let (count, waker) = Count::waker();
-        let mut cx = Context::from_waker(&waker);
-        let mut timers = Timers::default();
-        let key = timers.insert_lazy_at(1, Instant::now() + ms(10));
-        assert!(timers.poll_expired(&mut cx).is_pending());
-        assert_eq!(count.get(), 1, "woken at once");
-        assert!(timers.sleep.is_none(), "nothing armed in the first turn");
-        // Removed within that turn: no `Sleep` is ever made.
-        assert_eq!(timers.try_remove(&key), Some(1));
-        assert!(timers.poll_expired(&mut cx).is_ready());
-        assert!(timers.sleep.is_none());
-
-        // Removed before any poll: the grace goes with it, and a plain
-        // timer after it is armed at its first poll.
-        let key = timers.insert_lazy_at(1, Instant::now() + ms(10));
-        timers.try_remove(&key);
-        timers.insert(3, ms(10));
-        assert!(timers.poll_expired(&mut cx).is_pending());
-        assert!(timers.sleep.is_some(), "armed at once");
-        assert_eq!(count.get(), 1, "no second yield");
-        assert_eq!(next(&mut timers).await, Some((3, ms(10))));
-
-        // Still there at the next poll: armed then, and fired on time.
-        let at = Instant::now() + ms(10);
-        let armed = |t: &Timers<u32>| t.sleep.as_ref().map(|s| s.deadline());
-        timers.insert_lazy_at(2, at);
-        assert!(timers.poll_expired(&mut cx).is_pending());
-        assert_ne!(armed(&timers), Some(at), "not armed in the first turn");
-        assert!(timers.poll_expired(&mut cx).is_pending());
-        assert_eq!(count.get(), 2, "one yield each");
-        assert_eq!(armed(&timers), Some(at), "armed at the second poll");
-        assert_eq!(next(&mut timers).await, Some((2, ms(10))));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_lazy_timer_behind_an_armed_one_changes_nothing() {
-        let (count, waker) = Count::waker();
-        let mut cx = Context::from_waker(&waker);
-        let mut timers = Timers::default();
-        timers.insert(1, ms(5));
-        assert!(timers.poll_expired(&mut cx).is_pending());
-        timers.insert_lazy_at(2, Instant::now() + ms(20));
-        assert!(timers.poll_expired(&mut cx).is_pending());
-        assert_eq!(count.get(), 0, "no yield");
-        assert_eq!(next(&mut timers).await, Some((1, ms(5))));
-        assert_eq!(next(&mut timers).await, Some((2, ms(15))));
-    }
-
-    #[tokio::test(start_paused = true)]
     async fn the_task_is_woken_at_the_deadline() {
         let mut timers = Timers::default();
         timers.insert(1, ms(100));
@@ -388,8 +299,6 @@ mod tests {
         #[derive(Debug, Clone)]
         enum Op {
             Insert(u64),
-            /// The same, inserted with `insert_lazy_at`.
-            InsertLazy(u64),
             Remove(usize),
             Advance(u64),
         }
@@ -397,7 +306,6 @@ mod tests {
         fn op() -> impl Strategy<Value = Op> {
             prop_oneof![
                 3 => (0u64..40).prop_map(Op::Insert),
-                2 => (0u64..40).prop_map(Op::InsertLazy),
                 2 => any::<usize>().prop_map(Op::Remove),
                 3 => (0u64..25).prop_map(Op::Advance),
             ]
@@ -429,15 +337,11 @@ mod tests {
                 let (mut now, mut set) = (0u64, 0u64);
                 for op in ops {
                     match op {
-                        Op::Insert(after) | Op::InsertLazy(after) => {
+                        Op::Insert(after) => {
                             set += 1;
                             let value = set as u32;
                             let at = t0 + ms(now + after);
-                            let key = if matches!(op, Op::Insert(_)) {
-                                timers.insert_at(value, at)
-                            } else {
-                                timers.insert_lazy_at(value, at)
-                            };
+                            let key = timers.insert_at(value, at);
                             list.push((now + after, set, value, key));
                             keys.push(key);
                         }
