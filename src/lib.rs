@@ -190,6 +190,7 @@
 mod backoff;
 mod contain;
 mod context;
+mod dyn_service;
 mod error;
 pub mod event;
 #[cfg(feature = "health")]
@@ -212,6 +213,7 @@ mod tree;
 
 pub use backoff::Backoff;
 pub use context::Context;
+pub use dyn_service::DynService;
 pub use error::{ConfigError, ControlError, SupervisorError};
 pub use event::{Event, EventKind};
 pub use lifecycle::{ChildSnapshot, ExitReason, InvalidTransition, Phase};
