@@ -197,6 +197,7 @@ pub mod event;
 pub mod health;
 mod lifecycle;
 pub mod metrics;
+mod panic_hook;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 mod restart_limit;
@@ -218,6 +219,7 @@ pub use error::{ConfigError, ControlError, SupervisorError};
 pub use event::{Event, EventKind};
 pub use lifecycle::{ChildSnapshot, ExitReason, InvalidTransition, Phase};
 pub use metrics::MetricsSnapshot;
+pub use panic_hook::quiet_child_panics;
 pub use restart_limit::RestartLimit;
 pub use service::{service_fn, BoxError, Service, ServiceFn};
 pub use spec::{ChildSpec, Restart, Shutdown};

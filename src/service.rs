@@ -32,6 +32,7 @@ use std::task::{Poll, Waker};
 use tokio::task::JoinHandle;
 
 use crate::contain::Contained;
+use crate::panic_hook::in_child;
 use crate::resume::{NextRun, Parked, Resume};
 use crate::Context;
 
@@ -289,7 +290,10 @@ impl<F: Future<Output = Ran<K>>, K> Future for Report<F, K> {
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if let StageProj::Running { run } = this.stage.as_mut().project() {
-            let (outcome, keep) = match catch_unwind(AssertUnwindSafe(|| run.poll(cx))) {
+            // Inside `in_child`: a panic hook can tell the child's panics
+            // from others (`quiet_child_panics`).
+            let polled = in_child(|| catch_unwind(AssertUnwindSafe(|| run.poll(cx))));
+            let (outcome, keep) = match polled {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready((r, keep))) => {
                     (Outcome::Returned(r.map_err(Contained::new)), Some(keep))
@@ -298,7 +302,8 @@ impl<F: Future<Output = Ran<K>>, K> Future for Report<F, K> {
             };
             // Dropped here, in the guard too: a destructor that panics is
             // how the run ended.
-            let dropped = catch_unwind(AssertUnwindSafe(|| this.stage.set(Stage::Done)));
+            let dropped =
+                in_child(|| catch_unwind(AssertUnwindSafe(|| this.stage.set(Stage::Done))));
             let outcome = match dropped {
                 Ok(()) => outcome,
                 Err(payload) => Outcome::Panicked(Contained::new(payload)),

@@ -223,7 +223,7 @@ where
         let started = tokio::time::Instant::now();
         let join = tokio::task::spawn_blocking(move || {
             probe.enter();
-            let out = f();
+            let out = crate::panic_hook::in_child(f);
             probe.leave();
             drop(permit);
             out
