@@ -79,6 +79,17 @@
 //! # fn handle(_: u8) -> Result<(), std::io::Error> { Ok(()) }
 //! ```
 //!
+//! A service the program keeps a handle on is supervised as an `Arc<S>`
+//! (`ChildSpec::new("feed", Arc::clone(&feed))`). `dyn Service` does not
+//! exist (`run` returns `impl Future`); where the program holds trait
+//! objects, a `Box<dyn` [`DynService`]`>` or an `Arc<dyn DynService>` is a
+//! service, and every service is a `DynService`.
+//!
+//! A panicking child is restarted like a failing one, its message kept; the
+//! default panic hook still prints it to stderr. Call
+//! [`quiet_child_panics`] early in `main` to silence the children's panics
+//! only: every other panic still reaches the previous hook.
+//!
 //! # What happens when a child exits
 //!
 //! Each [`ChildSpec`] says:
@@ -233,3 +244,8 @@ pub use tree::{SupervisionTree, TreeNode};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The migration guide's examples, compiled as doctests too.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/migrating.md")]
+pub struct MigratingDoctests;
