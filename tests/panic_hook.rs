@@ -73,7 +73,11 @@ async fn child_panics_are_quiet_and_the_others_reach_the_previous_hook() {
     // Outside any child: passed on, once each.
     let outside = std::panic::catch_unwind(|| panic!("outside"));
     assert!(outside.is_err());
-    assert_eq!(calls(), 1, "a panic outside a child reaches the previous hook");
+    assert_eq!(
+        calls(),
+        1,
+        "a panic outside a child reaches the previous hook"
+    );
     let bare = tokio::spawn(async { panic!("in a bare task") }).await;
     assert!(bare.unwrap_err().is_panic());
     assert_eq!(calls(), 2, "so does one in an unsupervised task");
