@@ -374,12 +374,7 @@ impl Supervisor {
         let (tx, rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(State::Starting);
         // A fresh tree, unless a subscriber is waiting for this start.
-        let tree = self
-            .config
-            .next_tree
-            .lock()
-            .take()
-            .unwrap_or_else(Tree::new);
+        let tree = self.config.next_tree.lock().take().unwrap_or_default();
         let stop = CancellationToken::new();
         let handle = SupervisorHandle::new(
             self.config.name.clone(),
