@@ -457,7 +457,7 @@ impl<F> fmt::Debug for TaskFn<F> {
 /// asked to stop; the task sees it for it. When the supervisor cancels the
 /// task (its shutdown, `terminate_child`, a group restart), the future is
 /// dropped at once, without another poll, and the run ends as a clean stop
-/// ([`ExitReason::Shutdown`](crate::ExitReason::Shutdown)): no
+/// ([`ExitReason::Shutdown`]): no
 /// [`Shutdown::Graceful`](crate::Shutdown::Graceful) timeout is waited out,
 /// whatever the spec's [`Shutdown`](crate::Shutdown). That is an abort at
 /// an `.await` point, as with `JoinHandle::abort`: use
