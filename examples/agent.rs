@@ -127,7 +127,8 @@ async fn work(agent: SupervisorHandle) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    std::panic::set_hook(Box::new(|_| {}));
+    // Children's panics are reported by their supervisor; any other prints.
+    tokio_supervisor::quiet_child_panics();
     let run_for = std::env::args()
         .skip_while(|a| a != "--for")
         .nth(1)

@@ -216,8 +216,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?;
 
     // A child's panic is caught by its supervisor and reported as an exit
-    // event (printed below): keep the default hook's backtrace out of the way.
-    std::panic::set_hook(Box::new(|_| {}));
+    // event (printed below): keep the default hook's message and backtrace
+    // out of the way for children's panics only; any other still prints.
+    tokio_supervisor::quiet_child_panics();
 
     println!("demo: a supervised market-data pipeline. Ctrl+C stops it in order.\n");
     let app = tree()?;

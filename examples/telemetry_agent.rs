@@ -174,7 +174,8 @@ fn tree(fail_init: Option<std::net::SocketAddr>) -> Supervisor {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    std::panic::set_hook(Box::new(|_| {}));
+    // Children's panics are reported by their supervisor; any other prints.
+    tokio_supervisor::quiet_child_panics();
     let args: Vec<String> = std::env::args().collect();
     let run_for = args
         .iter()

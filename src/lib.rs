@@ -79,6 +79,17 @@
 //! # fn handle(_: u8) -> Result<(), std::io::Error> { Ok(()) }
 //! ```
 //!
+//! A service the program keeps a handle on is supervised as an `Arc<S>`
+//! (`ChildSpec::new("feed", Arc::clone(&feed))`). `dyn Service` does not
+//! exist (`run` returns `impl Future`); where the program holds trait
+//! objects, a `Box<dyn` [`DynService`]`>` or an `Arc<dyn DynService>` is a
+//! service, and every service is a `DynService`.
+//!
+//! A panicking child is restarted like a failing one, its message kept; the
+//! default panic hook still prints it to stderr. Call
+//! [`quiet_child_panics`] early in `main` to silence the children's panics
+//! only: every other panic still reaches the previous hook.
+//!
 //! # What happens when a child exits
 //!
 //! Each [`ChildSpec`] says:
@@ -190,12 +201,14 @@
 mod backoff;
 mod contain;
 mod context;
+mod dyn_service;
 mod error;
 pub mod event;
 #[cfg(feature = "health")]
 pub mod health;
 mod lifecycle;
 pub mod metrics;
+mod panic_hook;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 mod restart_limit;
@@ -212,10 +225,12 @@ mod tree;
 
 pub use backoff::Backoff;
 pub use context::Context;
+pub use dyn_service::DynService;
 pub use error::{ConfigError, ControlError, SupervisorError};
 pub use event::{Event, EventKind};
 pub use lifecycle::{ChildSnapshot, ExitReason, InvalidTransition, Phase};
 pub use metrics::MetricsSnapshot;
+pub use panic_hook::quiet_child_panics;
 pub use restart_limit::RestartLimit;
 pub use service::{service_fn, BoxError, Service, ServiceFn};
 pub use spec::{ChildSpec, Restart, Shutdown};
@@ -229,3 +244,8 @@ pub use tree::{SupervisionTree, TreeNode};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The migration guide's examples, compiled as doctests too.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/migrating.md")]
+pub struct MigratingDoctests;

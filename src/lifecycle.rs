@@ -62,7 +62,31 @@ pub enum Phase {
 
 impl Phase {
     /// A short lowercase name for the phase (`"backing_off"`), without the
-    /// exit reason.
+    /// exit reason: the variant's name, as serde writes it.
+    ///
+    /// A child given up by its circuit breaker is `"terminated"`, like any
+    /// other ended child; its reason tells them apart
+    /// ([`ExitReason::as_str`] is `"circuit_open"`, and [`Display`] prints
+    /// `terminated (circuit open: …)`). Match on
+    /// `Phase::Terminated(ExitReason::CircuitOpen { .. })` to find the
+    /// children given up.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokio_supervisor::{ExitReason, Phase};
+    ///
+    /// let given_up = Phase::Terminated(ExitReason::CircuitOpen {
+    ///     restarts: 5,
+    ///     window: Duration::from_secs(60),
+    /// });
+    /// assert_eq!(given_up.as_str(), "terminated");
+    /// assert_eq!(
+    ///     given_up.to_string(),
+    ///     "terminated (circuit open: more than 5 restarts within 60s)"
+    /// );
+    /// ```
+    ///
+    /// [`Display`]: fmt::Display
     #[must_use]
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -200,9 +224,13 @@ pub enum ExitReason {
 }
 
 impl ExitReason {
-    /// Whether this is an abnormal exit: an error, a panic, an abort or a
-    /// readiness timeout. A [`Transient`](crate::Restart::Transient) child
-    /// is restarted exactly on these.
+    /// Whether this is an abnormal exit: an error, a panic, an abort, a
+    /// readiness timeout or a hang ([`Hung`](Self::Hung): no heartbeat
+    /// within its timeout). A [`Transient`](crate::Restart::Transient)
+    /// child is restarted exactly on these.
+    ///
+    /// [`CircuitOpen`](Self::CircuitOpen) is not one: it is the breaker's
+    /// verdict on earlier failures, not how a run ended.
     #[must_use]
     pub fn is_failure(&self) -> bool {
         matches!(
@@ -289,7 +317,8 @@ pub struct ChildSnapshot {
     /// (its automatic restarts, group restarts included; not
     /// `restart_child`).
     pub restarts: u64,
-    /// How many runs ended abnormally (error, panic, abort, ready timeout).
+    /// How many runs ended abnormally (error, panic, abort, ready timeout,
+    /// hang): those for which [`ExitReason::is_failure`] holds.
     pub failures: u64,
     /// The message of the most recent failure, if any.
     pub last_error: Option<String>,

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::contain::Contained;
+use crate::panic_hook::in_child;
 use crate::service::{BoxError, Service};
 use crate::Context;
 
@@ -128,14 +129,16 @@ impl<F: Future<Output = Result<(), BoxError>>> Future for Report<F> {
         let Some(run) = this.run.as_mut().as_pin_mut() else {
             return Poll::Ready(()); // polled again after its end
         };
-        let outcome = match catch_unwind(AssertUnwindSafe(|| run.poll(cx))) {
+        // Inside `in_child`: a panic hook can tell the child's panics from
+        // others (`quiet_child_panics`).
+        let outcome = match in_child(|| catch_unwind(AssertUnwindSafe(|| run.poll(cx)))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(r)) => Outcome::Returned(r.map_err(Contained::new)),
             Err(payload) => Outcome::Panicked(Contained::new(payload)),
         };
         // Dropped before the end is sent; a destructor that panics is how
         // the run ended.
-        let outcome = match catch_unwind(AssertUnwindSafe(|| this.run.set(None))) {
+        let outcome = match in_child(|| catch_unwind(AssertUnwindSafe(|| this.run.set(None)))) {
             Ok(()) => outcome,
             Err(payload) => Outcome::Panicked(Contained::new(payload)),
         };

@@ -223,7 +223,7 @@ where
         let started = tokio::time::Instant::now();
         let join = tokio::task::spawn_blocking(move || {
             probe.enter();
-            let out = f();
+            let out = crate::panic_hook::in_child(f);
             probe.leave();
             drop(permit);
             out
@@ -449,10 +449,40 @@ impl<F> fmt::Debug for TaskFn<F> {
 /// .max_restarts(3);
 /// ```
 ///
-/// A future returning `Result<(), E>` restarts on `Err` too. The factory
-/// gets no [`Context`]: its future is aborted when the task is stopped (so
-/// give it [`Shutdown::Brutal`](crate::Shutdown::Brutal), or use
-/// [`service_fn`](crate::service_fn) when it should stop gracefully).
+/// A future returning `Result<(), E>` restarts on `Err` too.
+///
+/// # Stopping
+///
+/// The factory gets no [`Context`], so its future cannot see that it is
+/// asked to stop; the task sees it for it. When the supervisor cancels the
+/// task (its shutdown, `terminate_child`, a group restart), the future is
+/// dropped at once, without another poll, and the run ends as a clean stop
+/// ([`ExitReason::Shutdown`]): no
+/// [`Shutdown::Graceful`](crate::Shutdown::Graceful) timeout is waited out,
+/// whatever the spec's [`Shutdown`](crate::Shutdown). That is an abort at
+/// an `.await` point, as with `JoinHandle::abort`: use
+/// [`service_fn`](crate::service_fn) for work that must finish a step or
+/// clean up before it stops.
+///
+/// ```
+/// use std::time::Duration;
+/// use tokio_supervisor::{task_fn, ChildSpec, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let handle = Supervisor::builder("app")
+///     .child(ChildSpec::new("report", task_fn(|| async {
+///         tokio::time::sleep(Duration::from_secs(3600)).await; // an hour's work
+///     })))
+///     .build()?
+///     .start()
+///     .await?;
+/// let asked = tokio::time::Instant::now();
+/// handle.shutdown().await?;
+/// assert!(asked.elapsed() < Duration::from_secs(1), "not the 5 s Graceful timeout");
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub fn task_fn<F, Fut>(factory: F) -> TaskFn<F>
 where
@@ -469,7 +499,14 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: TaskOutput,
 {
-    async fn run(&self, _ctx: Context) -> Result<(), BoxError> {
-        (self.factory)().await.into_result()
+    async fn run(&self, ctx: Context) -> Result<(), BoxError> {
+        let work = (self.factory)();
+        tokio::select! {
+            // A result that came with the stop request counts.
+            biased;
+            out = work => out.into_result(),
+            // Dropped unfinished: the future cannot see the stop itself.
+            () = ctx.cancelled() => Ok(()),
+        }
     }
 }

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use support::*;
 use tokio_supervisor::{
-    service_fn, Backoff, BoxError, ChildSpec, Context, ExitReason, Service, Supervisor,
+    service_fn, Backoff, BoxError, ChildSpec, Context, DynService, ExitReason, Phase, Service,
+    Supervisor,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -145,4 +146,78 @@ async fn snapshots_serialize_with_serde() {
     let back: Vec<tokio_supervisor::ChildSnapshot> = serde_json::from_value(json).unwrap();
     assert_eq!(back, snap);
     h.shutdown().await.unwrap();
+}
+
+/// Fails its first two runs, then serves until cancelled; counts its runs
+/// and its clean stops.
+#[derive(Default)]
+struct FailsTwice {
+    runs: std::sync::atomic::AtomicU32,
+    stopped: std::sync::atomic::AtomicU32,
+}
+
+impl Service for FailsTwice {
+    async fn run(&self, ctx: Context) -> Result<(), BoxError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.runs.fetch_add(1, SeqCst) < 2 {
+            return Err("not yet".into());
+        }
+        ctx.cancelled().await;
+        self.stopped.fetch_add(1, SeqCst);
+        Ok(())
+    }
+}
+
+/// Starts `spec`, lets it fail twice and settle, then stops the tree
+/// gracefully: the child's snapshot before the stop, and its exit after.
+async fn restarted_then_stopped(spec: ChildSpec) -> (tokio_supervisor::ChildSnapshot, ExitReason) {
+    let h = Supervisor::builder("app")
+        .child(spec.backoff(Backoff::fixed(ms(100))))
+        .start_ok()
+        .await;
+    tokio::time::sleep(secs(1)).await;
+    let running = h.which_children().await.remove(0);
+    h.shutdown().await.unwrap();
+    let after = h.which_children().await.remove(0);
+    (running, after.last_exit.unwrap())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_service_restarts_after_an_error_and_stops_gracefully() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let feed = Arc::new(FailsTwice::default());
+    let (running, exit) = restarted_then_stopped(ChildSpec::new("feed", Arc::clone(&feed))).await;
+    assert_eq!(running.phase, Phase::Running);
+    assert_eq!((running.starts, running.failures), (3, 2));
+    assert_eq!(exit, ExitReason::Shutdown, "returned Ok once cancelled");
+    // The program's own reference saw every run.
+    assert_eq!((feed.runs.load(SeqCst), feed.stopped.load(SeqCst)), (3, 1));
+    assert_eq!(Arc::strong_count(&feed), 1, "the tree let go of it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_boxed_trait_object_restarts_after_an_error_and_stops_gracefully() {
+    let boxed: Box<dyn DynService> = Box::new(FailsTwice::default());
+    let (running, exit) = restarted_then_stopped(ChildSpec::new("feed", boxed)).await;
+    assert_eq!(running.phase, Phase::Running);
+    assert_eq!((running.starts, running.failures), (3, 2));
+    assert_eq!(running.last_error.as_deref(), Some("failed: not yet"));
+    assert_eq!(exit, ExitReason::Shutdown);
+
+    // The same through an `Arc<dyn DynService>`, with a closure service.
+    let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let r = runs.clone();
+    let shared: Arc<dyn DynService> = Arc::new(service_fn(move |ctx: Context| {
+        let n = r.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if n < 2 {
+                return Err::<(), BoxError>("not yet".into());
+            }
+            ctx.cancelled().await;
+            Ok(())
+        }
+    }));
+    let (running, exit) = restarted_then_stopped(ChildSpec::new("feed", shared)).await;
+    assert_eq!((running.starts, running.failures), (3, 2));
+    assert_eq!(exit, ExitReason::Shutdown);
 }

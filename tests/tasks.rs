@@ -388,3 +388,42 @@ async fn a_blocking_task_that_cannot_stop_is_reported_not_waited_for() {
     assert_eq!(stuck.join().await, Err(TaskError::Cancelled));
     release_tx.send(()).unwrap(); // let the thread end
 }
+
+/// A factory's future cannot see its context: the task drops it as soon as
+/// it is asked to stop, so a tree of them stops at once, as a clean stop,
+/// not after each one's 5 s `Graceful` timeout.
+#[tokio::test(start_paused = true)]
+async fn factory_tasks_stop_at_once_with_the_default_shutdown() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut app = Supervisor::builder("app");
+    for name in ["a", "b", "c"] {
+        let dropped = dropped.clone();
+        app = app.child(ChildSpec::new(
+            name,
+            task_fn(move || {
+                let guard = DropCount(dropped.clone());
+                async move {
+                    let _guard = guard;
+                    tokio::time::sleep(secs(3600)).await; // an hour's work
+                }
+            }),
+        ));
+    }
+    let h = app.start_ok().await;
+    tokio::time::sleep(ms(1500)).await;
+    let asked = tokio::time::Instant::now();
+    h.shutdown().await.unwrap();
+    assert!(asked.elapsed() < ms(10), "stopped in {:?}", asked.elapsed());
+    assert_eq!(dropped.load(Ordering::SeqCst), 3, "every future dropped");
+    for c in h.which_children().await {
+        assert_eq!(c.last_exit, Some(ExitReason::Shutdown), "{}", c.path);
+    }
+}
+
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}

@@ -100,10 +100,8 @@ impl<T: Copy> Timers<T> {
     /// ordered map frees its nodes as it empties; the slab would keep its
     /// capacity for as long as the supervisor lives.
     fn release(&mut self) {
-        if self.order.is_empty() {
-            if self.entries.capacity() > KEPT {
-                self.entries = Slab::new();
-            }
+        if self.order.is_empty() && self.entries.capacity() > KEPT {
+            self.entries = Slab::new();
         }
     }
 
