@@ -74,12 +74,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Each run is a fresh call of `run` with a fresh [`Context`], in a tokio
 /// task of its own; the previous run's future has been dropped by then.
 ///
-/// The error a run returns may be kept by its supervisor, as it is, until
-/// the child's next exit (or its removal): its text, with its sources, is
-/// rendered when something shows it (a snapshot, a log line; at once if an
-/// event subscriber listens), not at every restart. So an error should
-/// carry a description, not a resource the next run needs (a lock guard,
-/// a connection).
+/// The error a run returns is rendered (with its sources, `outer: inner`)
+/// as the run ends, and dropped: snapshots, events and logs show its text.
 pub trait Service: Send + Sync + 'static {
     /// Runs the service until it is done, fails, or `ctx` is cancelled.
     ///

@@ -1,7 +1,6 @@
 //! [`Builder`]: configuring a supervisor, checked once in [`Builder::build`].
 
 use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -229,8 +228,7 @@ impl Builder {
                 supervisor: sup.clone(),
             });
         }
-        let mut seen: HashSet<&str, BuildHasherDefault<super::runner::IdHasher>> =
-            HashSet::with_capacity_and_hasher(self.children.len(), BuildHasherDefault::default());
+        let mut seen: HashSet<&str> = HashSet::with_capacity(self.children.len());
         for spec in &self.children {
             validate_spec(sup, spec, self.auto_shutdown)?;
             if !seen.insert(&*spec.name) {

@@ -16,7 +16,6 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::decision::RestartState;
-use super::ending::Ending;
 use super::reply::Reply;
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::metrics::ChildCounters;
@@ -72,11 +71,10 @@ pub(crate) struct Child {
     pub(crate) starts: u64,
     pub(crate) restarts: u64,
     pub(crate) failures: u64,
-    /// A failure's text is rendered only when shown (see `ending`).
-    pub(crate) last_exit: Option<Ending>,
+    pub(crate) last_exit: Option<ExitReason>,
     /// The last failure, kept only while `last_exit` is not one (a failure
-    /// followed by a clean exit): the common path stores nothing twice.
-    pub(crate) earlier_failure: Option<Box<Ending>>,
+    /// followed by a clean exit).
+    pub(crate) earlier_failure: Option<ExitReason>,
     /// A nested supervisor's own error, kept to report a failed start with
     /// the deepest path.
     pub(crate) last_supervisor_error: Option<Box<SupervisorError>>,
@@ -195,27 +193,21 @@ impl Child {
         self.phase_since = now;
     }
 
-    /// Records how a run ended. A failure is counted; its message is
-    /// rendered only when a snapshot (or anything else) shows it, so a
-    /// restart stays cheap.
-    #[inline]
-    pub(crate) fn record_exit(&mut self, ending: Ending) {
-        if ending.is_failure() {
+    /// Records how a run ended; a failure is counted.
+    pub(crate) fn record_exit(&mut self, reason: ExitReason) {
+        if reason.is_failure() {
             self.failures += 1;
             self.earlier_failure = None;
-        } else if let Some(prev) = self.last_exit.take().filter(Ending::is_failure) {
-            // Rendered now: the error itself is not kept past the next exit.
-            self.earlier_failure = Some(Box::new(Ending::Reason(prev.reason())));
+        } else if let Some(prev) = self.last_exit.take().filter(ExitReason::is_failure) {
+            self.earlier_failure = Some(prev);
         }
-        self.last_exit = Some(ending);
+        self.last_exit = Some(reason);
     }
 
-    /// The reason of the last exit, rendered (see `ending`). `Completed`
-    /// if the child has not exited yet (nothing asks then).
+    /// The reason of the last exit; `Completed` if the child has not
+    /// exited yet (nothing asks then).
     pub(crate) fn exit_reason(&self) -> ExitReason {
-        self.last_exit
-            .as_ref()
-            .map_or(ExitReason::Completed, Ending::reason)
+        self.last_exit.clone().unwrap_or(ExitReason::Completed)
     }
 
     /// `next_restart`: when it restarts, if it waits to (from the timers).
@@ -224,14 +216,10 @@ impl Child {
             .run
             .as_ref()
             .map(|r| now.saturating_duration_since(r.started_at));
-        // Rendered once: a failure's text serves both fields.
-        let last_exit = self.last_exit.as_ref().map(Ending::reason);
+        let last_exit = self.last_exit.clone();
         let last_error = match &last_exit {
             Some(r) if r.is_failure() => Some(r.to_string()),
-            _ => self
-                .earlier_failure
-                .as_deref()
-                .map(|e| e.reason().to_string()),
+            _ => self.earlier_failure.as_ref().map(ToString::to_string),
         };
         ChildSnapshot {
             path: self.path().clone(),

@@ -10,7 +10,6 @@
 mod builder;
 mod child;
 mod decision;
-mod ending;
 mod handle;
 mod reply;
 pub(crate) mod runner;

@@ -48,7 +48,7 @@ pub(crate) struct Table {
 }
 
 fn name_hash(name: &str) -> u64 {
-    BuildHasherDefault::<crate::supervisor::runner::IdHasher>::default().hash_one(name)
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(name)
 }
 
 /// A slot as the name table stores it. Slots are dense indices of the slab:

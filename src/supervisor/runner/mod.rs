@@ -49,22 +49,20 @@
 
 mod clock;
 mod control;
-mod stop;
 mod strategy;
 pub(crate) mod timers;
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
-use std::hash::Hasher;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::child::{Child, Run};
-use super::ending::{shared, Ending};
 use super::table::Table;
 use super::{ChildCounts, Config, Scope, Tree};
 use crate::event::{Event, EventKind};
@@ -229,8 +227,7 @@ pub(crate) struct Runner {
     table: Table,
     /// The instant of the event being handled.
     clock: clock::EventClock,
-    /// Where a child added by command has its path built, and a failure's
-    /// text rendered when it is shown at once (`Ending::rendered`).
+    /// Where a child added by command has its path built.
     scratch: String,
     /// Runs spawned whose `Msg::Exit` has not arrived yet.
     live: usize,
@@ -239,7 +236,8 @@ pub(crate) struct Runner {
     intensity: RestartWindow,
     tx: mpsc::UnboundedSender<Msg>,
     rx: mpsc::UnboundedReceiver<Msg>,
-    stop: stop::StopSignal,
+    /// Completes once the supervisor's stop token is cancelled.
+    stop: Pin<Box<WaitForCancellationFutureOwned>>,
     tree: Arc<Tree>,
     /// The tree and the supervisors this one runs inside, for its children.
     scope: Arc<Scope>,
@@ -300,7 +298,7 @@ impl Runner {
             plan_timer: None,
             tx: w.tx,
             rx: w.rx,
-            stop: stop::StopSignal::new(w.stop),
+            stop: Box::pin(w.stop.cancelled_owned()),
             tree: w.scope.tree.clone(),
             scope: w.scope,
             state: w.state,
@@ -373,7 +371,7 @@ impl Runner {
                 return Poll::Ready(Woken::Timer(timer, key));
             }
         }
-        if self.mode != Mode::Stopping && self.stop.poll(cx).is_ready() {
+        if self.mode != Mode::Stopping && self.stop.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Woken::Stop);
         }
         Poll::Pending
@@ -550,28 +548,20 @@ impl Runner {
             .total_uptime_us
             .saturating_add(u64::try_from(ran_for.as_micros()).unwrap_or(u64::MAX));
         let stop_requested = run.ctx.stop_requested();
-        let (mut ending, sup_err) = classify(outcome, &run, &child.spec, child.last_exit.as_ref());
-        // Checked once for the exit: with a subscriber, the check locks.
-        let events = self.tree.listened();
-        if child.spec.on_exit.is_some() || events.is_some() {
-            // Shown at once (a task's outcome, an event): rendered now, and
-            // shared with the previous exit's text if it says the same, so
-            // a crash loop watched by a subscriber allocates no message.
-            ending = ending.rendered(child.last_exit.as_ref(), &mut self.scratch);
-        }
+        let (reason, sup_err) = classify(outcome, &run, &child.spec);
         if let Some(settle_task) = &child.spec.on_exit {
-            settle_task(&ending.reason());
+            settle_task(&reason);
         }
         self.totals
-            .exited(&child.counters, ending.as_str(), ran_for);
+            .exited(&child.counters, reason.as_str(), ran_for);
         log_exit(
             child.path(),
-            &ending,
+            &reason,
             stop_requested || self.mode == Mode::Stopping,
         );
-        child.record_exit(ending);
+        child.record_exit(reason);
         child.last_supervisor_error = sup_err.map(Box::new);
-        if let Some(events) = events {
+        if let Some(events) = self.tree.listened() {
             send_event(&events, child.path(), || EventKind::Exited {
                 reason: child.exit_reason(),
             });
@@ -1048,30 +1038,6 @@ pub(super) fn child_path(parent: &str, name: &str, buf: &mut String) -> Arc<str>
     Arc::from(buf.as_str())
 }
 
-/// A hasher for the crate's own keys (child names in the table and the
-/// builder's duplicate check, timer keys of kill groups): Fibonacci hashing
-/// instead of SipHash; the keys come from the program's configuration or
-/// from the crate itself, not from an attacker.
-#[derive(Debug, Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-
 /// A restart about to be spawned (automatic, or a group's): counted on the
 /// child and in the metrics, and announced. Returns its attempt number (the
 /// run it will be: one more than the child's starts so far).
@@ -1083,17 +1049,13 @@ fn count_restart(child: &mut Child, totals: &crate::metrics::LoopTotals, tree: &
     attempt
 }
 
-/// Turns a task's end into how the run ended, and keeps a nested
-/// supervisor's own error. A returned error is kept as it is, its text
-/// rendered only when shown (see `ending`). `last` is the child's previous
-/// exit, whose panic message is shared when this one says the same (a
-/// crash loop allocates no message).
+/// Turns a task's end into how the run ended (a returned error rendered
+/// now, its panics contained), and keeps a nested supervisor's own error.
 fn classify(
     outcome: Outcome,
     run: &Run,
     spec: &ChildSpec,
-    last: Option<&Ending>,
-) -> (Ending, Option<SupervisorError>) {
+) -> (ExitReason, Option<SupervisorError>) {
     let reason = if run.ready_timed_out {
         let timeout = spec.ready.and_then(|g| g.timeout).unwrap_or_default();
         ExitReason::ReadyTimeout { timeout }
@@ -1106,16 +1068,16 @@ fn classify(
             Outcome::Returned(Ok(())) => ExitReason::Completed,
             Outcome::Returned(Err(e)) => {
                 let sup = e.downcast_ref::<SupervisorError>().cloned();
-                return (Ending::Failed(e), sup);
+                let mut text = String::new();
+                crate::contain::render_error(&**e, &mut text);
+                return (ExitReason::Failed(text.into()), sup);
             }
             // The payload is dropped here, its panics contained.
-            Outcome::Panicked(payload) => {
-                ExitReason::Panicked(shared(panic_message(&**payload), last))
-            }
+            Outcome::Panicked(payload) => ExitReason::Panicked(panic_message(&**payload).into()),
             Outcome::Aborted => ExitReason::Aborted,
         }
     };
-    (Ending::Reason(reason), None)
+    (reason, None)
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
@@ -1158,7 +1120,7 @@ fn log_started(path: &str, attempt: u32) {
 /// A run's end, logged: a failure as a warning, unless the supervisor
 /// asked for the stop (see above).
 #[inline(never)]
-fn log_exit(path: &str, reason: &Ending, stopping: bool) {
+fn log_exit(path: &str, reason: &ExitReason, stopping: bool) {
     if stopping || !reason.is_failure() {
         tracing::info!(path, %reason, "child exited");
     } else {

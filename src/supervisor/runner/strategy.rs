@@ -115,7 +115,7 @@ impl Runner {
         let restarts = child
             .last_exit
             .as_ref()
-            .is_some_and(|e| e.restarts(child.spec.restart));
+            .is_some_and(|e| child.spec.restart.should_restart(e));
         let decision = decide(
             &child.spec,
             &mut child.restart_state,
