@@ -64,7 +64,12 @@ struct Inner {
     heartbeat: AtomicU64,
     born: Instant,
     notify: Option<Notifier>,
+    /// A nested supervisor's inbox, made by its parent (see `give_inbox`).
+    inbox: parking_lot::Mutex<Option<Inbox>>,
 }
+
+/// A supervisor's inbox: both ends of its channel.
+pub(crate) type Inbox = (mpsc::UnboundedSender<Msg>, mpsc::UnboundedReceiver<Msg>);
 
 struct Notifier {
     tx: mpsc::UnboundedSender<Msg>,
@@ -86,6 +91,7 @@ impl Inner {
             heartbeat: AtomicU64::new(0),
             born,
             notify,
+            inbox: parking_lot::Mutex::new(None),
         }
     }
 }
@@ -281,15 +287,15 @@ impl Context {
         self.inner.stop.load(Ordering::Acquire)
     }
 
-    /// Gives the parent supervisor a nested supervisor's command channel.
-    pub(crate) fn register_nested(&self, nested: mpsc::UnboundedSender<Msg>) {
-        if let Some(n) = &self.inner.notify {
-            let _ = n.tx.send(Msg::Nested {
-                slot: n.slot,
-                run: n.run,
-                tx: nested,
-            });
-        }
+    /// Hands a nested supervisor's run the inbox its parent made for it
+    /// (the parent keeps the sender, to forward commands and to kill it).
+    pub(crate) fn give_inbox(&self, inbox: Inbox) {
+        *self.inner.inbox.lock() = Some(inbox);
+    }
+
+    /// The inbox the parent made for this run, once.
+    pub(crate) fn take_inbox(&self) -> Option<Inbox> {
+        self.inner.inbox.lock().take()
     }
 
     /// The tree and supervisors this context's child runs inside.

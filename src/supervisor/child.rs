@@ -42,8 +42,27 @@ pub(crate) struct Run {
     /// Stopped at once with its siblings by a group restart under
     /// `ShutdownOrder::Concurrent`: counted in `Runner::draining`.
     pub(crate) drained: bool,
-    /// A nested supervisor's command channel, once it has told us.
+    /// A nested supervisor whose subtree was killed: its exit is
+    /// `Aborted`, as an aborted task's.
+    pub(crate) killed: bool,
+    /// A nested supervisor's inbox, made as its run is spawned.
     pub(crate) nested: Option<tokio::sync::mpsc::UnboundedSender<super::runner::Msg>>,
+}
+
+impl Run {
+    /// Aborts the run. A nested supervisor is killed instead: it aborts its
+    /// own children and ends once they have ended, so that no grandchild
+    /// outlives it (its task, aborted, could not wait for them).
+    pub(crate) fn abort(&mut self) {
+        if let Some(tx) = &self.nested {
+            let kill = super::runner::Msg::Command(super::runner::Command::Kill);
+            if tx.send(kill).is_ok() {
+                self.killed = true;
+                return;
+            }
+        }
+        self.task.abort();
+    }
 }
 
 /// A command waiting for something to happen to a child.

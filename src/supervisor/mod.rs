@@ -504,10 +504,10 @@ impl Service for Nested {
             None => (Tree::new(), Vec::new()),
         };
         lineage.push(self.0.clone());
-        let (tx, rx) = mpsc::unbounded_channel();
+        // The inbox its parent made, and keeps the sender of: to forward
+        // commands for paths below this one, and to kill the subtree.
+        let (tx, rx) = ctx.take_inbox().unwrap_or_else(mpsc::unbounded_channel);
         let (state, _) = watch::channel(State::Starting);
-        // Tell the parent where to forward commands for paths below us.
-        ctx.register_nested(tx.clone());
         let runner = Runner::new(
             self.0.clone(),
             Wiring {

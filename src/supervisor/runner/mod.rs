@@ -79,12 +79,6 @@ pub(crate) enum Msg {
     Exit(Exit),
     /// A child's `ctx.ready()`.
     Ready { slot: usize, run: u64 },
-    /// A nested supervisor's command channel, sent as it starts.
-    Nested {
-        slot: usize,
-        run: u64,
-        tx: mpsc::UnboundedSender<Msg>,
-    },
     /// A request from a handle.
     Command(Command),
 }
@@ -481,16 +475,6 @@ impl Runner {
         match msg {
             Msg::Exit(exit) => self.on_end(exit),
             Msg::Ready { slot, run } => self.on_ready(slot, run),
-            Msg::Nested { slot, run, tx } => {
-                if let Some(r) = self
-                    .table
-                    .get_mut(slot)
-                    .and_then(|c| c.run.as_mut())
-                    .filter(|r| r.id == run)
-                {
-                    r.nested = Some(tx);
-                }
-            }
             Msg::Command(cmd) => self.on_command(cmd),
         }
     }
@@ -626,7 +610,7 @@ impl Runner {
                 if let Some(run) = child.run.as_mut().filter(|r| !r.ready) {
                     tracing::warn!(path = %child.counters.path(), "child not ready in time; aborting it");
                     run.ready_timed_out = true;
-                    run.task.abort();
+                    run.abort();
                 }
             }
             Timer::Heartbeat(_) => self.check_heartbeat(slot),
@@ -653,7 +637,7 @@ impl Runner {
         } else {
             tracing::warn!(path = %child.counters.path(), "child did not stop in time; aborting it");
         }
-        run.task.abort();
+        run.abort();
     }
 
     /// Arms the heartbeat deadline of a child that has just become running.
@@ -747,6 +731,13 @@ impl Runner {
             run_id,
             now,
         );
+        // A nested supervisor's inbox is made here, so that its parent can
+        // reach it (to kill its subtree) from the start.
+        let nested = child.spec.is_supervisor().then(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            ctx.give_inbox((tx.clone(), rx));
+            tx
+        });
         let task = Arc::clone(&child.spec.service).spawn(ctx.clone(), span);
         self.live += 1;
         let gate = child.spec.ready;
@@ -760,7 +751,8 @@ impl Runner {
             hung: false,
             manual: manual && gate.is_some(),
             drained: false,
-            nested: None,
+            killed: false,
+            nested,
         });
         match gate {
             None => {
@@ -812,7 +804,7 @@ impl Runner {
             self.timers.try_remove(&key);
         }
         match child.spec.shutdown {
-            Shutdown::Brutal => run.task.abort(),
+            Shutdown::Brutal => run.abort(),
             Shutdown::Infinity => run.ctx.request_stop(),
             Shutdown::Graceful(timeout) => {
                 run.ctx.request_stop();
@@ -892,9 +884,11 @@ impl Runner {
     }
 
     /// Aborts the task of every run still live; each reports its end.
-    fn abort_runs(&self) {
-        for run in self.table.iter().filter_map(|c| c.run.as_ref()) {
-            run.task.abort();
+    fn abort_runs(&mut self) {
+        for slot in self.table.slots() {
+            if let Some(run) = self.table.get_mut(slot).and_then(|c| c.run.as_mut()) {
+                run.abort();
+            }
         }
     }
 
@@ -1062,6 +1056,8 @@ fn classify(
     } else if run.hung {
         let timeout = spec.heartbeat.unwrap_or_default();
         ExitReason::Hung { timeout }
+    } else if run.killed {
+        ExitReason::Aborted
     } else {
         match outcome {
             Outcome::Returned(Ok(())) if run.ctx.stop_requested() => ExitReason::Shutdown,
