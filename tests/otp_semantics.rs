@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use support::*;
-use tokio_supervisor::{ChildSpec, EventKind, Shutdown, Supervisor};
+use tokio_supervisor::{ChildSpec, EventKind, Restart, Shutdown, Supervisor};
 
 /// Counts, per path, the `Started` and `Exited` events of a whole run.
 fn started_and_exited(events: &[(String, EventKind)]) -> HashMap<String, (usize, usize)> {
@@ -90,4 +90,44 @@ async fn runs_do_not_outlive_a_nested_supervisor_stopped_at_its_graceful_timeout
     for _ in 0..10 {
         no_grandchild_outlives_the_stop("timeout").await;
     }
+}
+
+/// Elixir's `DynamicSupervisor` (and OTP's `simple_one_for_one`): a child
+/// that ended and will not be restarted is removed, so a pool of short jobs
+/// never fills up, and a second `terminate_child` finds nothing.
+#[tokio::test(start_paused = true)]
+async fn dynamic_supervisor_removes_children_that_end_and_are_not_restarted() {
+    let (log, alive) = (Log::default(), Alive::default());
+    let h = Supervisor::dynamic("pool")
+        .max_children(2)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    // A hundred short jobs through a pool of two: each finished one leaves.
+    for i in 0..100 {
+        let job = scripted("job", &log, &alive, vec![Act::OkAfter(ms(10))]);
+        h.start_child(job)
+            .await
+            .unwrap_or_else(|e| panic!("job {i}: {e}"));
+        tokio::time::sleep(ms(20)).await;
+        assert!(h.which_children().await.is_empty(), "job {i} kept");
+    }
+    // A temporary one that fails, and a permanent one terminated by hand.
+    let temp =
+        scripted("temp", &log, &alive, vec![Act::ErrAfter(ms(10))]).restart(Restart::Temporary);
+    h.start_child(temp).await.unwrap();
+    let serving = scripted("serve", &log, &alive, vec![Act::Serve]).restart(Restart::Permanent);
+    let path = h.start_child(serving).await.unwrap();
+    tokio::time::sleep(ms(20)).await;
+    assert_eq!(counts(&h).await, [1, 1, 0, 1]);
+    h.terminate_child(&path).await.unwrap();
+    assert!(h.which_children().await.is_empty());
+    assert_eq!(
+        h.terminate_child(&path).await,
+        Err(tokio_supervisor::ControlError::NotFound { path: path.clone() })
+    );
+    assert_eq!(h.metrics().children.len(), 0, "metrics of removed children");
+    h.shutdown().await.unwrap();
 }

@@ -279,6 +279,13 @@ impl Supervisor {
     /// [`max_children`](Builder::max_children). Its strategy is
     /// `OneForOne`; it takes no significant children.
     ///
+    /// A child that has ended and will not be restarted (it completed, or
+    /// was `Temporary`, or was stopped by
+    /// [`terminate_child`](SupervisorHandle::terminate_child)) is removed,
+    /// as in OTP's `simple_one_for_one`: finished jobs neither count toward
+    /// the maximum nor stay listed. A child given up by its circuit breaker
+    /// stays, visible, until restarted or deleted by hand.
+    ///
     /// ```
     /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -292,6 +299,7 @@ impl Supervisor {
     /// let second = pool.start_child(conn).await?;
     /// assert_eq!((first.as_str(), second.as_str()), ("pool/conn-1", "pool/conn-2"));
     /// pool.terminate_child(&first).await?;
+    /// assert_eq!(pool.which_children().await.len(), 1); // `first` is gone
     /// # pool.shutdown().await?;
     /// # Ok(())
     /// # }

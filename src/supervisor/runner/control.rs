@@ -234,7 +234,7 @@ impl Runner {
         } else {
             // Waiting to restart, or already terminated: `ok`, again.
             self.stop_child(slot);
-            self.remove_if_temporary(slot);
+            self.remove_if_done(slot);
             let _ = reply.send(Ok(()));
         }
     }

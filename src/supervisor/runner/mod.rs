@@ -913,15 +913,23 @@ impl Runner {
         Some(child.path().clone())
     }
 
-    fn remove_if_temporary(&mut self, slot: usize) -> bool {
-        let temporary = self
-            .table
-            .get(slot)
-            .is_some_and(|c| c.spec.restart == Restart::Temporary);
-        if temporary {
+    /// Removes a child that has ended for good: a `Temporary` child, or,
+    /// while the supervisor runs, any terminated child of a dynamic
+    /// supervisor (OTP's `simple_one_for_one`, Elixir's
+    /// `DynamicSupervisor`), so that finished jobs neither count toward
+    /// `max_children` nor pile up. A child given up by its circuit breaker
+    /// stays, visible, until restarted or deleted by hand.
+    fn remove_if_done(&mut self, slot: usize) {
+        let done = self.table.get(slot).is_some_and(|c| {
+            c.spec.restart == Restart::Temporary
+                || (self.config.dynamic.is_some()
+                    && self.mode != Mode::Stopping
+                    && !c.pending_start
+                    && matches!(c.phase, Phase::Terminated(ref r) if !matches!(r, ExitReason::CircuitOpen { .. })))
+        });
+        if done {
             self.remove(slot);
         }
-        temporary
     }
 
     /// Publishes the supervisor's state to its handles. A nested supervisor

@@ -59,7 +59,7 @@ impl Runner {
                 self.current = None;
             }
             if !regrouped {
-                self.remove_if_temporary(slot);
+                self.remove_if_done(slot);
             }
             return;
         }
@@ -79,7 +79,7 @@ impl Runner {
             if added {
                 self.forget(slot);
             } else {
-                self.remove_if_temporary(slot);
+                self.remove_if_done(slot);
             }
             return;
         }
@@ -128,6 +128,7 @@ impl Runner {
         match decision {
             Decision::Stay => {
                 child.set_phase(Phase::Terminated(child.exit_reason()), self.clock.now());
+                self.remove_if_done(slot);
                 self.check_auto_shutdown(significant);
             }
             Decision::Remove => {
@@ -144,6 +145,8 @@ impl Runner {
                     crate::systemd::status(&format!("gave up on {}: {reason}", child.path()));
                 }
                 child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
+                // Kept, even in a dynamic supervisor: a given-up child stays
+                // visible until restarted or deleted by hand.
                 emit(&self.tree, child.path(), || EventKind::GaveUp { reason });
             }
             Decision::Escalate => {
