@@ -1467,9 +1467,25 @@ async fn hanging_restart_loop_with(strategy: Strategy) {
         phase_of(&h.which_children().await, "child2"),
         Phase::Terminated(_)
     ));
+    if strategy == Strategy::RestForOne {
+        // OTP: [{child3,undefined}, {child2,undefined}, {child1,CPid1}]:
+        // the pending restart is dropped, and the rest stays down.
+        assert!(!remote.alive("sup/child3"));
+        assert!(matches!(
+            phase_of(&h.which_children().await, "child3"),
+            Phase::Terminated(_)
+        ));
+        assert!(remote.alive("sup/child1"));
+    }
 
     remote.set_fail_start("sup/child2", false);
     h.restart_child("child2").await.unwrap();
+    if strategy == Strategy::RestForOne {
+        assert!(
+            !remote.alive("sup/child3"),
+            "restart_child starts child2 alone"
+        );
+    }
     remote.set_fail_start("sup/child2", true);
     remote.exit("sup/child2", How::Abnormal).await;
     tokio::time::sleep(secs(3)).await;

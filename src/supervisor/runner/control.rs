@@ -218,6 +218,11 @@ impl Runner {
             }));
             return;
         };
+        if self.group_trigger == Some(slot) {
+            // OTP: the pending restart is dropped, and the siblings it had
+            // stopped stay down.
+            self.abandon_group_restart();
+        }
         self.plan.retain(|s| *s != Step::Start(slot));
         if self.current == Some(Step::Start(slot)) {
             self.current = None;
@@ -236,6 +241,22 @@ impl Runner {
             self.stop_child(slot);
             self.remove_if_done(slot);
             let _ = reply.send(Ok(()));
+        }
+    }
+
+    /// Calls off the group restart in progress: the children it was to
+    /// start again stay down, terminated.
+    fn abandon_group_restart(&mut self) {
+        self.clear_plan();
+        let now = self.clock.now();
+        for slot in self.table.slots() {
+            let Some(child) = self.table.get_mut(slot).filter(|c| c.pending_start) else {
+                continue;
+            };
+            child.pending_start = false;
+            if child.run.is_none() && !matches!(child.phase, Phase::Terminated(_)) {
+                child.set_phase(Phase::Terminated(crate::ExitReason::Shutdown), now);
+            }
         }
     }
 

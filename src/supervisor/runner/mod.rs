@@ -242,6 +242,9 @@ pub(crate) struct Runner {
     mode: Mode,
     plan: VecDeque<Step>,
     current: Option<Step>,
+    /// The child whose exit the group restart in progress (the plan) is
+    /// for: terminating it calls the whole restart off.
+    group_trigger: Option<usize>,
     /// Children stopped at once by a group restart (their `Run::drained`
     /// is set) whose task has not ended yet.
     draining: usize,
@@ -300,6 +303,7 @@ impl Runner {
             mode: Mode::Starting,
             plan,
             current: None,
+            group_trigger: None,
             draining: 0,
             outcome: None,
             started: false,
@@ -382,6 +386,7 @@ impl Runner {
     fn advance(&mut self) {
         while self.current.is_none() {
             let Some(step) = self.plan.pop_front() else {
+                self.group_trigger = None;
                 if self.mode == Mode::Starting {
                     self.mode = Mode::Running;
                     self.started = true;
@@ -464,6 +469,7 @@ impl Runner {
     fn clear_plan(&mut self) {
         self.plan.clear();
         self.current = None;
+        self.group_trigger = None;
         if let Some(key) = self.plan_timer.take() {
             self.timers.try_remove(&key);
         }

@@ -220,8 +220,8 @@ impl Runner {
             }
         }
         self.clear_plan();
+        self.group_trigger = Some(trigger);
         let concurrent = self.config.shutdown_order == ShutdownOrder::Concurrent;
-        let mut in_order = Vec::new();
         for &slot in members.iter().rev().filter(|&&s| s != trigger) {
             let Some(child) = self.table.get_mut(slot) else {
                 continue;
@@ -244,7 +244,6 @@ impl Runner {
                 self.stop_child(slot);
             } else if child.run.is_some() {
                 self.plan.push_back(Step::Stop(slot));
-                in_order.push(slot);
             } else if let Some(key) = child.timer.take() {
                 // Waiting for its own restart: the group's restart replaces it.
                 self.timers.try_remove(&key);
