@@ -164,6 +164,8 @@ struct Model {
     log: Vec<(u64, String)>,
     failed: bool,
     plan_at: Option<u64>,
+    /// The child whose exit the pending group restart is for.
+    plan_for: Option<usize>,
 }
 
 impl Model {
@@ -188,6 +190,7 @@ impl Model {
             log: vec![],
             failed: false,
             plan_at: None,
+            plan_for: None,
         };
         for i in 0..m.kids.len() {
             m.log.push((0, format!("start:{i}")));
@@ -292,6 +295,7 @@ impl Model {
             }
         }
         self.plan_at = Some(self.now + d);
+        self.plan_for = Some(x);
         if d == 0 {
             self.fire_plan();
         }
@@ -299,6 +303,7 @@ impl Model {
 
     fn fire_plan(&mut self) {
         self.plan_at = None;
+        self.plan_for = None;
         for j in 0..self.kids.len() {
             if self.kids[j].st == St::Pending {
                 self.start(j);
@@ -342,6 +347,17 @@ impl Model {
     }
 
     fn terminate(&mut self, i: usize) {
+        if self.plan_for == Some(i) {
+            // OTP: the pending group restart is dropped; the siblings it
+            // stopped stay down.
+            self.plan_at = None;
+            self.plan_for = None;
+            for k in &mut self.kids {
+                if k.st == St::Pending {
+                    k.st = St::Terminated;
+                }
+            }
+        }
         match self.kids[i].st {
             St::Running => self.stop(i),
             St::Waiting(_) | St::Pending => self.kids[i].st = St::Terminated,
