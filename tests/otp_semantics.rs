@@ -131,3 +131,54 @@ async fn dynamic_supervisor_removes_children_that_end_and_are_not_restarted() {
     assert_eq!(h.metrics().children.len(), 0, "metrics of removed children");
     h.shutdown().await.unwrap();
 }
+
+/// OTP's `terminate_children/2` folds the exit of a sibling that dies on
+/// its own while a `one_for_all` group is being stopped into that group
+/// restart: counted once, the supervisor survives intensity 1.
+#[tokio::test(start_paused = true)]
+async fn one_for_all_folds_a_sibling_exit_during_the_group_stop() {
+    let (log, alive) = (Log::default(), Alive::default());
+    let h = Supervisor::builder("sup")
+        .strategy(tokio_supervisor::Strategy::OneForAll)
+        .intensity(1, secs(60))
+        .child(scripted(
+            "trigger",
+            &log,
+            &alive,
+            vec![Act::ErrAfter(ms(10)), Act::Serve],
+        ))
+        .child(scripted(
+            "a2",
+            &log,
+            &alive,
+            vec![Act::ErrAfter(ms(510)), Act::Serve],
+        ))
+        .child(scripted(
+            "b",
+            &log,
+            &alive,
+            vec![Act::SlowStop(secs(1)), Act::Serve],
+        ))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(secs(3)).await;
+    assert!(
+        h.is_running(),
+        "the supervisor failed: {:?}",
+        h.wait().await
+    );
+    let snaps = h.which_children().await;
+    for s in &snaps {
+        assert_eq!(s.phase, tokio_supervisor::Phase::Running, "{}", s.path);
+        assert_eq!(
+            s.starts, 2,
+            "{}: started again once, with its group",
+            s.path
+        );
+    }
+    assert_eq!(log.matching(":start:2").len(), 3);
+    h.shutdown().await.unwrap();
+}

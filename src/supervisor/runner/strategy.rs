@@ -25,9 +25,12 @@ impl Runner {
         };
 
         // 1. Asked to stop (a command, a group restart, the supervisor's
-        //    stop), or ended on its own during the supervisor's stop: it keeps
-        //    its own reason and is not restarted; nothing is counted.
-        if child.phase == Phase::Stopping || self.mode == Mode::Stopping {
+        //    stop), or ended on its own during the supervisor's stop or
+        //    while a group restart it belongs to is under way (OTP folds
+        //    that exit into the group restart): it keeps its own reason and
+        //    is not restarted by itself; nothing is counted.
+        let in_group = child.pending_start && self.mode == Mode::Running;
+        if child.phase == Phase::Stopping || self.mode == Mode::Stopping || in_group {
             let regrouped = child.pending_start && self.mode != Mode::Stopping;
             if regrouped {
                 child.set_phase(Phase::BackingOff, self.clock.now());
