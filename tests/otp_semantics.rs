@@ -182,3 +182,46 @@ async fn one_for_all_folds_a_sibling_exit_during_the_group_stop() {
     assert_eq!(log.matching(":start:2").len(), 3);
     h.shutdown().await.unwrap();
 }
+
+/// OTP's `start_link` returns once `init` has started every child; an
+/// exit that comes meanwhile is handled after. So a sibling that crash-loops
+/// under `RestForOne` or `OneForAll` cannot keep the start from completing,
+/// with default settings.
+#[tokio::test(start_paused = true)]
+async fn start_returns_while_a_sibling_crash_loops_under_a_group_strategy() {
+    for strategy in [
+        tokio_supervisor::Strategy::RestForOne,
+        tokio_supervisor::Strategy::OneForAll,
+    ] {
+        let (log, alive) = (Log::default(), Alive::default());
+        // Ready-gated, 200 ms to become ready.
+        let b = ChildSpec::new(
+            "b",
+            tokio_supervisor::service_fn(|ctx| async move {
+                tokio::time::sleep(ms(200)).await;
+                ctx.ready();
+                ctx.cancelled().await;
+                Ok(())
+            }),
+        )
+        .wait_ready(secs(5));
+        let app = Supervisor::builder("app")
+            .strategy(strategy)
+            .child(scripted("a", &log, &alive, vec![Act::ErrAfter(ms(10))]))
+            .child(b)
+            .build()
+            .unwrap();
+        let started = tokio::time::timeout(secs(3600), app.start()).await;
+        let h = started
+            .unwrap_or_else(|_| panic!("{strategy:?}: start() still pending after an hour"))
+            .unwrap();
+        // `a`'s exits are handled from then on: it is restarted.
+        tokio::time::sleep(ms(500)).await;
+        assert!(
+            log.matching("a:start:").len() >= 2,
+            "{strategy:?}: {:?}",
+            log.entries()
+        );
+        let _ = h.shutdown().await;
+    }
+}

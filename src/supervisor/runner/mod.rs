@@ -245,6 +245,11 @@ pub(crate) struct Runner {
     /// The child whose exit the group restart in progress (the plan) is
     /// for: terminating it calls the whole restart off.
     group_trigger: Option<usize>,
+    /// Exits of started children that came while the supervisor was still
+    /// starting the others, with how long each run lasted: handled once
+    /// the start is done, so that a crash loop cannot keep the start from
+    /// completing.
+    deferred: Vec<(usize, Duration)>,
     /// Children stopped at once by a group restart (their `Run::drained`
     /// is set) whose task has not ended yet.
     draining: usize,
@@ -304,6 +309,7 @@ impl Runner {
             plan,
             current: None,
             group_trigger: None,
+            deferred: Vec::new(),
             draining: 0,
             outcome: None,
             started: false,
@@ -407,6 +413,21 @@ impl Runner {
                                 self.timers.insert_at(Timer::Watchdog, at);
                             }
                         }
+                    }
+                    // The exits that came during the start, handled now
+                    // (OTP handles them once `init` has returned).
+                    for (slot, ran_for) in std::mem::take(&mut self.deferred) {
+                        // Unless a command has dealt with it meanwhile.
+                        let waiting = self.table.get(slot).is_some_and(|c| {
+                            c.run.is_none() && !c.pending_start && c.phase == Phase::BackingOff
+                        });
+                        if waiting {
+                            let now = self.clock.now();
+                            self.on_exit(slot, ran_for, now);
+                        }
+                    }
+                    if !self.plan.is_empty() && self.mode == Mode::Running {
+                        continue;
                     }
                 }
                 return;

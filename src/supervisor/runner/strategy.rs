@@ -107,11 +107,21 @@ impl Runner {
                 return;
             }
         }
+
+        // 4. A started child's exit while the others are still starting:
+        //    handled once the start is done (OTP's supervisor sees it after
+        //    `init` has returned), so that a crash loop under a group
+        //    strategy cannot keep abandoning the start.
+        if self.mode == Mode::Starting {
+            child.set_phase(Phase::BackingOff, self.clock.now());
+            self.deferred.push((slot, ran_for));
+            return;
+        }
         self.on_exit(slot, ran_for, now);
     }
 
     /// A child's run ended on its own while the supervisor runs.
-    fn on_exit(&mut self, slot: usize, ran_for: Duration, now: Instant) {
+    pub(super) fn on_exit(&mut self, slot: usize, ran_for: Duration, now: Instant) {
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
@@ -183,7 +193,9 @@ impl Runner {
             // No timer at all for a zero delay.
             self.restart_now(slot);
         } else {
-            child.set_phase(Phase::BackingOff, self.clock.now());
+            if child.phase != Phase::BackingOff {
+                child.set_phase(Phase::BackingOff, self.clock.now());
+            }
             // A delay too long to represent backs off for ever: the child
             // waits for a command (`restart_child`) or the stop.
             child.timer = timers::deadline(now, delay)
