@@ -225,3 +225,94 @@ async fn start_returns_while_a_sibling_crash_loops_under_a_group_strategy() {
         let _ = h.shutdown().await;
     }
 }
+
+/// A nested supervisor that gives up (its intensity exceeded) that always
+/// fails its leaf.
+fn giving_up(log: &Log, alive: &Alive) -> Supervisor {
+    Supervisor::builder("inner")
+        .intensity(0, secs(10))
+        .child(
+            scripted("leaf", log, alive, vec![Act::ErrAfter(ms(50))])
+                .backoff(tokio_supervisor::Backoff::none()),
+        )
+        .build()
+        .unwrap()
+}
+
+/// OTP: a supervisor whose intensity is exceeded terminates with reason
+/// `shutdown`, so a `Transient` supervisor child stays down (its parent
+/// runs on), while its snapshot still tells why.
+#[tokio::test(start_paused = true)]
+async fn a_transient_nested_supervisor_that_gives_up_stays_down() {
+    let (log, alive) = (Log::default(), Alive::default());
+    let inner = ChildSpec::from(giving_up(&log, &alive)).restart(Restart::Transient);
+    let h = Supervisor::builder("app")
+        .child(inner)
+        .child(scripted("other", &log, &alive, vec![Act::Serve]))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(secs(1)).await;
+    assert!(h.is_running());
+    let snaps = h.which_children().await;
+    assert_eq!(
+        snaps[0].phase,
+        tokio_supervisor::Phase::Terminated(tokio_supervisor::ExitReason::Shutdown)
+    );
+    assert_eq!(snaps[0].starts, 1, "not restarted");
+    assert_eq!(snaps[0].failures, 0, "a shutdown, not a failure");
+    let why = snaps[0].last_error.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("`app/inner` exceeded its restart intensity"),
+        "{why}"
+    );
+    assert_eq!(snaps[1].phase, tokio_supervisor::Phase::Running);
+    h.shutdown().await.unwrap();
+}
+
+/// OTP's `significant_escalation`, for a nested supervisor: a significant
+/// supervisor child that gives up (reason `shutdown`, not restarted as
+/// `Transient`) stops its parent by auto-shutdown, a normal stop.
+#[tokio::test(start_paused = true)]
+async fn a_significant_nested_supervisor_that_gives_up_shuts_its_parent_down() {
+    let (log, alive) = (Log::default(), Alive::default());
+    let inner = ChildSpec::from(giving_up(&log, &alive))
+        .restart(Restart::Transient)
+        .significant(true);
+    let h = Supervisor::builder("app")
+        .auto_shutdown(tokio_supervisor::AutoShutdown::AnySignificant)
+        .child(scripted("other", &log, &alive, vec![Act::Serve]))
+        .child(inner)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let outcome = tokio::time::timeout(secs(60), h.wait()).await;
+    assert_eq!(outcome.expect("the parent stops by itself"), Ok(()));
+    assert_eq!(alive.count(), 0);
+}
+
+/// A `Permanent` supervisor child that gives up is restarted by its parent
+/// and counted in the parent's intensity: over it, the root fails, naming
+/// the path down to the leaf, so that `main` exits non-zero.
+#[tokio::test(start_paused = true)]
+async fn a_permanent_nested_supervisor_that_gives_up_is_restarted_then_escalates() {
+    let (log, alive) = (Log::default(), Alive::default());
+    let h = Supervisor::builder("app")
+        .intensity(2, secs(60))
+        .child(giving_up(&log, &alive))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let err = h.wait().await.unwrap_err();
+    assert_eq!(err.child_path(), Some("app/inner"));
+    let text = err.to_string();
+    assert!(text.contains("app/inner/leaf"), "{text}");
+    // Started once, restarted twice within the parent's intensity of 2.
+    assert_eq!(log.matching("leaf:start:1").len(), 3);
+}

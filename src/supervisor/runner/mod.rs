@@ -571,6 +571,11 @@ impl Runner {
             stop_requested || self.mode == Mode::Stopping,
         );
         child.record_exit(reason);
+        if let Some(gave_up @ SupervisorError::IntensityExceeded { .. }) = &sup_err {
+            // Not a failure of the child (OTP's `shutdown`), but what its
+            // snapshot's `last_error` tells.
+            child.earlier_failure = Some(ExitReason::Failed(gave_up.to_string().into()));
+        }
         child.last_supervisor_error = sup_err.map(Box::new);
         if let Some(events) = self.tree.listened() {
             send_event(&events, child.path(), || EventKind::Exited {
@@ -1099,6 +1104,13 @@ fn classify(
             Outcome::Returned(Ok(())) => ExitReason::Completed,
             Outcome::Returned(Err(e)) => {
                 let sup = e.downcast_ref::<SupervisorError>().cloned();
+                if let Some(gave_up @ SupervisorError::IntensityExceeded { .. }) = sup {
+                    // A nested supervisor that gave up ends as OTP's does,
+                    // with reason `shutdown`: its parent restarts it if it
+                    // is `Permanent`, not if `Transient`, and a significant
+                    // one may stop its parent.
+                    return (ExitReason::Shutdown, Some(gave_up));
+                }
                 let mut text = String::new();
                 crate::contain::render_error(&**e, &mut text);
                 return (ExitReason::Failed(text.into()), sup);

@@ -165,6 +165,14 @@ impl Runner {
             Decision::Escalate => {
                 let reason = child.exit_reason();
                 child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
+                // A nested supervisor that gave up ended with `Shutdown`; its
+                // own failure says more, down to the deepest path.
+                let reason = match child.last_supervisor_error.as_deref() {
+                    Some(e @ SupervisorError::IntensityExceeded { .. }) => {
+                        ExitReason::Failed(e.to_string().into())
+                    }
+                    _ => reason,
+                };
                 let err = SupervisorError::IntensityExceeded {
                     supervisor: self.path.to_string(),
                     child: child.path().to_string(),
