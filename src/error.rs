@@ -119,8 +119,10 @@ pub enum ConfigError {
 
 /// Why a supervisor failed.
 ///
-/// A nested supervisor's failure is an abnormal exit of that child in its
-/// parent; the root's failure is returned by
+/// A nested supervisor that fails a start fails its parent's start; one
+/// that exceeds its intensity ends, in its parent, with
+/// [`ExitReason::Shutdown`] (as OTP's), restarted there if it is
+/// `Permanent`. The root's failure is returned by
 /// [`SupervisorHandle::wait`](crate::SupervisorHandle::wait) and
 /// [`Supervisor::run_until_signal`](crate::Supervisor::run_until_signal), so
 /// `main` can exit non-zero and let systemd or Kubernetes restart the

@@ -122,11 +122,14 @@
 //! only make sense together; [`RestForOne`](Strategy::RestForOne) does so
 //! for the child and those started after it, which depend on it.
 //!
-//! A [`Supervisor`] is itself a child: `.child(db_supervisor)` nests it. Its
-//! failure is an abnormal exit in its parent, handled by the parent's
-//! strategy and intensity, up to the root, whose failure
-//! [`wait`](SupervisorHandle::wait) and
-//! [`run_until_signal`](Supervisor::run_until_signal) return. Stopping the
+//! A [`Supervisor`] is itself a child: `.child(db_supervisor)` nests it,
+//! `Permanent` by default. One that gives up (its intensity exceeded) stops
+//! its children and ends as OTP's does, with
+//! [`ExitReason::Shutdown`]: its parent restarts it if it is `Permanent`,
+//! counted in the parent's intensity, and so on up to the root, whose
+//! failure [`wait`](SupervisorHandle::wait) and
+//! [`run_until_signal`](Supervisor::run_until_signal) return, naming the
+//! path down to the child that failed. Stopping the
 //! root stops the whole tree deepest-first, in reverse order at each level.
 //!
 //! A child started with [`wait_ready`](ChildSpec::wait_ready) holds back the
