@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::supervisor::runner::Msg;
+use crate::supervisor::protocol::Msg;
 use crate::supervisor::Scope;
 
 /// The handle a running child gets: cancellation, readiness, heartbeat, and
@@ -120,10 +120,10 @@ impl Context {
     /// Tells the supervisor that this run ended, and how: the last thing a
     /// run's task does (see `service::Report`).
     #[inline]
-    pub(crate) fn report_end(self, outcome: crate::run::Outcome) {
+    pub(crate) fn report_end(self, outcome: crate::supervisor::protocol::Outcome) {
         if let Some(n) = &self.inner.notify {
             // The supervisor gone (a runtime shutting down): nobody to tell.
-            let _ = n.tx.send(Msg::Exit(crate::run::Exit {
+            let _ = n.tx.send(Msg::Exit(crate::supervisor::protocol::Exit {
                 slot: n.slot,
                 // A child has one run at a time: the low bits tell runs apart.
                 run: n.run as u32,

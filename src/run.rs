@@ -12,7 +12,6 @@
 //! down, reports `Aborted` from a drop guard. No `JoinSet` and no map from
 //! task ids to children: the report names the child.
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -25,31 +24,8 @@ use tracing::Instrument;
 use crate::contain::Contained;
 use crate::panic_hook::in_child;
 use crate::service::{BoxError, Service};
+use crate::supervisor::protocol::Outcome;
 use crate::Context;
-
-/// What a child's task reports as it ends: which run of which child ended,
-/// and how.
-#[derive(Debug)]
-pub(crate) struct Exit {
-    pub(crate) slot: usize,
-    /// The run's id, truncated: a child has one run at a time, so its low
-    /// 32 bits tell it from an earlier one.
-    pub(crate) run: u32,
-    pub(crate) outcome: Outcome,
-}
-
-/// How a run ended. The user's values in it are dropped with their panics
-/// contained, wherever the message ends up.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    /// `run` returned.
-    Returned(Result<(), Contained<BoxError>>),
-    /// `run` panicked (or its future's destructor did): the payload.
-    Panicked(Contained<Box<dyn Any + Send>>),
-    /// The task was aborted (or dropped unfinished, as a runtime shuts
-    /// down).
-    Aborted,
-}
 
 /// Object-safe form of [`Service`]: it spawns the run itself, so that the
 /// task holds the concrete future inline, with no box per run.
@@ -155,7 +131,7 @@ mod tests {
 
     use tokio::sync::mpsc;
 
-    use crate::supervisor::runner::Msg;
+    use crate::supervisor::protocol::{Exit, Msg};
     use crate::supervisor::Scope;
 
     /// A hand-written future that holds `held` until it is dropped, and

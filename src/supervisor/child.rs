@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::decision::RestartState;
-use super::reply::Reply;
+use super::protocol::Reply;
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::metrics::ChildCounters;
 use crate::{ChildSpec, Context, ControlError, SupervisorError};
@@ -46,7 +46,7 @@ pub(crate) struct Run {
     /// `Aborted`, as an aborted task's.
     pub(crate) killed: bool,
     /// A nested supervisor's inbox, made as its run is spawned.
-    pub(crate) nested: Option<tokio::sync::mpsc::UnboundedSender<super::runner::Msg>>,
+    pub(crate) nested: Option<tokio::sync::mpsc::UnboundedSender<super::protocol::Msg>>,
 }
 
 impl Run {
@@ -55,7 +55,7 @@ impl Run {
     /// outlives it (its task, aborted, could not wait for them).
     pub(crate) fn abort(&mut self) {
         if let Some(tx) = &self.nested {
-            let kill = super::runner::Msg::Command(super::runner::Command::Kill);
+            let kill = super::protocol::Msg::Command(super::protocol::Command::Kill);
             if tx.send(kill).is_ok() {
                 self.killed = true;
                 return;

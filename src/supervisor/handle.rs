@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::reply::Reply;
-use super::runner::{Command, Msg, State, TaskId};
+use super::protocol::Reply;
+use super::protocol::{Command, Msg, State, TaskId};
 use crate::event::Event;
 use crate::lifecycle::ChildSnapshot;
 use crate::supervisor::ChildCounts;

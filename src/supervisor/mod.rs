@@ -11,7 +11,7 @@ mod builder;
 mod child;
 mod decision;
 mod handle;
-mod reply;
+pub(crate) mod protocol;
 pub(crate) mod runner;
 mod table;
 
@@ -25,13 +25,15 @@ use tokio_util::sync::CancellationToken;
 pub use builder::{Builder, DEFAULT_INTENSITY};
 pub(crate) use handle::Control;
 pub use handle::SupervisorHandle;
+pub use protocol::ChildCounts;
 
 use crate::event::EVENT_CAPACITY;
 use crate::restart_limit::RestartLimit;
 use crate::service::BoxError;
 use crate::spec::{ChildKind, ReadyGate};
 use crate::{ChildSpec, Context, Restart, Service, Shutdown, SupervisorError};
-use runner::{Runner, State, Wiring};
+use protocol::State;
+use runner::{Runner, Wiring};
 
 /// What a child's restart does to its siblings (OTP's restart strategies).
 ///
@@ -101,20 +103,6 @@ pub enum AutoShutdown {
     /// Stop when every significant child has ended (one waiting to restart
     /// still counts as alive).
     AllSignificant,
-}
-
-/// How many children a supervisor has, as OTP's `count_children`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub struct ChildCounts {
-    /// Every child in the table, running or not.
-    pub specs: usize,
-    /// Children with a live task (a child waiting to restart is not active).
-    pub active: usize,
-    /// Children that are nested supervisors.
-    pub supervisors: usize,
-    /// Children that are workers.
-    pub workers: usize,
 }
 
 /// The checked configuration of a supervisor.
@@ -540,7 +528,7 @@ impl Service for Nested {
 async fn run_dedicated(
     runner: Runner,
     config: &crate::runtime::RuntimeConfig,
-    tx: mpsc::UnboundedSender<runner::Msg>,
+    tx: mpsc::UnboundedSender<protocol::Msg>,
 ) -> Result<(), BoxError> {
     let rt = config.build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
@@ -555,11 +543,11 @@ async fn run_dedicated(
         })?;
     // If this future is dropped (the parent aborts the subtree), kill the
     // subtree so that its thread ends too.
-    struct KillOnDrop(Option<mpsc::UnboundedSender<runner::Msg>>);
+    struct KillOnDrop(Option<mpsc::UnboundedSender<protocol::Msg>>);
     impl Drop for KillOnDrop {
         fn drop(&mut self) {
             if let Some(tx) = self.0.take() {
-                let _ = tx.send(runner::Msg::Command(runner::Command::Kill));
+                let _ = tx.send(protocol::Msg::Command(protocol::Command::Kill));
             }
         }
     }

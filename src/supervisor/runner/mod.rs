@@ -59,102 +59,19 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::child::{Child, Run};
 use super::table::Table;
-use super::{ChildCounts, Config, Scope, Tree};
+use super::{Config, Scope, Tree};
 use crate::event::{Event, EventKind};
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::restart_limit::RestartWindow;
-use crate::run::{Exit, Outcome};
+pub(crate) use crate::supervisor::protocol::{Command, Msg, Reply, State, TaskId};
+use crate::supervisor::protocol::{Exit, Outcome};
 use crate::{ChildSpec, Context, Restart, Shutdown, SupervisorError};
 use timers::Timers;
-
-/// A message to a supervisor's loop.
-#[derive(Debug)]
-pub(crate) enum Msg {
-    /// A child's run ended (sent by its task, see `service::Report`).
-    Exit(Exit),
-    /// A child's `ctx.ready()`.
-    Ready { slot: usize, run: u64 },
-    /// A request from a handle.
-    Command(Command),
-}
-
-pub(crate) use super::reply::Reply;
-
-/// A request from a handle. Paths are relative to the supervisor that
-/// receives it; a nested supervisor's part is forwarded to it.
-#[derive(Debug)]
-pub(crate) enum Command {
-    WhichChildren(oneshot::Sender<Vec<ChildSnapshot>>),
-    /// The children of the nested supervisor at `path` (empty: this one).
-    WhichChildrenAt {
-        path: String,
-        reply: Reply<Vec<ChildSnapshot>>,
-    },
-    CountChildren(oneshot::Sender<ChildCounts>),
-    /// Start `spec` in the supervisor at `at` (empty: this one).
-    Start {
-        at: String,
-        spec: Box<ChildSpec>,
-        /// A task: answered at once (not when ready), and named exactly as
-        /// given, also in a dynamic supervisor.
-        task: bool,
-        reply: Reply<String>,
-    },
-    Terminate {
-        path: String,
-        /// From a `TaskHandle`: only if the child is that task.
-        only: Option<TaskId>,
-        reply: Reply<()>,
-    },
-    Restart {
-        path: String,
-        reply: Reply<()>,
-    },
-    Delete {
-        path: String,
-        reply: Reply<()>,
-    },
-    /// Abort every child now (a second Ctrl+C).
-    Kill,
-}
-
-/// Which task a `TaskHandle` started: its completion hook, unique to it.
-/// Held weakly, so that the handle keeps no task alive, yet keeps the
-/// hook's allocation, so that no later task can have the same address.
-#[derive(Debug, Clone)]
-pub(crate) struct TaskId(std::sync::Weak<dyn Fn(&ExitReason) + Send + Sync>);
-
-impl TaskId {
-    pub(crate) fn of(hook: &crate::task::OnExit) -> Self {
-        TaskId(Arc::downgrade(hook))
-    }
-
-    /// Whether `hook` is this task's.
-    fn is(&self, hook: &crate::task::OnExit) -> bool {
-        std::ptr::addr_eq(self.0.as_ptr(), Arc::as_ptr(hook))
-    }
-}
-
-/// The supervisor's state, published to handles.
-#[derive(Debug, Clone)]
-pub(crate) enum State {
-    Starting,
-    Running,
-    /// `started`: whether every child had started before the stop began.
-    Stopping {
-        started: bool,
-    },
-    Stopped {
-        started: bool,
-        outcome: Result<(), SupervisorError>,
-        children: Arc<Vec<ChildSnapshot>>,
-    },
-}
 
 /// What woke the loop (see `Runner::poll_event`).
 enum Woken {
