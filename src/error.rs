@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crate::lifecycle::ExitReason;
+use crate::exit::ExitReason;
 
 /// A configuration mistake, found when the supervisor is built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::lifecycle::ExitReason;
+use crate::exit::ExitReason;
 
 /// How many events a subscriber may fall behind before it loses the oldest.
 pub const EVENT_CAPACITY: usize = 1024;

@@ -207,6 +207,7 @@ mod context;
 mod dyn_service;
 mod error;
 pub mod event;
+mod exit;
 #[cfg(feature = "health")]
 pub mod health;
 mod lifecycle;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::contain::Contained;
-use crate::lifecycle::ExitReason;
+use crate::exit::ExitReason;
 use crate::restart_limit::RestartLimit;
 use crate::run::ErasedService;
 use crate::{Backoff, Service};
@@ -82,6 +82,15 @@ impl Default for Shutdown {
     }
 }
 
+/// Called with the exit reason of a run: a task's completion, which settles
+/// its `TaskHandle`.
+pub(crate) type OnExit = Arc<dyn Fn(&ExitReason) + Send + Sync>;
+
+/// The CPU time a blocking task's thread used, where it can be read.
+pub(crate) trait CpuTime: Send + Sync + fmt::Debug {
+    fn cpu_time(&self) -> Option<std::time::Duration>;
+}
+
 /// Whether a spec runs user code or a nested supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ChildKind {
@@ -123,11 +132,12 @@ pub struct ChildSpec {
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) significant: bool,
     /// A task's completion hook (settles its `TaskHandle`).
-    pub(crate) on_exit: Option<Contained<crate::task::OnExit>>,
-    /// A nested supervisor's configuration (to refuse it inside itself).
-    pub(crate) nested: Option<Arc<crate::supervisor::Config>>,
+    pub(crate) on_exit: Option<Contained<OnExit>>,
+    /// A nested supervisor's configuration, opaque here (its identity
+    /// refuses a supervisor inside itself).
+    pub(crate) nested: Option<Arc<dyn std::any::Any + Send + Sync>>,
     /// A blocking task's CPU-time probe.
-    pub(crate) cpu: Option<Arc<crate::task::CpuProbe>>,
+    pub(crate) cpu: Option<Arc<dyn CpuTime>>,
 }
 
 /// How long a ready-gated start waits for `ctx.ready()`.

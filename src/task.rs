@@ -46,8 +46,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, Semaphore};
 
-use crate::lifecycle::ExitReason;
+use crate::exit::ExitReason;
 use crate::service::BoxError;
+use crate::spec::CpuTime;
 use crate::{Context, Service};
 
 /// Why a task gave no value.
@@ -67,7 +68,7 @@ type Slot<T> = Arc<Mutex<Option<T>>>;
 
 /// The supervisor's side of a task: called with the exit reason of its run,
 /// it settles the task's handle.
-pub(crate) type OnExit = Arc<dyn Fn(&ExitReason) + Send + Sync>;
+pub(crate) use crate::spec::OnExit;
 
 /// Makes the completion hook that hands the value (or the error) to the
 /// `TaskHandle`.
@@ -152,10 +153,10 @@ pub(crate) struct CpuProbe {
     done_ns: AtomicU64,
 }
 
-impl CpuProbe {
+impl crate::spec::CpuTime for CpuProbe {
     /// CPU time used so far (or in all, once finished), where the platform
     /// tells it cheaply (Linux: one small `/proc` read).
-    pub(crate) fn cpu_time(&self) -> Option<Duration> {
+    fn cpu_time(&self) -> Option<Duration> {
         match self.done_ns.load(Ordering::Acquire) {
             0 => {}
             n => return Some(Duration::from_nanos(n - 1)),
@@ -169,7 +170,9 @@ impl CpuProbe {
             now.saturating_sub(self.start_ns.load(Ordering::Acquire)),
         ))
     }
+}
 
+impl CpuProbe {
     fn enter(&self) {
         let tid = std::fs::read_link("/proc/thread-self")
             .ok()

@@ -210,9 +210,12 @@ impl Scope {
         })
     }
 
-    /// Whether `config` is one of the supervisors of this scope.
-    pub(crate) fn contains(&self, config: &Arc<Config>) -> bool {
-        self.lineage.iter().any(|c| Arc::ptr_eq(c, config))
+    /// Whether `config` (a spec's nested configuration) is one of the
+    /// supervisors of this scope.
+    pub(crate) fn contains(&self, config: &Arc<dyn std::any::Any + Send + Sync>) -> bool {
+        self.lineage
+            .iter()
+            .any(|c| std::ptr::addr_eq(Arc::as_ptr(c), Arc::as_ptr(config)))
     }
 }
 
