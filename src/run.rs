@@ -12,6 +12,7 @@
 //! down, reports `Aborted` from a drop guard. No `JoinSet` and no map from
 //! task ids to children: the report names the child.
 
+use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -24,8 +25,20 @@ use tracing::Instrument;
 use crate::contain::Contained;
 use crate::panic_hook::in_child;
 use crate::service::{BoxError, Service};
-use crate::supervisor::protocol::Outcome;
 use crate::Context;
+
+/// How a run ended. The user's values in it are dropped with their panics
+/// contained, wherever the message ends up.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// `run` returned.
+    Returned(Result<(), Contained<BoxError>>),
+    /// `run` panicked (or its future's destructor did): the payload.
+    Panicked(Contained<Box<dyn Any + Send>>),
+    /// The task was aborted (or dropped unfinished, as a runtime shuts
+    /// down).
+    Aborted,
+}
 
 /// Object-safe form of [`Service`]: it spawns the run itself, so that the
 /// task holds the concrete future inline, with no box per run.

@@ -44,11 +44,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::exit::ExitReason;
 use crate::service::BoxError;
 use crate::spec::CpuTime;
+use crate::supervisor::protocol::{Command, Msg, Reply, TaskId};
 use crate::{Context, Service};
 
 /// Why a task gave no value.
@@ -302,7 +303,7 @@ where
 pub struct TaskHandle<T> {
     path: Arc<str>,
     rx: oneshot::Receiver<Result<T, TaskError>>,
-    control: crate::supervisor::Control,
+    control: Control,
     abort_on_drop: bool,
 }
 
@@ -310,7 +311,7 @@ impl<T> TaskHandle<T> {
     pub(crate) fn new(
         path: Arc<str>,
         rx: oneshot::Receiver<Result<T, TaskError>>,
-        control: crate::supervisor::Control,
+        control: Control,
     ) -> Self {
         TaskHandle {
             path,
@@ -399,6 +400,37 @@ impl<T> fmt::Debug for TaskHandle<T> {
             .field("path", &self.path)
             .field("abort_on_drop", &self.abort_on_drop)
             .finish_non_exhaustive()
+    }
+}
+
+/// Enough of a handle to abort a task by path (kept by `TaskHandle`).
+#[derive(Debug, Clone)]
+pub(crate) struct Control {
+    tx: mpsc::UnboundedSender<Msg>,
+    name: Arc<str>,
+    /// The task the handle started: only it is ever aborted.
+    task: Option<TaskId>,
+}
+
+impl Control {
+    pub(crate) fn new(
+        tx: mpsc::UnboundedSender<Msg>,
+        name: Arc<str>,
+        task: Option<TaskId>,
+    ) -> Self {
+        Control { tx, name, task }
+    }
+
+    /// `terminate_child(path)` of this task, if it is still the child at
+    /// `path`, without waiting for the answer.
+    pub(crate) fn terminate_detached(&self, path: &str) {
+        let path = crate::supervisor::protocol::relative(&self.name, path).to_owned();
+        let (reply, _) = Reply::new(self.name.clone());
+        let _ = self.tx.send(Msg::Command(Command::Terminate {
+            path,
+            only: self.task.clone(),
+            reply,
+        }));
     }
 }
 

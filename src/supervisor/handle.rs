@@ -91,43 +91,6 @@ struct Inner {
     stop: CancellationToken,
 }
 
-/// Enough of a handle to abort a task by path (kept by `TaskHandle`).
-#[derive(Debug, Clone)]
-pub(crate) struct Control {
-    tx: mpsc::UnboundedSender<Msg>,
-    name: Arc<str>,
-    /// The task the handle started: only it is ever aborted.
-    task: Option<TaskId>,
-}
-
-impl Control {
-    /// `terminate_child(path)` of this task, if it is still the child at
-    /// `path`, without waiting for the answer.
-    pub(crate) fn terminate_detached(&self, path: &str) {
-        let path = relative(&self.name, path).to_owned();
-        let (reply, _) = Reply::new(self.name.clone());
-        let _ = self.tx.send(Msg::Command(Command::Terminate {
-            path,
-            only: self.task.clone(),
-            reply,
-        }));
-    }
-}
-
-/// Where `path` leads from the supervisor `name`, relative to it: `""`
-/// (itself) for `""` or its own name, the rest of a full path that starts
-/// with `"{name}/"`, or else `path` itself, already relative. One reading
-/// only: a child that has its supervisor's name is reached by its full
-/// path (`"app/app"`).
-fn relative<'a>(name: &str, path: &'a str) -> &'a str {
-    if path == name {
-        return "";
-    }
-    path.strip_prefix(name)
-        .and_then(|p| p.strip_prefix('/'))
-        .unwrap_or(path)
-}
-
 impl SupervisorHandle {
     pub(crate) fn new(
         name: Arc<str>,
@@ -479,11 +442,7 @@ impl SupervisorHandle {
                 reply,
             })
             .await?;
-        let control = Control {
-            tx: self.inner.tx.clone(),
-            name: self.inner.name.clone(),
-            task: id,
-        };
+        let control = crate::task::Control::new(self.inner.tx.clone(), self.inner.name.clone(), id);
         Ok(TaskHandle::new(path.into(), rx, control))
     }
 
@@ -569,7 +528,7 @@ impl SupervisorHandle {
 
     /// A path relative to this supervisor (see [`relative`]).
     fn relative<'a>(&self, path: &'a str) -> &'a str {
-        relative(&self.inner.name, path)
+        super::protocol::relative(&self.inner.name, path)
     }
 
     /// The relative path of a child below this supervisor: `NotFound` for

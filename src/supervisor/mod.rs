@@ -23,7 +23,6 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use builder::{Builder, DEFAULT_INTENSITY};
-pub(crate) use handle::Control;
 pub use handle::SupervisorHandle;
 pub use protocol::ChildCounts;
 

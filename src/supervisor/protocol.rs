@@ -11,15 +11,13 @@
 //! `Reply` knows the supervisor that holds it, and, dropped unanswered,
 //! answers [`ControlError::Stopped`] with that supervisor's path.
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use crate::contain::Contained;
 use crate::lifecycle::{ChildSnapshot, ExitReason};
-use crate::service::BoxError;
+pub(crate) use crate::run::Outcome;
 use crate::{ChildSpec, ControlError, SupervisorError};
 
 /// How many children a supervisor has, as OTP's `count_children`.
@@ -45,19 +43,6 @@ pub(crate) struct Exit {
     /// 32 bits tell it from an earlier one.
     pub(crate) run: u32,
     pub(crate) outcome: Outcome,
-}
-
-/// How a run ended. The user's values in it are dropped with their panics
-/// contained, wherever the message ends up.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    /// `run` returned.
-    Returned(Result<(), Contained<BoxError>>),
-    /// `run` panicked (or its future's destructor did): the payload.
-    Panicked(Contained<Box<dyn Any + Send>>),
-    /// The task was aborted (or dropped unfinished, as a runtime shuts
-    /// down).
-    Aborted,
 }
 
 /// A message to a supervisor's loop.
@@ -196,6 +181,20 @@ impl<T> fmt::Debug for Reply<T> {
             .field("holder", &self.holder)
             .finish_non_exhaustive()
     }
+}
+
+/// Where `path` leads from the supervisor `name`, relative to it: `""`
+/// (itself) for `""` or its own name, the rest of a full path that starts
+/// with `"{name}/"`, or else `path` itself, already relative. One reading
+/// only: a child that has its supervisor's name is reached by its full
+/// path (`"app/app"`).
+pub(crate) fn relative<'a>(name: &str, path: &'a str) -> &'a str {
+    if path == name {
+        return "";
+    }
+    path.strip_prefix(name)
+        .and_then(|p| p.strip_prefix('/'))
+        .unwrap_or(path)
 }
 
 #[cfg(test)]
