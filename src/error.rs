@@ -133,7 +133,7 @@ pub enum SupervisorError {
     /// A child failed to start (an exit, panic or readiness timeout before it
     /// was ready); the children already started were stopped in reverse
     /// order.
-    #[error("failed to start `{path}`: {reason}")]
+    #[error("failed to start `{path}`: {}", reason.message())]
     StartFailed {
         /// Full path of the child that failed.
         path: String,
@@ -270,7 +270,7 @@ pub enum ControlError {
     /// The child failed to start (an exit or readiness timeout before ready).
     /// A child added by `start_child` is not kept; one restarted by
     /// `restart_child` is kept, terminated.
-    #[error("failed to start `{path}`: {reason}")]
+    #[error("failed to start `{path}`: {}", reason.message())]
     StartFailed {
         /// The child's path.
         path: String,

@@ -53,8 +53,9 @@ pub enum ExitReason {
     CircuitOpen {
         /// The restart limit that was exceeded.
         restarts: u32,
-        /// The window of the restart limit.
-        window: Duration,
+        /// The window of the restart limit; `None` for a limit over the
+        /// child's whole life ([`max_restarts`](crate::ChildSpec::max_restarts)).
+        window: Option<Duration>,
     },
 }
 
@@ -76,6 +77,24 @@ impl ExitReason {
                 | ExitReason::ReadyTimeout { .. }
                 | ExitReason::Hung { .. }
         )
+    }
+
+    /// What went wrong, as a person reads it: a returned error's own text
+    /// (`"connection refused"`, with its sources), or else the reason as
+    /// [`Display`](std::fmt::Display) writes it (`"panicked: boom"`). It is
+    /// a snapshot's `last_error`, and the end of a failed start's message.
+    ///
+    /// ```
+    /// # use tokio_supervisor::ExitReason;
+    /// assert_eq!(ExitReason::Failed("refused".into()).message(), "refused");
+    /// assert_eq!(ExitReason::Panicked("boom".into()).message(), "panicked: boom");
+    /// ```
+    #[must_use]
+    pub fn message(&self) -> String {
+        match self {
+            ExitReason::Failed(msg) => msg.to_string(),
+            other => other.to_string(),
+        }
     }
 
     /// A short lowercase label (`"panicked"`), suitable for a metric label.
@@ -106,11 +125,14 @@ impl fmt::Display for ExitReason {
                 write!(f, "not ready within {timeout:?}")
             }
             ExitReason::Hung { timeout } => write!(f, "hung: no heartbeat for {timeout:?}"),
-            // `max_restarts`: a limit over the child's whole life.
-            ExitReason::CircuitOpen { restarts, window } if *window == Duration::MAX => {
-                write!(f, "circuit open: more than {restarts} restarts")
-            }
-            ExitReason::CircuitOpen { restarts, window } => write!(
+            ExitReason::CircuitOpen {
+                restarts,
+                window: None,
+            } => write!(f, "circuit open: more than {restarts} restarts"),
+            ExitReason::CircuitOpen {
+                restarts,
+                window: Some(window),
+            } => write!(
                 f,
                 "circuit open: more than {restarts} restarts within {window:?}"
             ),

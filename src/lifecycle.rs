@@ -78,7 +78,7 @@ impl Phase {
     ///
     /// let given_up = Phase::Terminated(ExitReason::CircuitOpen {
     ///     restarts: 5,
-    ///     window: Duration::from_secs(60),
+    ///     window: Some(Duration::from_secs(60)),
     /// });
     /// assert_eq!(given_up.as_str(), "terminated");
     /// assert_eq!(
@@ -210,7 +210,8 @@ pub struct ChildSnapshot {
     /// How many runs ended abnormally (error, panic, abort, ready timeout,
     /// hang): those for which [`ExitReason::is_failure`] holds.
     pub failures: u64,
-    /// The message of the most recent failure, if any.
+    /// The message of the most recent failure, if any ([`ExitReason::message`]:
+    /// a returned error's own text, or `"panicked: …"`).
     pub last_error: Option<String>,
     /// Why the most recent run ended, if one has ended.
     pub last_exit: Option<ExitReason>,
@@ -302,7 +303,7 @@ mod tests {
             ExitReason::Failed("x".into()),
             ExitReason::CircuitOpen {
                 restarts: 3,
-                window: Duration::from_secs(1),
+                window: Some(Duration::from_secs(1)),
             },
         ] {
             assert!(Phase::Running.can_transition_to(&Phase::Terminated(reason.clone())));
@@ -323,7 +324,7 @@ mod tests {
         .is_failure());
         assert!(!ExitReason::CircuitOpen {
             restarts: 1,
-            window: Duration::from_secs(1)
+            window: Some(Duration::from_secs(1))
         }
         .is_failure());
     }

@@ -630,7 +630,7 @@ mod tests {
                 },
                 _ => ExitReason::CircuitOpen {
                     restarts: 0,
-                    window: Duration::ZERO,
+                    window: Some(Duration::ZERO),
                 },
             };
             assert_eq!(reason_index(reason.as_str()), i);

@@ -18,8 +18,8 @@ use crate::lifecycle::{ChildSnapshot, Phase};
 /// ├── writer    running     restarts 0  up 12.0s
 /// ├── pipeline  running     restarts 0  up 12.0s
 /// │   ├── enricher  running      restarts 1  up 11.5s  last error: panicked: malformed tick #19
-/// │   └── feed      backing_off  restarts 2  next in 320ms  last error: failed: connection reset
-/// └── venue     terminated  restarts 2  circuit open: more than 2 restarts within 30s  last error: failed: 503
+/// │   └── feed      backing_off  restarts 2  next in 320ms  last error: connection reset
+/// └── venue     terminated  restarts 2  circuit open: more than 2 restarts within 30s  last error: 503
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -98,7 +98,7 @@ fn write_level(f: &mut fmt::Formatter<'_>, nodes: &[TreeNode], prefix: &str) -> 
         }
         match (&c.last_error, &c.phase) {
             // Said already, as the reason.
-            (Some(err), Phase::Terminated(reason)) if *err == reason.to_string() => {}
+            (Some(err), Phase::Terminated(reason)) if *err == reason.message() => {}
             (Some(err), _) => write!(f, "  last error: {err}")?,
             (None, _) => {}
         }

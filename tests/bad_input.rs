@@ -623,7 +623,7 @@ async fn restart_limit_zero_gives_up_at_the_first_failure() {
         w.phase,
         Phase::Terminated(ExitReason::CircuitOpen {
             restarts: 0,
-            window: secs(60)
+            window: Some(secs(60))
         })
     );
     assert_eq!(w.starts, 1);
@@ -1047,7 +1047,7 @@ async fn restart_limit_window_max_counts_every_restart_ever() {
         w.phase,
         Phase::Terminated(ExitReason::CircuitOpen {
             restarts: 2,
-            window: Duration::MAX
+            window: None
         })
     );
     assert_eq!(w.starts, 3);
@@ -1907,7 +1907,7 @@ async fn error_whose_drop_panics_is_contained() {
     tokio::time::sleep(secs(3)).await;
     let w = snap(&h, "app/w").await;
     assert_eq!((w.starts, &w.phase), (3, &Phase::Running));
-    assert_eq!(w.last_error.as_deref(), Some("failed: bad drop"));
+    assert_eq!(w.last_error.as_deref(), Some("bad drop"));
     assert!(h.is_running());
     assert_eq!(h.shutdown().await, Ok(()));
     // And with a subscriber, where the error is rendered (and let go) at once.
@@ -2008,7 +2008,7 @@ async fn error_whose_debug_panics_is_never_formatted_with_debug() {
     tokio::time::sleep(secs(2)).await;
     let w = snap(&h, "app/w").await;
     assert_eq!((w.starts, &w.phase), (2, &Phase::Running));
-    assert_eq!(w.last_error.as_deref(), Some("failed: display ok"));
+    assert_eq!(w.last_error.as_deref(), Some("display ok"));
     assert!(drain(&mut rx).contains(&(
         "app/w".to_string(),
         EventKind::Exited {

@@ -104,7 +104,7 @@ async fn with_child_in(state: State, remote: &Remote) -> SupervisorHandle {
         State::Terminated => Phase::Terminated(ExitReason::Shutdown),
         State::GivenUp => Phase::Terminated(ExitReason::CircuitOpen {
             restarts: 0,
-            window: secs(60),
+            window: Some(secs(60)),
         }),
     };
     assert_eq!(phase, expected, "setting up {state:?}");

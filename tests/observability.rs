@@ -241,8 +241,8 @@ async fn the_tree_prints_like_pstree() {
          ├── writer    running     restarts 0  up 12.0s\n\
          ├── pipeline  running     restarts 0  up 12.0s\n\
          │   ├── enricher  running      restarts 1  up 11.5s  last error: panicked: boom\n\
-         │   └── feed      backing_off  restarts 0  next in 48.2s  last error: failed: fail\n\
-         └── venue     terminated  restarts 2  circuit open: more than 2 restarts within 30s  last error: failed: fail\n"
+         │   └── feed      backing_off  restarts 0  next in 48.2s  last error: fail\n\
+         └── venue     terminated  restarts 2  circuit open: more than 2 restarts within 30s  last error: fail\n"
     );
     assert_eq!(
         tree.iter().map(|c| c.path.to_string()).collect::<Vec<_>>(),

@@ -124,7 +124,7 @@ async fn one_service_value_serves_every_restart() {
     settle().await;
     let snap = h.which_children().await;
     assert_eq!((snap[0].starts, snap[0].failures), (5, 4));
-    assert_eq!(snap[0].last_error.as_deref(), Some("failed: run 3"));
+    assert_eq!(snap[0].last_error.as_deref(), Some("run 3"));
     h.shutdown().await.unwrap();
 }
 
@@ -201,7 +201,7 @@ async fn a_boxed_trait_object_restarts_after_an_error_and_stops_gracefully() {
     let (running, exit) = restarted_then_stopped(ChildSpec::new("feed", boxed)).await;
     assert_eq!(running.phase, Phase::Running);
     assert_eq!((running.starts, running.failures), (3, 2));
-    assert_eq!(running.last_error.as_deref(), Some("failed: not yet"));
+    assert_eq!(running.last_error.as_deref(), Some("not yet"));
     assert_eq!(exit, ExitReason::Shutdown);
 
     // The same through an `Arc<dyn DynService>`, with a closure service.

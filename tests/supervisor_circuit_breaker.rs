@@ -32,7 +32,7 @@ async fn circuit_opens_after_n_restarts_and_siblings_keep_running() {
         flaky.phase,
         Phase::Terminated(ExitReason::CircuitOpen {
             restarts: 3,
-            window: secs(60)
+            window: Some(secs(60))
         })
     );
     assert_eq!((flaky.starts, flaky.restarts, flaky.failures), (4, 3, 4));
@@ -136,4 +136,40 @@ async fn stable_run_reset_never_resets_the_intensity() {
         "{err}"
     );
     assert_eq!(log.matching("start").len(), 4);
+}
+
+/// A limit over the child's whole life (`max_restarts`) has no window, and
+/// says so in serde output (`null`), rather than `Duration::MAX`.
+#[tokio::test(start_paused = true)]
+async fn a_lifetime_limit_serializes_without_a_window() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("sup")
+        .child(
+            scripted("c", &log, &alive, vec![Act::Err])
+                .backoff(tokio_supervisor::Backoff::none())
+                .max_restarts(1),
+        )
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    settle().await;
+    let snap = h.which_children().await;
+    assert_eq!(
+        snap[0].phase,
+        Phase::Terminated(ExitReason::CircuitOpen {
+            restarts: 1,
+            window: None
+        })
+    );
+    let json = serde_json::to_string(&snap[0]).unwrap();
+    assert!(json.contains(r#""window":null"#), "{json}");
+    assert!(!json.contains("18446744073709551615"), "{json}");
+    assert_eq!(
+        snap[0].phase.to_string(),
+        "terminated (circuit open: more than 1 restarts)"
+    );
+    h.shutdown().await.unwrap();
 }

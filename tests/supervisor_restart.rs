@@ -43,7 +43,7 @@ async fn transient_restarts_after_err_and_panic_only() {
     let (log, snap) = run_one(Restart::Transient, Act::ErrAfter(ms(10))).await;
     assert_eq!(log.matching("start"), ["c:start:1", "c:start:2"]);
     assert_eq!(snap[0].failures, 1);
-    assert_eq!(snap[0].last_error.as_deref(), Some("failed: fail"));
+    assert_eq!(snap[0].last_error.as_deref(), Some("fail"));
     assert_eq!(snap[0].last_exit, Some(ExitReason::Failed("fail".into())));
 
     let (log, snap) = run_one(Restart::Transient, Act::PanicAfter(ms(10))).await;
@@ -73,13 +73,13 @@ async fn last_error_outlives_a_later_clean_exit_and_follows_the_newest_failure()
     let h = Supervisor::builder("sup").child(spec).start_ok().await;
     tokio::time::sleep(ms(15)).await;
     let snap = h.which_children().await;
-    assert_eq!(snap[0].last_error.as_deref(), Some("failed: fail"));
+    assert_eq!(snap[0].last_error.as_deref(), Some("fail"));
     tokio::time::sleep(ms(10)).await;
     let snap = h.which_children().await;
     assert_eq!(snap[0].last_exit, Some(ExitReason::Completed));
     assert_eq!(
         snap[0].last_error.as_deref(),
-        Some("failed: fail"),
+        Some("fail"),
         "a clean exit does not erase the last error"
     );
     tokio::time::sleep(ms(20)).await;
@@ -432,11 +432,11 @@ async fn a_returned_error_is_rendered_at_its_exit_and_dropped_at_once() {
     tokio::time::sleep(ms(15)).await;
     assert_eq!(Arc::strong_count(&held), base, "dropped as the run ended");
     let snap = sup.which_children().await;
-    assert_eq!(snap[0].last_error.as_deref(), Some("failed: holding"));
+    assert_eq!(snap[0].last_error.as_deref(), Some("holding"));
 
     tokio::time::sleep(ms(10)).await;
     let snap = sup.which_children().await;
     assert_eq!(snap[0].last_exit, Some(ExitReason::Completed));
-    assert_eq!(snap[0].last_error.as_deref(), Some("failed: holding"));
+    assert_eq!(snap[0].last_error.as_deref(), Some("holding"));
     sup.shutdown().await.unwrap();
 }

@@ -69,10 +69,7 @@ async fn error_before_ready_fails_the_start_and_stops_started_siblings_in_revers
             reason: ExitReason::Failed("init failed".into()),
         }
     );
-    assert_eq!(
-        err.to_string(),
-        "failed to start `app/pool`: failed: init failed"
-    );
+    assert_eq!(err.to_string(), "failed to start `app/pool`: init failed");
     assert_eq!(
         log.matching("start"),
         ["a:start:1", "b:start:1", "pool:start:1"],
@@ -154,7 +151,7 @@ async fn nested_failed_start_reports_the_deepest_path() {
     assert_eq!(err.child_path(), Some("app/db/pool"));
     assert_eq!(
         err.to_string(),
-        "failed to start `app/db/pool`: failed: init failed"
+        "failed to start `app/db/pool`: init failed"
     );
     assert_eq!(log.matching("stop"), ["conn:stop", "cache:stop"]);
     assert!(log.matching("api").is_empty());

@@ -237,8 +237,8 @@ impl Child {
             .map(|r| now.saturating_duration_since(r.started_at));
         let last_exit = self.last_exit.clone();
         let last_error = match &last_exit {
-            Some(r) if r.is_failure() => Some(r.to_string()),
-            _ => self.earlier_failure.as_ref().map(ToString::to_string),
+            Some(r) if r.is_failure() => Some(r.message()),
+            _ => self.earlier_failure.as_ref().map(ExitReason::message),
         };
         ChildSnapshot {
             path: self.path().clone(),

@@ -150,6 +150,8 @@ impl Runner {
                 self.check_auto_shutdown(significant);
             }
             Decision::GiveUp { restarts, window } => {
+                // A window too long to end in a process's life is none.
+                let window = (window <= timers::NEVER).then_some(window);
                 let reason = ExitReason::CircuitOpen { restarts, window };
                 tracing::error!(path = %child.path(), %reason, "giving up on child");
                 self.totals.circuit_opened(&child.counters);

@@ -28,7 +28,7 @@ const KEPT: usize = 64;
 /// Past this, a deadline is never reached in a process's life: none is
 /// set (tokio's timer adds to a deadline too, so one near the largest
 /// `Instant` would overflow there).
-const NEVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+pub(crate) const NEVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// The instant `after` from `now`, or `None` when it is too far away to
 /// matter: a deadline that far off means never (a user's `Duration::MAX`
