@@ -54,11 +54,33 @@ impl<S: Service> ErasedService for S {
             let ctx = ctx.clone();
             async move { self.run(ctx).await }
         };
+        let name = ctx.path_arc().clone();
         let report = Report::new(run, ctx);
         match span {
-            None => tokio::spawn(report),
-            Some(span) => tokio::spawn(report.instrument(span)),
+            None => spawn_named(report, &name),
+            Some(span) => spawn_named(report.instrument(span), &name),
         }
+    }
+}
+
+/// Spawns a run's task; built with `--cfg tokio_unstable`, the task is
+/// named by the child's path, which tokio-console shows.
+fn spawn_named<F>(future: F, _name: &str) -> JoinHandle<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    #[cfg(tokio_unstable)]
+    {
+        // Invariant: tokio's `Builder::spawn` of a future cannot fail (its
+        // `io::Result` is for the blocking pool's threads).
+        match tokio::task::Builder::new().name(_name).spawn(future) {
+            Ok(handle) => handle,
+            Err(e) => unreachable!("spawning a task failed: {e}"),
+        }
+    }
+    #[cfg(not(tokio_unstable))]
+    {
+        tokio::spawn(future)
     }
 }
 
