@@ -7,9 +7,8 @@
 //!
 //! * a message: a child's run ended (its task reports its child's slot and
 //!   run with how the run ended: `Ok`, `Err`, a panic it caught, or an
-//!   abort), a child's `ctx.ready()`, a nested supervisor's command channel,
-//!   or a command from a handle. One channel, so a run's `ready()` is always
-//!   seen before its end;
+//!   abort), a child's `ctx.ready()`, or a command from a handle. One
+//!   channel, so a run's `ready()` is always seen before its end;
 //! * a timer of the loop's deadline queue (`timers`: restart delay, kill
 //!   deadline, readiness or heartbeat deadline, a group restart's delay): one
 //!   `Sleep` for all children, no task per timer, no interval;
@@ -17,7 +16,7 @@
 //!
 //! Children are spawned as they are, their future stored inline in the
 //! task; the only thing around their polls is the `catch_unwind` that tokio
-//! would otherwise do itself (`service::Report`). The loop never awaits
+//! would otherwise do itself (`run::Report`). The loop never awaits
 //! anything but that `select!`, and holds no lock: everything it touches is
 //! its own.
 //!
@@ -32,8 +31,9 @@
 //! Only the loop stops a child: in an ordered stop, it asks the next child
 //! to stop when the end of the one before arrives.
 //!
-//! The submodules hold the two kinds of decisions: `strategy` (what an exit
-//! leads to) and `control` (the commands).
+//! The submodules: `plan` (the plans and the stop), `runs` (a run's life:
+//! spawn, readiness, heartbeat, stop, end), `strategy` (what an exit leads
+//! to) and `control` (the commands).
 //!
 //! # Invariants
 //!
