@@ -677,3 +677,68 @@ async fn concurrent_commands_and_crashes_keep_every_view_consistent() {
     assert!(metrics.total.restarts > 200, "{}", metrics.total.restarts);
     assert!(removed > 5 && added > 5, "removed {removed}, added {added}");
 }
+
+/// `child(path)`: one snapshot by path, relative or full, at any depth,
+/// and `NotFound` with the full path otherwise.
+#[tokio::test(start_paused = true)]
+async fn one_child_by_path() {
+    let remote = Remote::default();
+    let db = Supervisor::builder("db")
+        .child(remote.spec("pool"))
+        .build()
+        .unwrap();
+    let h = Supervisor::builder("app")
+        .child(db)
+        .child(remote.spec("feed"))
+        .start_ok()
+        .await;
+    for path in ["db/pool", "app/db/pool"] {
+        let c = h.child(path).await.unwrap();
+        assert_eq!((&*c.path, &c.phase), ("app/db/pool", &Phase::Running));
+    }
+    assert_eq!(&*h.child("feed").await.unwrap().path, "app/feed");
+    assert_eq!(&*h.child("app/db").await.unwrap().path, "app/db");
+    assert_eq!(
+        h.child("db/nope").await,
+        Err(ControlError::NotFound {
+            path: "app/db/nope".into()
+        })
+    );
+    assert!(matches!(
+        h.child("feed/x").await,
+        Err(ControlError::NotASupervisor { .. })
+    ));
+    h.shutdown().await.unwrap();
+    // After the stop, the final snapshots still answer for direct children.
+    assert_eq!(
+        h.child("feed").await.unwrap().phase,
+        Phase::Terminated(ExitReason::Shutdown)
+    );
+}
+
+/// A stop is visible at once, from every clone, before the loop has run.
+#[tokio::test(start_paused = true)]
+async fn a_stop_request_is_visible_at_once() {
+    let remote = Remote::default();
+    let h = Supervisor::builder("app")
+        .child(remote.spec("w"))
+        .start_ok()
+        .await;
+    let other = h.clone();
+    assert!(h.is_running() && !h.is_stopping());
+    h.request_shutdown();
+    assert!(other.is_stopping(), "no yield needed");
+    assert!(!other.is_running());
+    h.wait().await.unwrap();
+    assert!(!h.is_stopping() && h.is_finished());
+    // kill() too.
+    let h = Supervisor::builder("app")
+        .child(remote.spec("w2"))
+        .start_ok()
+        .await;
+    let k = h.clone();
+    let killing = tokio::spawn(async move { k.kill().await });
+    tokio::task::yield_now().await;
+    assert!(h.is_stopping() || h.is_finished());
+    killing.await.unwrap().unwrap();
+}

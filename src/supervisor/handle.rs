@@ -173,6 +173,56 @@ impl SupervisorHandle {
             .await
     }
 
+    /// The snapshot of one child, by path (`"db/pool"`, or full:
+    /// `"app/db/pool"`; see [Paths](Self#paths)), without listing its
+    /// siblings yourself.
+    ///
+    /// ```
+    /// # use tokio_supervisor::{service_fn, ChildSpec, Phase, Supervisor};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let w = || ChildSpec::new("pool", service_fn(|ctx| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }));
+    /// let db = Supervisor::builder("db").child(w()).build()?;
+    /// let app = Supervisor::builder("app").child(db).build()?.start().await?;
+    /// let pool = app.child("db/pool").await?;
+    /// assert_eq!((&*pool.path, &pool.phase), ("app/db/pool", &Phase::Running));
+    /// # app.shutdown().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::NotFound`] (with the full path),
+    /// [`ControlError::NotASupervisor`] for a path through a worker,
+    /// [`ControlError::Stopped`] once a nested supervisor on the way has
+    /// stopped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn child(&self, path: &str) -> Result<ChildSnapshot, ControlError> {
+        let rel = self.child_at(path)?;
+        let (parent, name) = rel.rsplit_once('/').unwrap_or(("", &rel));
+        let siblings = if parent.is_empty() {
+            self.which_children().await
+        } else {
+            // Already relative: not read again as a path (`"app/app/x"`).
+            let path = parent.to_owned();
+            self.request(|reply| Command::WhichChildrenAt { path, reply })
+                .await?
+        };
+        siblings
+            .into_iter()
+            .find(|c| &*c.name == name)
+            .ok_or_else(|| ControlError::NotFound {
+                path: format!("{}/{rel}", self.inner.name),
+            })
+    }
+
     /// The whole tree, nested supervisors' children included: print it
     /// (`{}`) for a `pstree`-like view.
     ///
@@ -591,6 +641,8 @@ impl SupervisorHandle {
     /// As [`wait`](Self::wait).
     pub async fn kill(&self) -> Result<(), SupervisorError> {
         let _ = self.inner.tx.send(Msg::Command(Command::Kill));
+        // Seen at once by `is_stopping`; the loop takes the kill first.
+        self.inner.stop.cancel();
         self.wait().await
     }
 
@@ -770,10 +822,45 @@ impl SupervisorHandle {
         }
     }
 
-    /// Whether every child has started and the supervisor is not stopping.
+    /// Whether every child has started and the supervisor is not stopping
+    /// (nor asked to stop).
     #[must_use]
     pub fn is_running(&self) -> bool {
-        matches!(*self.inner.state.borrow(), State::Running)
+        matches!(*self.inner.state.borrow(), State::Running) && !self.inner.stop.is_cancelled()
+    }
+
+    /// Whether the supervisor is stopping: true as soon as
+    /// [`request_shutdown`](Self::request_shutdown), [`shutdown`](Self::shutdown)
+    /// or [`kill`](Self::kill) is called (from any clone of the handle),
+    /// or once it stops by itself (a failure, an auto-shutdown), until it
+    /// has stopped.
+    ///
+    /// ```
+    /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let h = Supervisor::builder("app")
+    ///     .child(ChildSpec::new("w", service_fn(|ctx| async move {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     })))
+    ///     .build()?
+    ///     .start()
+    ///     .await?;
+    /// h.request_shutdown();
+    /// assert!(h.is_stopping() && !h.is_running()); // at once
+    /// h.wait().await?;
+    /// assert!(!h.is_stopping() && h.is_finished());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn is_stopping(&self) -> bool {
+        match *self.inner.state.borrow() {
+            State::Stopped { .. } => false,
+            State::Stopping { .. } => true,
+            State::Starting | State::Running => self.inner.stop.is_cancelled(),
+        }
     }
 
     /// Whether the supervisor has stopped.
