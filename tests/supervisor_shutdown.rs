@@ -592,3 +592,35 @@ async fn stopping_an_unready_child_is_a_shutdown_not_a_ready_timeout() {
         );
     }
 }
+
+/// A child that returns an error once asked to stop has stopped, not
+/// failed: no failure is counted, in its snapshot or in the metrics, at a
+/// `terminate_child` or at the supervisor's stop.
+#[tokio::test(start_paused = true)]
+async fn an_error_returned_after_a_stop_request_is_a_stop() {
+    let stops_badly = |name: &str| {
+        tokio_supervisor::ChildSpec::new(
+            name,
+            tokio_supervisor::service_fn(|ctx| async move {
+                ctx.cancelled().await;
+                Err("flush failed on the way out".into())
+            }),
+        )
+    };
+    let h = Supervisor::builder("app")
+        .child(stops_badly("a"))
+        .child(stops_badly("b"))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    h.terminate_child("a").await.unwrap();
+    let a = h.child("a").await.unwrap();
+    assert_eq!(a.phase, Phase::Terminated(ExitReason::Shutdown));
+    assert_eq!((a.failures, a.last_error.as_deref()), (0, None));
+    h.shutdown().await.unwrap();
+    let m = h.metrics();
+    assert_eq!(m.total.exits.get("shutdown"), Some(&2), "{m:?}");
+    assert_eq!(m.total.exits.get("failed"), None, "{m:?}");
+}

@@ -350,6 +350,13 @@ fn classify(
                 }
                 let mut text = String::new();
                 crate::contain::render_error(&**e, &mut text);
+                if run.ctx.stop_requested() {
+                    // Asked to stop, it returned an error: a stop, not a
+                    // failure (OTP logs a shutdown error and restarts
+                    // nothing). The error is kept in the log line.
+                    tracing::info!(path = %run.ctx.path(), error = %text, "child stopped with an error");
+                    return (ExitReason::Shutdown, sup);
+                }
                 return (ExitReason::Failed(text.into()), sup);
             }
             // The payload is dropped here, its panics contained.
