@@ -70,14 +70,6 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A static supervisor was given no children (use
-    /// [`Supervisor::dynamic`](crate::Supervisor::dynamic) for one that is
-    /// filled at run time).
-    #[error("supervisor `{supervisor}` has no children")]
-    NoChildren {
-        /// The supervisor's path.
-        supervisor: String,
-    },
     /// A significant child is `Permanent`: it would never end on its own
     /// terms, so it could never trigger the auto-shutdown (OTP refuses it too).
     #[error("child `{path}`: a significant child must not be permanent")]

@@ -675,18 +675,6 @@ fn max_children_on_a_static_supervisor_is_refused() {
     assert!(e.to_string().contains("app"), "{e}");
 }
 
-#[test]
-fn static_supervisor_without_children_is_refused() {
-    let e = Supervisor::builder("app").build().unwrap_err();
-    assert_eq!(
-        e,
-        ConfigError::NoChildren {
-            supervisor: "app".into()
-        }
-    );
-    assert!(e.to_string().contains("`app`"), "{e}");
-}
-
 // ----- durations: Shutdown -----
 
 #[tokio::test(start_paused = true)]

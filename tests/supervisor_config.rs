@@ -108,16 +108,11 @@ fn backoff_parameters() {
     assert!(matches!(e, ConfigError::InvalidBackoff { .. }));
 }
 
+/// An empty static supervisor is valid (as OTP's): filled at run time with
+/// `start_child` (it was refused before: a deliberate change).
 #[test]
-fn no_children() {
-    let e = err(Supervisor::builder("app"));
-    assert_eq!(
-        e,
-        ConfigError::NoChildren {
-            supervisor: "app".into()
-        }
-    );
-    assert_eq!(e.to_string(), "supervisor `app` has no children");
+fn no_children_is_a_valid_static_supervisor() {
+    assert!(Supervisor::builder("app").build().is_ok());
 }
 
 #[test]

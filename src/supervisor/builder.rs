@@ -177,8 +177,10 @@ impl Builder {
     /// empty name or one with `/` (the supervisor's or a child's), a
     /// duplicate child name, a zero intensity period, a zero restart-limit
     /// window, backoff parameters out of range, a significant child that is
-    /// `Permanent` or under `AutoShutdown::Never`, a static supervisor with
-    /// no children, or an option a dynamic supervisor does not take.
+    /// `Permanent` or under `AutoShutdown::Never`, or an option a dynamic
+    /// supervisor does not take. A static supervisor may have no children:
+    /// it is filled at run time with
+    /// [`start_child`](crate::SupervisorHandle::start_child).
     pub fn build(self) -> Result<Supervisor, ConfigError> {
         if let Err(reason) = check_name(&self.name) {
             return Err(ConfigError::InvalidName {
@@ -221,10 +223,6 @@ impl Builder {
             }
         } else if self.max_children.is_some() {
             return Err(ConfigError::MaxChildrenOnStatic {
-                supervisor: sup.clone(),
-            });
-        } else if self.children.is_empty() {
-            return Err(ConfigError::NoChildren {
                 supervisor: sup.clone(),
             });
         }

@@ -127,14 +127,14 @@ impl SupervisorHandle {
     ///
     /// Cancel safe: dropping the future loses only the answer.
     pub async fn which_children(&self) -> Vec<ChildSnapshot> {
-        let (reply, rx) = oneshot::channel();
+        let (reply, mut rx) = oneshot::channel();
         if self
             .inner
             .tx
             .send(Msg::Command(Command::WhichChildren(reply)))
             .is_ok()
         {
-            if let Ok(children) = rx.await {
+            if let Some(children) = self.answer(&mut rx).await {
                 return children;
             }
         }
@@ -288,14 +288,14 @@ impl SupervisorHandle {
     ///
     /// Cancel safe.
     pub async fn count_children(&self) -> ChildCounts {
-        let (reply, rx) = oneshot::channel();
+        let (reply, mut rx) = oneshot::channel();
         if self
             .inner
             .tx
             .send(Msg::Command(Command::CountChildren(reply)))
             .is_ok()
         {
-            if let Ok(counts) = rx.await {
+            if let Some(counts) = self.answer(&mut rx).await {
                 return counts;
             }
         }
@@ -563,11 +563,26 @@ impl SupervisorHandle {
     /// Sends a command and waits for its answer; a supervisor that is gone
     /// answers `Stopped` at once.
     async fn request<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ControlError> {
-        let (reply, rx) = Reply::new(self.inner.name.clone());
+        let (reply, mut rx) = Reply::new(self.inner.name.clone());
         if self.inner.tx.send(Msg::Command(make(reply))).is_err() {
             return Err(self.gone());
         }
-        rx.await.unwrap_or_else(|_| Err(self.gone()))
+        self.answer(&mut rx)
+            .await
+            .unwrap_or_else(|| Err(self.gone()))
+    }
+
+    /// The answer on `rx`, or `None` once the supervisor has stopped without
+    /// one: a command sent just as its loop ended may stay unread in the
+    /// channel (which the handles keep open), so its reply would never come
+    /// nor be dropped.
+    async fn answer<T>(&self, rx: &mut oneshot::Receiver<T>) -> Option<T> {
+        let mut state = self.inner.state.clone();
+        tokio::select! {
+            biased;
+            answer = &mut *rx => answer.ok(),
+            _ = state.wait_for(|s| matches!(s, State::Stopped { .. })) => rx.try_recv().ok(),
+        }
     }
 
     fn gone(&self) -> ControlError {

@@ -50,7 +50,8 @@ impl Runner {
                             self.on_exit(slot, ran_for, now);
                         }
                     }
-                    if !self.plan.is_empty() && self.mode == Mode::Running {
+                    // They may have started a restart, or the stop.
+                    if !self.plan.is_empty() {
                         continue;
                     }
                 }
