@@ -40,9 +40,10 @@
 //! (randomised per runtime); on the multi-thread runtime the interleaving
 //! differs from run to run.
 //!
-//! Two ingredients are left out for bugs of the crate, each described where
-//! it is left out (`avoid_deferred_stop`, `commander`);
-//! `FAULT_KNOWN_BUGS=1` puts them back.
+//! It found two hangs, both fixed: a supervisor whose stop was begun by an
+//! exit deferred during its start left its ordered stop waiting for the
+//! next event; and a command sent as the root's loop ended could stay
+//! unread in the channel, unanswered.
 
 mod support;
 
@@ -526,9 +527,6 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
         }
         _ => {}
     }
-    if !known_bugs() {
-        avoid_deferred_stop(&mut root);
-    }
     let commands = if matches!(stop, Stop::RunUntil(_)) {
         vec![]
     } else {
@@ -572,48 +570,6 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
         stop,
         root,
         commands,
-    }
-}
-
-/// Excluded ingredient (a bug of the crate, `FAULT_KNOWN_BUGS=1` puts it
-/// back): a supervisor that stops in `ShutdownOrder::Reverse` because of
-/// an exit that came during its start (while a later ready-gated sibling,
-/// or nested supervisor, was still starting) and that is handled once the
-/// start is done: one that exceeds its intensity, or a significant child's
-/// that triggers its auto-shutdown. It emits `ShutdownStarted`, then never
-/// stops its running children: `advance()` handles the deferred exits and
-/// goes on with the plan only `if self.mode == Mode::Running`, so the
-/// ordered stop plan waits until some message or timer wakes the loop;
-/// without one, `wait()` hangs, and so does the parent of a nested one.
-/// Minimal case: `intensity(0, _)`, a permanent child that fails after
-/// 1 ms, then a `wait_ready` sibling that is ready after 5 ms and serves
-/// until cancelled.
-///
-/// So, in a supervisor that stops in reverse order: an intensity at least
-/// the number of exits that can be deferred (one per child, those added
-/// meanwhile, `x0`..`x2`, included), and significant children only after
-/// every child that can hold its start back.
-fn avoid_deferred_stop(sup: &mut SupCfg) {
-    let reverse = match sup.order {
-        Some(order) => order == ShutdownOrder::Reverse,
-        None => !sup.dynamic,
-    };
-    if reverse {
-        let floor = u32::try_from(sup.children.len() + 3).unwrap_or(u32::MAX);
-        sup.intensity.0 = sup.intensity.0.max(floor);
-        let significant = |c: &Node| match c {
-            Node::Worker(w) => w.significant,
-            Node::Sup(s) => s.significant,
-        };
-        let (mut last, first): (Vec<Node>, Vec<Node>) =
-            sup.children.drain(..).partition(significant);
-        sup.children = first;
-        sup.children.append(&mut last);
-    }
-    for c in &mut sup.children {
-        if let Node::Sup(s) = c {
-            avoid_deferred_stop(s);
-        }
     }
 }
 
@@ -893,13 +849,6 @@ impl Targets {
     }
 }
 
-/// Whether the ingredients excluded for known bugs are put back
-/// (`FAULT_KNOWN_BUGS=1`).
-fn known_bugs() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("FAULT_KNOWN_BUGS").is_some())
-}
-
 /// Whether to print each case, its runs and its events (`FAULT_TRACE=1`).
 fn tracing_on() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
@@ -911,38 +860,11 @@ async fn commander(
     commands: Vec<(u64, Cmd)>,
     mut targets: Targets,
     env: Env,
-    flavor: Flavor,
     log: Arc<Mutex<Vec<String>>>,
 ) -> Result<(), String> {
     for (gap, cmd) in commands {
         pause(gap).await;
-        let answer = command(&h, &cmd, &mut targets, &env);
-        let res = if flavor == Flavor::Multi && !known_bugs() {
-            // Excluded (a bug of the crate, `FAULT_KNOWN_BUGS=1` puts it
-            // back): on the multi-thread runtime, a command sent as the
-            // root's loop ends may never be answered. Its message can reach
-            // the root's inbox while the loop's receiver is being dropped
-            // (tokio's unbounded channel then keeps it until every sender
-            // is gone, and each handle holds one), so the `Reply` that
-            // would answer `Stopped` as it drops is never dropped, and the
-            // call (`count_children`, `which_children_of`, ...) hangs. So:
-            // a command unanswered 5 s after the supervisor has finished
-            // is counted, not failed; one unanswered while it runs fails.
-            match tokio::time::timeout(Duration::from_secs(5), answer).await {
-                Ok(res) => res,
-                Err(_) if h.is_finished() => {
-                    tally(flavor, |t| t.unanswered_after_stop += 1);
-                    format!("{cmd:?}: unanswered after the stop (known bug)")
-                }
-                Err(_) => {
-                    return Err(format!(
-                        "hang: {cmd:?} unanswered for 5 s while the supervisor runs"
-                    ))
-                }
-            }
-        } else {
-            answer.await
-        };
+        let res = command(&h, &cmd, &mut targets, &env).await;
         log.lock().unwrap().push(res);
     }
     Ok(())
@@ -1252,8 +1174,6 @@ struct Tally {
     commands_ok: u64,
     commands_refused: u64,
     refusals: BTreeMap<String, u64>,
-    /// Commands left unanswered after the stop (a known bug, excluded).
-    unanswered_after_stop: u64,
 }
 
 static TALLY: Mutex<[Option<Tally>; 2]> = Mutex::new([None, None]);
@@ -1357,7 +1277,6 @@ async fn execute(case: &Case, log: Arc<Mutex<Vec<String>>>) -> Result<(), String
             case.commands.clone(),
             targets,
             env.clone(),
-            case.flavor,
             log.clone(),
         ));
         let stopped = async {
@@ -1522,13 +1441,8 @@ fn run_all(base: u64, default: u64, flavor: Flavor) {
     for &seed in &seeds {
         if let Err(e) = run_case(seed, flavor) {
             panic!(
-                "fault case failed: {e}\nreplay: {}FAULT_SEED={seed} cargo test --all-features \
+                "fault case failed: {e}\nreplay: FAULT_SEED={seed} cargo test --all-features \
                  --test fault_injection {}",
-                if known_bugs() {
-                    "FAULT_KNOWN_BUGS=1 "
-                } else {
-                    ""
-                },
                 match flavor {
                     Flavor::Paused => "paused_time",
                     Flavor::Multi => "multi_thread",
