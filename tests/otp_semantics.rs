@@ -316,3 +316,36 @@ async fn a_permanent_nested_supervisor_that_gives_up_is_restarted_then_escalates
     // Started once, restarted twice within the parent's intensity of 2.
     assert_eq!(log.matching("leaf:start:1").len(), 3);
 }
+
+/// An exit handled once the start is done may stop the supervisor (here,
+/// intensity 0): its ordered stop then goes on at once, without waiting for
+/// another event (found by fault injection).
+#[tokio::test(start_paused = true)]
+async fn a_stop_begun_by_an_exit_deferred_during_the_start_completes() {
+    let (log, alive) = (Log::default(), Alive::default());
+    let gated = ChildSpec::new(
+        "gated",
+        tokio_supervisor::service_fn(|ctx| async move {
+            tokio::time::sleep(ms(5)).await;
+            ctx.ready();
+            ctx.cancelled().await;
+            Ok(())
+        }),
+    )
+    .wait_ready(ms(12));
+    let h = Supervisor::builder("app")
+        .intensity(0, secs(3600))
+        .child(
+            scripted("a", &log, &alive, vec![Act::ErrAfter(ms(1))]).restart(Restart::Permanent),
+        )
+        .child(gated)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let outcome = tokio::time::timeout(secs(60), h.wait()).await;
+    let err = outcome.expect("the stop hung").unwrap_err();
+    assert_eq!(err.child_path(), Some("app/a"));
+    assert_eq!(alive.count(), 0);
+}
