@@ -742,3 +742,34 @@ async fn a_stop_request_is_visible_at_once() {
     assert!(h.is_stopping() || h.is_finished());
     killing.await.unwrap().unwrap();
 }
+
+/// An empty static supervisor (OTP allows it), filled at run time with
+/// `start_child` under the children's own names: each strategy applies to
+/// the children added, in the order they were added.
+#[tokio::test(start_paused = true)]
+async fn an_empty_static_supervisor_filled_at_run_time_follows_its_strategy() {
+    for (strategy, restarted) in [
+        (tokio_supervisor::Strategy::OneForOne, vec!["b"]),
+        (tokio_supervisor::Strategy::OneForAll, vec!["a", "b", "c"]),
+        (tokio_supervisor::Strategy::RestForOne, vec!["b", "c"]),
+    ] {
+        let remote = Remote::default();
+        let h = Supervisor::builder("app")
+            .strategy(strategy)
+            .start_ok()
+            .await;
+        assert!(h.which_children().await.is_empty());
+        for name in ["a", "b", "c"] {
+            let spec = remote.spec(name).backoff(Backoff::none());
+            assert_eq!(h.start_child(spec).await.unwrap(), format!("app/{name}"));
+        }
+        remote.exit("app/b", How::Abnormal).await;
+        settle().await;
+        for name in ["a", "b", "c"] {
+            let runs = remote.runs(&format!("app/{name}"));
+            let want = if restarted.contains(&name) { 2 } else { 1 };
+            assert_eq!(runs, want, "{strategy:?}: {name}");
+        }
+        h.shutdown().await.unwrap();
+    }
+}

@@ -335,9 +335,7 @@ async fn a_stop_begun_by_an_exit_deferred_during_the_start_completes() {
     .wait_ready(ms(12));
     let h = Supervisor::builder("app")
         .intensity(0, secs(3600))
-        .child(
-            scripted("a", &log, &alive, vec![Act::ErrAfter(ms(1))]).restart(Restart::Permanent),
-        )
+        .child(scripted("a", &log, &alive, vec![Act::ErrAfter(ms(1))]).restart(Restart::Permanent))
         .child(gated)
         .build()
         .unwrap()
