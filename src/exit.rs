@@ -48,6 +48,9 @@ pub enum ExitReason {
         /// The heartbeat timeout.
         timeout: Duration,
     },
+    /// `run` returned an error wrapped in [`Fatal`](crate::Fatal): given up at
+    /// once, whatever its restart policy (with the error's text).
+    Fatal(Arc<str>),
     /// The child's circuit breaker opened: it needed more than `restarts`
     /// restarts within `window`, and was given up.
     CircuitOpen {
@@ -72,6 +75,7 @@ impl ExitReason {
         matches!(
             self,
             ExitReason::Failed(_)
+                | ExitReason::Fatal(_)
                 | ExitReason::Panicked(_)
                 | ExitReason::Aborted
                 | ExitReason::ReadyTimeout { .. }
@@ -92,7 +96,7 @@ impl ExitReason {
     #[must_use]
     pub fn message(&self) -> String {
         match self {
-            ExitReason::Failed(msg) => msg.to_string(),
+            ExitReason::Failed(msg) | ExitReason::Fatal(msg) => msg.to_string(),
             other => other.to_string(),
         }
     }
@@ -104,6 +108,7 @@ impl ExitReason {
             ExitReason::Completed => "completed",
             ExitReason::Shutdown => "shutdown",
             ExitReason::Failed(_) => "failed",
+            ExitReason::Fatal(_) => "fatal",
             ExitReason::Panicked(_) => "panicked",
             ExitReason::Aborted => "aborted",
             ExitReason::ReadyTimeout { .. } => "ready_timeout",
@@ -119,6 +124,7 @@ impl fmt::Display for ExitReason {
             ExitReason::Completed => f.write_str("completed"),
             ExitReason::Shutdown => f.write_str("shut down"),
             ExitReason::Failed(msg) => write!(f, "failed: {msg}"),
+            ExitReason::Fatal(msg) => write!(f, "fatal: {msg}"),
             ExitReason::Panicked(msg) => write!(f, "panicked: {msg}"),
             ExitReason::Aborted => f.write_str("aborted"),
             ExitReason::ReadyTimeout { timeout } => {

@@ -106,6 +106,10 @@
 //! * how to stop it: [`Shutdown::Graceful`] (cancel, wait, then abort; 5 s by
 //!   default), [`Shutdown::Brutal`] or [`Shutdown::Infinity`].
 //!
+//! An error that no restart can fix (a missing credential, a corrupt
+//! input) is returned wrapped in [`Fatal`]: the child is given up at once,
+//! with [`ExitReason::Fatal`] in its snapshot, whatever its policy.
+//!
 //! The supervisor adds its *restart intensity*
 //! ([`Builder::intensity`](supervisor::Builder::intensity)): more than N
 //! restarts of any of its children within a period, and it stops all of them
@@ -208,6 +212,7 @@ mod dyn_service;
 mod error;
 pub mod event;
 mod exit;
+mod fatal;
 #[cfg(feature = "health")]
 pub mod health;
 mod lifecycle;
@@ -232,6 +237,7 @@ pub use context::Context;
 pub use dyn_service::DynService;
 pub use error::{ConfigError, ControlError, SupervisorError};
 pub use event::{Event, EventKind};
+pub use fatal::Fatal;
 pub use lifecycle::{ChildSnapshot, ExitReason, InvalidTransition, Phase};
 pub use metrics::MetricsSnapshot;
 pub use panic_hook::quiet_child_panics;

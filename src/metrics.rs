@@ -30,10 +30,11 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 /// Exit reason labels, in a fixed order (index = `reason_index`).
-const REASONS: [&str; 8] = [
+const REASONS: [&str; 9] = [
     "completed",
     "shutdown",
     "failed",
+    "fatal",
     "panicked",
     "aborted",
     "ready_timeout",
@@ -620,6 +621,7 @@ mod tests {
                 "completed" => ExitReason::Completed,
                 "shutdown" => ExitReason::Shutdown,
                 "failed" => ExitReason::Failed("".into()),
+                "fatal" => ExitReason::Fatal("".into()),
                 "panicked" => ExitReason::Panicked("".into()),
                 "aborted" => ExitReason::Aborted,
                 "ready_timeout" => ExitReason::ReadyTimeout {

@@ -43,11 +43,19 @@ pub enum Restart {
 
 impl Restart {
     /// Whether a run that ended with `reason` calls for a restart (before
-    /// backoff, restart limit and intensity have their say).
+    /// backoff, restart limit and intensity have their say). Never after a
+    /// [`Fatal`](crate::Fatal) error or a circuit-breaker trip, whatever the
+    /// policy.
     #[must_use]
     pub fn should_restart(self, reason: &ExitReason) -> bool {
+        if matches!(
+            reason,
+            ExitReason::CircuitOpen { .. } | ExitReason::Fatal(_)
+        ) {
+            return false;
+        }
         match self {
-            Restart::Permanent => !matches!(reason, ExitReason::CircuitOpen { .. }),
+            Restart::Permanent => true,
             Restart::Transient => reason.is_failure(),
             Restart::Temporary => false,
         }

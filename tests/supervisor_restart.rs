@@ -440,3 +440,64 @@ async fn a_returned_error_is_rendered_at_its_exit_and_dropped_at_once() {
     assert_eq!(snap[0].last_error.as_deref(), Some("holding"));
     sup.shutdown().await.unwrap();
 }
+
+/// A failure before ready in a restart is retried like any failure (with
+/// backoff, up to the restart limit or the intensity), while an error
+/// wrapped in `Fatal` gives the child up at once, whatever its policy, with
+/// the reason visible, and counts nothing toward the intensity.
+#[tokio::test(start_paused = true)]
+async fn a_fatal_error_gives_the_child_up_at_once() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    let runs = Arc::new(AtomicU32::new(0));
+    let r = runs.clone();
+    let spec = tokio_supervisor::ChildSpec::new(
+        "feed",
+        tokio_supervisor::service_fn(move |ctx| {
+            let run = r.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if run == 1 {
+                    // The first run fails in a way a restart may fix.
+                    return Err("connection reset".into());
+                }
+                ctx.ready();
+                Err(tokio_supervisor::Fatal::new("no API token configured").into())
+            }
+        }),
+    )
+    .restart(Restart::Permanent)
+    .backoff(Backoff::fixed(ms(100)));
+    let app = Supervisor::builder("app")
+        .intensity(1, secs(60))
+        .child(spec)
+        .build()
+        .unwrap();
+    let mut events = app.subscribe();
+    let h = app.start().await.unwrap();
+    tokio::time::sleep(secs(5)).await;
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "restarted once, then given up"
+    );
+    let c = h.child("feed").await.unwrap();
+    assert_eq!(
+        c.phase,
+        Phase::Terminated(ExitReason::Fatal("no API token configured".into()))
+    );
+    assert_eq!(c.last_error.as_deref(), Some("no API token configured"));
+    assert!(
+        h.is_running(),
+        "a fatal error is the child's, not the supervisor's"
+    );
+    let exits: Vec<_> = drain(&mut events)
+        .into_iter()
+        .filter_map(|(_, k)| match k {
+            tokio_supervisor::EventKind::Exited { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(exits, ["failed", "fatal"]);
+    assert_eq!(h.metrics().total.exits.get("fatal"), Some(&1));
+    h.shutdown().await.unwrap();
+}

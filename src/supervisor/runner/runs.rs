@@ -357,6 +357,9 @@ fn classify(
                     tracing::info!(path = %run.ctx.path(), error = %text, "child stopped with an error");
                     return (ExitReason::Shutdown, sup);
                 }
+                if e.downcast_ref::<crate::Fatal>().is_some() {
+                    return (ExitReason::Fatal(text.into()), sup);
+                }
                 return (ExitReason::Failed(text.into()), sup);
             }
             // The payload is dropped here, its panics contained.
