@@ -232,6 +232,11 @@ impl BackoffState {
         BackoffState { attempt: 0, rng }
     }
 
+    /// Starts the sequence over: the next delay is the initial one.
+    pub(crate) fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
     /// The delay before the next restart of a child whose last run lasted
     /// `ran_for`. A run of at least `reset_after` starts the sequence over.
     #[inline]

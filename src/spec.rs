@@ -138,6 +138,8 @@ pub struct ChildSpec {
     pub(crate) restart_limit: Option<RestartLimit>,
     pub(crate) ready: Option<ReadyGate>,
     pub(crate) heartbeat: Option<Duration>,
+    /// Run again this long after each `Ok` (see `periodic`).
+    pub(crate) periodic: Option<Duration>,
     pub(crate) significant: bool,
     /// A task's completion hook (settles its `TaskHandle`).
     pub(crate) on_exit: Option<Contained<OnExit>>,
@@ -173,6 +175,7 @@ impl ChildSpec {
             restart_limit: None,
             ready: None,
             heartbeat: None,
+            periodic: None,
             significant: false,
             on_exit: None,
             nested: None,
@@ -251,6 +254,40 @@ impl ChildSpec {
     /// declares the child hung.
     pub fn heartbeat(mut self, timeout: Duration) -> Self {
         self.heartbeat = Some(timeout);
+        self
+    }
+
+    /// Makes the child periodic: each time its run returns `Ok`, it runs
+    /// again `every` later, whatever its [`Restart`] policy and its
+    /// supervisor's strategy (it alone runs again). For a poller or a job
+    /// that works in rounds: it keeps its cadence forever.
+    ///
+    /// Such a run again is its cadence, not a failure: it neither grows the
+    /// backoff (whose sequence starts over) nor counts toward the restart
+    /// limit or the supervisor's intensity. OTP has no periodic child: a
+    /// `Permanent` child that returns is restarted there and counted toward
+    /// the intensity, as it is here without `periodic`. A failure (an
+    /// `Err`, a panic) is handled as for any child: backoff, restart limit,
+    /// intensity.
+    ///
+    /// `every` must be greater than zero (`build` and `start_child` refuse
+    /// zero with [`ConfigError::ZeroDuration`](crate::ConfigError::ZeroDuration));
+    /// one too long to represent as a deadline (`Duration::MAX`) never runs
+    /// it again.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokio_supervisor::{service_fn, ChildSpec};
+    ///
+    /// let poll = ChildSpec::new("poll", service_fn(|_ctx| async move {
+    ///     // fetch, publish ...
+    ///     Ok(())
+    /// }))
+    /// .periodic(Duration::from_millis(100));
+    /// # let _ = poll;
+    /// ```
+    pub fn periodic(mut self, every: Duration) -> Self {
+        self.periodic = Some(every);
         self
     }
 

@@ -501,3 +501,54 @@ async fn a_fatal_error_gives_the_child_up_at_once() {
     assert_eq!(h.metrics().total.exits.get("fatal"), Some(&1));
     h.shutdown().await.unwrap();
 }
+
+/// A periodic child runs again at its cadence after each `Ok`, forever:
+/// no backoff growth, nothing counted toward its restart limit or the
+/// intensity, and, under a group strategy, it alone runs again. A failure
+/// still gets the backoff.
+#[tokio::test(start_paused = true)]
+async fn a_periodic_child_keeps_its_cadence_forever() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    let runs = Arc::new(AtomicU32::new(0));
+    let r = runs.clone();
+    let poller = tokio_supervisor::ChildSpec::new(
+        "poller",
+        tokio_supervisor::service_fn(move |_ctx| {
+            let run = r.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if run == 10 {
+                    return Err("feed down".into());
+                }
+                Ok(())
+            }
+        }),
+    )
+    .restart(Restart::Permanent)
+    .periodic(ms(100))
+    .backoff(Backoff::fixed(secs(1)))
+    .restart_limit(3, secs(60));
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("app")
+        .strategy(tokio_supervisor::Strategy::OneForAll)
+        .intensity(3, secs(5))
+        .child(scripted("sibling", &log, &alive, vec![Act::Serve]))
+        .child(poller)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(secs(300)).await;
+    // About 3 000 runs in 5 minutes, less the one failure's 1 s backoff.
+    let n = runs.load(Ordering::SeqCst);
+    assert!((2_980..=3_001).contains(&n), "{n} runs");
+    assert!(h.is_running());
+    let c = h.child("poller").await.unwrap();
+    assert_eq!(c.failures, 1);
+    // The one failure restarted the group (OneForAll); the 3 000 clean runs
+    // did not.
+    assert_eq!(log.matching("sibling:start").len(), 2);
+    h.shutdown().await.unwrap();
+}

@@ -296,6 +296,12 @@ pub(crate) fn validate_spec(
             setting: "wait_ready",
         });
     }
+    if spec.periodic.is_some_and(|t| t.is_zero()) {
+        return Err(ConfigError::ZeroDuration {
+            path: path(),
+            setting: "periodic",
+        });
+    }
     if spec.heartbeat.is_some_and(|t| t.is_zero()) {
         return Err(ConfigError::ZeroDuration {
             path: path(),

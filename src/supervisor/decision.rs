@@ -37,6 +37,9 @@ pub(crate) enum Decision {
     Escalate,
     /// Restart after `delay`.
     Restart { delay: Duration },
+    /// A periodic child's clean run is over: run it again after `delay`,
+    /// alone, whatever the strategy; nothing is counted.
+    Rerun { delay: Duration },
 }
 
 /// A child's mutable restart state, owned by the supervisor's loop.
@@ -60,16 +63,23 @@ impl RestartState {
 
 /// Decides what follows a run of `spec` that ended after `ran_for`, at
 /// `now`; `restarts`: whether its restart policy restarts it after the way
-/// it ended ([`Restart::should_restart`]).
+/// it ended ([`Restart::should_restart`]); `completed`: whether it returned
+/// `Ok` on its own.
 #[inline]
 pub(crate) fn decide(
     spec: &ChildSpec,
     state: &mut RestartState,
     intensity: &mut RestartWindow,
-    restarts: bool,
+    (restarts, completed): (bool, bool),
     ran_for: Duration,
     now: Instant,
 ) -> Decision {
+    if let (Some(every), true) = (spec.periodic, completed) {
+        // Its cadence, not a failure: the backoff starts over, and neither
+        // its restart limit nor the intensity counts it.
+        state.backoff.reset();
+        return Decision::Rerun { delay: every };
+    }
     if !restarts {
         return if spec.restart == Restart::Temporary {
             Decision::Remove
@@ -135,7 +145,7 @@ mod tests {
                 &self.spec,
                 &mut self.state,
                 &mut self.intensity,
-                self.spec.restart.should_restart(&reason),
+                (self.spec.restart.should_restart(&reason), false),
                 ran_for,
                 self.t0 + ms(at_ms),
             )

@@ -129,11 +129,12 @@ impl Runner {
             .last_exit
             .as_ref()
             .is_some_and(|e| child.spec.restart.should_restart(e));
+        let completed = child.last_exit == Some(ExitReason::Completed);
         let decision = decide(
             &child.spec,
             &mut child.restart_state,
             &mut self.intensity,
-            restarts,
+            (restarts, completed),
             ran_for,
             now,
         );
@@ -186,6 +187,7 @@ impl Runner {
                 self.tree.metrics.intensity_exceeded(&self.path);
                 self.begin_stop(Err(err));
             }
+            Decision::Rerun { delay } => self.restart_one(slot, delay, now),
             Decision::Restart { delay } => match self.config.strategy {
                 Strategy::OneForOne => self.restart_one(slot, delay, now),
                 Strategy::OneForAll | Strategy::RestForOne => self.restart_group(slot, delay),
