@@ -138,6 +138,9 @@ pub struct ChildSpec {
     pub(crate) restart_limit: Option<RestartLimit>,
     pub(crate) ready: Option<ReadyGate>,
     pub(crate) heartbeat: Option<Duration>,
+    /// The settings given on this spec, which a supervisor's defaults do not
+    /// replace (see `inherit`).
+    pub(crate) explicit: Explicit,
     /// Run again this long after each `Ok` (see `periodic`).
     pub(crate) periodic: Option<Duration>,
     pub(crate) significant: bool,
@@ -148,6 +151,44 @@ pub struct ChildSpec {
     pub(crate) nested: Option<Arc<dyn std::any::Any + Send + Sync>>,
     /// A blocking task's CPU-time probe.
     pub(crate) cpu: Option<Arc<dyn CpuTime>>,
+}
+
+/// Which settings a spec was given itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Explicit {
+    restart: bool,
+    shutdown: bool,
+    backoff: bool,
+    restart_limit: bool,
+}
+
+/// A supervisor's defaults for its children's settings
+/// ([`Builder::default_restart`](crate::supervisor::Builder::default_restart)
+/// and the like): each applies to the children that do not set their own.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChildDefaults {
+    pub(crate) restart: Option<Restart>,
+    pub(crate) shutdown: Option<Shutdown>,
+    pub(crate) backoff: Option<Backoff>,
+    pub(crate) restart_limit: Option<RestartLimit>,
+}
+
+impl ChildSpec {
+    /// Takes `defaults` for every setting this spec did not set itself.
+    pub(crate) fn inherit(&mut self, defaults: &ChildDefaults) {
+        if let (Some(r), false) = (defaults.restart, self.explicit.restart) {
+            self.restart = r;
+        }
+        if let (Some(s), false) = (defaults.shutdown, self.explicit.shutdown) {
+            self.shutdown = s;
+        }
+        if let (Some(b), false) = (&defaults.backoff, self.explicit.backoff) {
+            self.backoff = b.clone();
+        }
+        if let (Some(l), false) = (defaults.restart_limit, self.explicit.restart_limit) {
+            self.restart_limit = Some(l);
+        }
+    }
 }
 
 /// How long a ready-gated start waits for `ctx.ready()`.
@@ -176,6 +217,7 @@ impl ChildSpec {
             ready: None,
             heartbeat: None,
             periodic: None,
+            explicit: Explicit::default(),
             significant: false,
             on_exit: None,
             nested: None,
@@ -186,18 +228,21 @@ impl ChildSpec {
     /// Sets the restart policy.
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
+        self.explicit.restart = true;
         self
     }
 
     /// Sets how the child is stopped.
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = shutdown;
+        self.explicit.shutdown = true;
         self
     }
 
     /// Sets the delay policy between restarts.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self.explicit.backoff = true;
         self
     }
 
@@ -211,6 +256,7 @@ impl ChildSpec {
     /// `Duration::MAX` counts every restart of the child's life.
     pub fn restart_limit(mut self, max: u32, window: Duration) -> Self {
         self.restart_limit = Some(RestartLimit { max, window });
+        self.explicit.restart_limit = true;
         self
     }
 

@@ -125,3 +125,46 @@ fn start_outside_a_runtime_is_an_error_not_a_panic() {
     ));
     assert!(e.to_string().contains("`app`"));
 }
+
+/// Supervisor-wide defaults reach every child that does not set its own,
+/// those added by `start_child` too, and not the children of a nested
+/// supervisor.
+#[tokio::test(start_paused = true)]
+async fn child_defaults_apply_where_a_child_sets_nothing() {
+    use tokio_supervisor::{Restart, Shutdown};
+    let inner = Supervisor::builder("inner")
+        .child(w("deep"))
+        .build()
+        .unwrap();
+    let h = Supervisor::builder("app")
+        .default_restart(Restart::Permanent)
+        .default_shutdown(Shutdown::Brutal)
+        .child(w("plain"))
+        .child(w("own").restart(Restart::Temporary))
+        .child(inner)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    h.start_child(w("added")).await.unwrap();
+    let restart_of = |snaps: &[tokio_supervisor::ChildSnapshot], name: &str| {
+        snaps.iter().find(|c| &*c.name == name).unwrap().restart
+    };
+    let top = h.which_children().await;
+    assert_eq!(restart_of(&top, "plain"), Restart::Permanent);
+    assert_eq!(restart_of(&top, "own"), Restart::Temporary);
+    assert_eq!(restart_of(&top, "added"), Restart::Permanent);
+    assert_eq!(
+        restart_of(&top, "inner"),
+        Restart::Permanent,
+        "a supervisor's own"
+    );
+    let below = h.which_children_of("inner").await.unwrap();
+    assert_eq!(
+        restart_of(&below, "deep"),
+        Restart::Transient,
+        "not inherited"
+    );
+    h.shutdown().await.unwrap();
+}

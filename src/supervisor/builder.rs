@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{AutoShutdown, Config, Strategy, Supervisor};
 use crate::restart_limit::RestartLimit;
-use crate::spec::check_name;
+use crate::spec::{check_name, ChildDefaults};
 use crate::{ChildSpec, ConfigError, Restart};
 
 /// The default restart intensity: 10 restarts within 10 seconds.
@@ -40,6 +40,37 @@ pub const DEFAULT_INTENSITY: RestartLimit = RestartLimit {
 ///     .expect("valid configuration");
 /// assert_eq!(sup.name(), "app");
 /// ```
+///
+/// # Defaults
+///
+/// Backoff, restart limit, shutdown and restart policy can be set once for
+/// every child of this supervisor ([`default_backoff`](Self::default_backoff),
+/// [`default_restart_limit`](Self::default_restart_limit),
+/// [`default_shutdown`](Self::default_shutdown),
+/// [`default_restart`](Self::default_restart)); a child that sets its own
+/// keeps it. They apply to the children given here and to those added by
+/// [`start_child`](crate::SupervisorHandle::start_child). They do not reach
+/// into nested supervisors: each has its own builder, and so its own
+/// defaults; a nested supervisor as a child sets its own restart, shutdown
+/// and backoff (see `From<Supervisor> for ChildSpec`).
+///
+/// ```
+/// use std::time::Duration;
+/// use tokio_supervisor::{service_fn, Backoff, ChildSpec, Shutdown, Supervisor};
+///
+/// let feed = |name: &str| ChildSpec::new(name, service_fn(|ctx| async move {
+///     ctx.cancelled().await;
+///     Ok(())
+/// }));
+/// let sup = Supervisor::builder("feeds")
+///     .default_backoff(Backoff::exponential(Duration::from_millis(200), Duration::from_secs(10)))
+///     .default_restart_limit(5, Duration::from_secs(60))
+///     .default_shutdown(Shutdown::Graceful(Duration::from_secs(2)))
+///     .child(feed("binance"))
+///     .child(feed("kraken").shutdown(Shutdown::Brutal)) // its own
+///     .build()?;
+/// # Ok::<(), tokio_supervisor::ConfigError>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder {
@@ -53,6 +84,7 @@ pub struct Builder {
     blocking_limit: Option<usize>,
     runtime: Option<crate::runtime::RuntimeConfig>,
     shutdown_order: Option<super::ShutdownOrder>,
+    defaults: ChildDefaults,
 }
 
 impl Builder {
@@ -68,6 +100,7 @@ impl Builder {
             blocking_limit: None,
             runtime: None,
             shutdown_order: None,
+            defaults: ChildDefaults::default(),
         }
     }
 
@@ -152,6 +185,36 @@ impl Builder {
         self
     }
 
+    /// The restart policy of every child that does not set its own
+    /// ([`ChildSpec::restart`]), here and in `start_child`; see
+    /// [Defaults](Self#defaults).
+    pub fn default_restart(mut self, restart: crate::Restart) -> Self {
+        self.defaults.restart = Some(restart);
+        self
+    }
+
+    /// The shutdown of every child that does not set its own
+    /// ([`ChildSpec::shutdown`]); see [Defaults](Self#defaults).
+    pub fn default_shutdown(mut self, shutdown: crate::Shutdown) -> Self {
+        self.defaults.shutdown = Some(shutdown);
+        self
+    }
+
+    /// The backoff of every child that does not set its own
+    /// ([`ChildSpec::backoff`]); see [Defaults](Self#defaults).
+    pub fn default_backoff(mut self, backoff: crate::Backoff) -> Self {
+        self.defaults.backoff = Some(backoff);
+        self
+    }
+
+    /// The restart limit (circuit breaker) of every child that does not set
+    /// its own ([`ChildSpec::restart_limit`], same ranges); see
+    /// [Defaults](Self#defaults).
+    pub fn default_restart_limit(mut self, max: u32, window: Duration) -> Self {
+        self.defaults.restart_limit = Some(RestartLimit { max, window });
+        self
+    }
+
     /// Adds a child; children start in the order they are added and stop in
     /// reverse.
     pub fn child(mut self, child: impl Into<ChildSpec>) -> Self {
@@ -226,8 +289,12 @@ impl Builder {
                 supervisor: sup.clone(),
             });
         }
-        let mut seen: HashSet<&str> = HashSet::with_capacity(self.children.len());
-        for spec in &self.children {
+        let mut children = self.children;
+        for spec in &mut children {
+            spec.inherit(&self.defaults);
+        }
+        let mut seen: HashSet<&str> = HashSet::with_capacity(children.len());
+        for spec in &children {
             validate_spec(sup, spec, self.auto_shutdown)?;
             if !seen.insert(&*spec.name) {
                 return Err(ConfigError::DuplicateName {
@@ -247,7 +314,8 @@ impl Builder {
                     super::ShutdownOrder::Reverse
                 }),
                 intensity: self.intensity,
-                children: self.children.into_iter().map(Arc::new).collect(),
+                children: children.into_iter().map(Arc::new).collect(),
+                defaults: self.defaults,
                 next_tree: parking_lot::Mutex::new(None),
                 runtime: self.runtime,
                 blocking: Arc::new(tokio::sync::Semaphore::new(

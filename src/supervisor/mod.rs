@@ -115,6 +115,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_order: ShutdownOrder,
     pub(crate) intensity: RestartLimit,
     pub(crate) children: Vec<Arc<ChildSpec>>,
+    /// The children's defaults, for those added by `start_child` too.
+    pub(crate) defaults: crate::spec::ChildDefaults,
     /// The tree the next start of this configuration as a root runs:
     /// made by a `subscribe` before it, so that the subscriber sees its
     /// first event; each start takes it, or makes a fresh one.

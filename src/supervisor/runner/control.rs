@@ -146,6 +146,9 @@ impl Runner {
             )));
             return;
         }
+        if !task {
+            spec.inherit(&self.config.defaults);
+        }
         if let Err(e) = validate_spec(&self.path, &spec, self.config.auto_shutdown) {
             let _ = reply.send(Err(match e {
                 crate::ConfigError::InvalidName { path, name, reason } => {
