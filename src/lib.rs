@@ -110,6 +110,14 @@
 //! input) is returned wrapped in [`Fatal`]: the child is given up at once,
 //! with [`ExitReason::Fatal`] in its snapshot, whatever its policy.
 //!
+//! A child that works in rounds (a poller) is
+//! [`periodic`](ChildSpec::periodic): each `Ok` is followed by its next run
+//! at its cadence, which neither grows its backoff nor counts toward its
+//! restart limit or the intensity. Settings that every child of a
+//! supervisor shares are set once on its builder
+//! ([`default_backoff`](supervisor::Builder::default_backoff) and the
+//! like).
+//!
 //! The supervisor adds its *restart intensity*
 //! ([`Builder::intensity`](supervisor::Builder::intensity)): more than N
 //! restarts of any of its children within a period, and it stops all of them
