@@ -150,6 +150,21 @@ pub enum SupervisorError {
         /// The intensity period.
         period: Duration,
     },
+    /// The stop's budget ([`Builder::shutdown_budget`](crate::supervisor::Builder::shutdown_budget))
+    /// ran out: the children still running were aborted.
+    #[error(
+        "supervisor `{supervisor}` did not stop within its budget of {budget:?}; aborted: {}",
+        aborted.join(", ")
+    )]
+    ShutdownBudgetExceeded {
+        /// The supervisor's path.
+        supervisor: String,
+        /// The budget.
+        budget: Duration,
+        /// The children aborted, by path, in stop order (a nested
+        /// supervisor for its whole subtree).
+        aborted: Vec<String>,
+    },
     /// The supervisor was shut down before all its children had started.
     #[error("supervisor `{supervisor}` was shut down before all its children had started")]
     StartCancelled {

@@ -624,3 +624,73 @@ async fn an_error_returned_after_a_stop_request_is_a_stop() {
     assert_eq!(m.total.exits.get("shutdown"), Some(&2), "{m:?}");
     assert_eq!(m.total.exits.get("failed"), None, "{m:?}");
 }
+
+/// One budget for the whole stop: the ordered stop runs within it, and what
+/// still runs when it runs out is aborted (a nested supervisor's children
+/// too); the outcome names the children aborted.
+#[tokio::test(start_paused = true)]
+async fn the_shutdown_budget_bounds_the_whole_stop() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let db = Supervisor::builder("db")
+        .child(scripted("pool", &log, &alive, vec![Act::IgnoreCancel]))
+        .build()
+        .unwrap();
+    let h = Supervisor::builder("app")
+        .shutdown_budget(secs(1))
+        .child(scripted(
+            "first",
+            &log,
+            &alive,
+            vec![Act::SlowStop(ms(300))],
+        ))
+        .child(db)
+        .child(scripted("stuck", &log, &alive, vec![Act::IgnoreCancel]))
+        .child(scripted("last", &log, &alive, vec![Act::SlowStop(ms(300))]))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let t0 = tokio::time::Instant::now();
+    let outcome = h.shutdown().await;
+    // Without the budget: 0.3 s + 5 s (stuck's Graceful timeout) + the
+    // nested pool's 5 s + 0.3 s.
+    assert_eq!(t0.elapsed(), secs(1));
+    match outcome {
+        Err(tokio_supervisor::SupervisorError::ShutdownBudgetExceeded {
+            supervisor,
+            budget,
+            aborted,
+        }) => {
+            assert_eq!((supervisor.as_str(), budget), ("app", secs(1)));
+            assert_eq!(aborted, ["app/stuck", "app/db", "app/first"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(alive.count(), 0, "every child ended, the nested pool too");
+    let snaps = h.which_children().await;
+    assert_eq!(
+        snaps[3].last_exit,
+        Some(ExitReason::Shutdown),
+        "last stopped in time"
+    );
+    assert_eq!(snaps[2].last_exit, Some(ExitReason::Aborted));
+}
+
+/// A stop that ends within the budget is clean: the outcome is `Ok`.
+#[tokio::test(start_paused = true)]
+async fn a_stop_within_its_budget_is_clean() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let h = Supervisor::builder("app")
+        .shutdown_budget(secs(1))
+        .child(scripted("a", &log, &alive, vec![Act::SlowStop(ms(300))]))
+        .child(scripted("b", &log, &alive, vec![Act::SlowStop(ms(300))]))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(h.shutdown().await, Ok(()));
+}

@@ -85,6 +85,7 @@ pub struct Builder {
     runtime: Option<crate::runtime::RuntimeConfig>,
     shutdown_order: Option<super::ShutdownOrder>,
     defaults: ChildDefaults,
+    shutdown_budget: Option<Duration>,
 }
 
 impl Builder {
@@ -101,6 +102,7 @@ impl Builder {
             runtime: None,
             shutdown_order: None,
             defaults: ChildDefaults::default(),
+            shutdown_budget: None,
         }
     }
 
@@ -155,6 +157,35 @@ impl Builder {
     /// depend on one another while they stop.
     pub fn shutdown_order(mut self, order: super::ShutdownOrder) -> Self {
         self.shutdown_order = Some(order);
+        self
+    }
+
+    /// The time the whole stop may take, however it begins (`shutdown`,
+    /// [`run_until_signal`](crate::Supervisor::run_until_signal), a failure):
+    /// the ordered stop runs within it, each child per its own
+    /// [`Shutdown`](crate::Shutdown), and whatever still runs when it runs
+    /// out is aborted (the children of a nested supervisor too). Then the
+    /// stop's outcome is
+    /// [`SupervisorError::ShutdownBudgetExceeded`](crate::SupervisorError::ShutdownBudgetExceeded),
+    /// naming the children aborted (unless the supervisor had failed
+    /// already: its failure is the outcome).
+    ///
+    /// Set it a little under the time the process manager allows: a
+    /// Kubernetes pod's `terminationGracePeriodSeconds`, systemd's
+    /// `TimeoutStopSec`. Without it, each child's `Graceful` timeout applies
+    /// on its own, and in an ordered stop they add up. Zero aborts at once;
+    /// one too long to represent as a deadline (`Duration::MAX`) is no
+    /// budget.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokio_supervisor::Supervisor;
+    /// let app = Supervisor::builder("app")
+    ///     .shutdown_budget(Duration::from_secs(25)) // the pod allows 30 s
+    ///     # ;
+    /// ```
+    pub fn shutdown_budget(mut self, budget: Duration) -> Self {
+        self.shutdown_budget = Some(budget);
         self
     }
 
@@ -316,6 +347,7 @@ impl Builder {
                 intensity: self.intensity,
                 children: children.into_iter().map(Arc::new).collect(),
                 defaults: self.defaults,
+                shutdown_budget: self.shutdown_budget,
                 next_tree: parking_lot::Mutex::new(None),
                 runtime: self.runtime,
                 blocking: Arc::new(tokio::sync::Semaphore::new(

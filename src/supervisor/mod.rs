@@ -115,6 +115,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_order: ShutdownOrder,
     pub(crate) intensity: RestartLimit,
     pub(crate) children: Vec<Arc<ChildSpec>>,
+    /// The time the whole stop may take (`Builder::shutdown_budget`).
+    pub(crate) shutdown_budget: Option<std::time::Duration>,
     /// The children's defaults, for those added by `start_child` too.
     pub(crate) defaults: crate::spec::ChildDefaults,
     /// The tree the next start of this configuration as a root runs:

@@ -90,6 +90,8 @@ enum Timer {
     Heartbeat(usize),
     /// The delay step of the current plan.
     Plan,
+    /// The end of the stop's budget (`Builder::shutdown_budget`).
+    Budget,
     /// The systemd watchdog ping (root only, feature `systemd`).
     #[cfg_attr(not(feature = "systemd"), allow(dead_code))]
     Watchdog,
@@ -163,6 +165,9 @@ pub(crate) struct Runner {
     /// The child whose exit the group restart in progress (the plan) is
     /// for: terminating it calls the whole restart off.
     group_trigger: Option<usize>,
+    /// The children still running when the stop's budget ran out, and
+    /// aborted then (see `budget_ran_out`).
+    aborted_at_budget: Option<Vec<String>>,
     /// Exits of started children that came while the supervisor was still
     /// starting the others, with how long each run lasted: handled once
     /// the start is done, so that a crash loop cannot keep the start from
@@ -228,6 +233,7 @@ impl Runner {
             current: None,
             group_trigger: None,
             deferred: Vec::new(),
+            aborted_at_budget: None,
             draining: 0,
             outcome: None,
             started: false,
@@ -262,7 +268,17 @@ impl Runner {
                     }
                 }
             }
-            let outcome = self.outcome.take().unwrap_or(Ok(()));
+            let outcome = match (self.outcome.take(), self.aborted_at_budget.take()) {
+                // A clean stop that had to abort children is not clean.
+                (None | Some(Ok(())), Some(aborted)) => {
+                    Err(SupervisorError::ShutdownBudgetExceeded {
+                        supervisor: self.path.to_string(),
+                        budget: self.config.shutdown_budget.unwrap_or_default(),
+                        aborted,
+                    })
+                }
+                (outcome, _) => outcome.unwrap_or(Ok(())),
+            };
             match &outcome {
                 Ok(()) => tracing::info!(supervisor = %self.path, "supervisor stopped"),
                 Err(e) => tracing::error!(supervisor = %self.path, error = %e, "supervisor failed"),
@@ -330,6 +346,10 @@ impl Runner {
                 }
                 return;
             }
+            Timer::Budget => {
+                self.budget_ran_out();
+                return;
+            }
             Timer::Plan => {
                 if self.plan_timer == Some(key) {
                     self.plan_timer = None;
@@ -361,7 +381,7 @@ impl Runner {
                 }
             }
             Timer::Heartbeat(_) => self.check_heartbeat(slot),
-            Timer::Plan | Timer::Watchdog => {}
+            Timer::Plan | Timer::Watchdog | Timer::Budget => {}
         }
     }
 

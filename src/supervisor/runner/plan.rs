@@ -146,6 +146,13 @@ impl Runner {
         }
         self.emit_own(|| EventKind::ShutdownStarted);
         self.clear_plan();
+        if let Some(at) = self
+            .config
+            .shutdown_budget
+            .and_then(|b| timers::deadline(self.clock.now(), b))
+        {
+            self.timers.insert_at(Timer::Budget, at);
+        }
         // One walk of the table, in the order of shutdown. Pending starts
         // and restarts are called off at once, whatever the order, so that
         // no timer can fire a restart; a child that is not running has
@@ -176,6 +183,25 @@ impl Runner {
         self.plan = order.into_iter().map(Step::Stop).collect();
     }
     /// Aborts every live child at once (a second stop signal).
+    /// The stop's budget ran out: every child still running is aborted (a
+    /// nested supervisor aborts its own), and the outcome names them.
+    pub(super) fn budget_ran_out(&mut self) {
+        let aborted: Vec<String> = self
+            .table
+            .slots_rev()
+            .into_iter()
+            .filter_map(|s| self.table.get(s))
+            .filter(|c| c.run.is_some())
+            .map(|c| c.path().to_string())
+            .collect();
+        if aborted.is_empty() {
+            return;
+        }
+        tracing::warn!(supervisor = %self.path, ?aborted, "shutdown budget ran out: aborting the children still running");
+        self.aborted_at_budget = Some(aborted);
+        self.abort_runs();
+    }
+
     pub(super) fn kill_all(&mut self) {
         self.begin_stop(Ok(()));
         self.abort_runs();
