@@ -46,6 +46,9 @@ async fn main() -> ExitCode {
         .expect("valid configuration");
     let mut app = Supervisor::builder("daemon")
         .intensity(5, Duration::from_secs(10))
+        // The whole stop within 25 s: under systemd's TimeoutStopSec=30s
+        // and a pod's terminationGracePeriodSeconds: 30.
+        .shutdown_budget(Duration::from_secs(25))
         .child(store)
         .child(ChildSpec::new("api", service_fn(serve)).restart(Restart::Permanent));
     if fail {
