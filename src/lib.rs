@@ -148,7 +148,11 @@
 //! next sibling until it calls [`ctx.ready()`](Context::ready); failing
 //! before that fails the whole start, with the child's full path. Children
 //! marked [`significant`](ChildSpec::significant) can stop their supervisor
-//! when they end ([`AutoShutdown`]).
+//! when they end ([`AutoShutdown`]). Children that do not depend on one
+//! another can start all at once
+//! ([`StartOrder::Concurrent`](supervisor::Builder::start_order)); and one
+//! [`shutdown_budget`](supervisor::Builder::shutdown_budget) bounds the
+//! whole stop, for Kubernetes' and systemd's grace periods.
 //!
 //! # Controlling a running tree
 //!
@@ -253,7 +257,7 @@ pub use restart_limit::RestartLimit;
 pub use service::{service_fn, BoxError, Service, ServiceFn};
 pub use spec::{ChildSpec, Restart, Shutdown};
 pub use supervisor::{
-    AutoShutdown, ChildCounts, ShutdownOrder, Strategy, Supervisor, SupervisorHandle,
+    AutoShutdown, ChildCounts, ShutdownOrder, StartOrder, Strategy, Supervisor, SupervisorHandle,
 };
 pub use task::{task_fn, TaskError, TaskFn, TaskHandle, TaskOutput};
 pub use tree::{SupervisionTree, TreeNode};

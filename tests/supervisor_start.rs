@@ -363,3 +363,71 @@ async fn a_second_signal_aborts_a_stop_in_progress() {
     assert_eq!(alive.count(), 0);
     assert_eq!(alive_tasks(), 0);
 }
+
+/// A concurrent start: every child at once, the start done once every
+/// ready-gated one is ready; a failure before ready fails the start with
+/// its path, and the children started stop in reverse order.
+#[tokio::test(start_paused = true)]
+async fn a_concurrent_start_waits_for_every_gated_child_and_fails_as_in_order() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let gated = |name: &str, act: Act| scripted(name, &log, &alive, vec![act]).wait_ready(secs(5));
+    // Three 300 ms initialisations: 300 ms, not 900.
+    let t0 = tokio::time::Instant::now();
+    let h = Supervisor::builder("agent")
+        .start_order(tokio_supervisor::StartOrder::Concurrent)
+        .child(slow_ready("a", &log, &alive, ms(300)))
+        .child(slow_ready("b", &log, &alive, ms(300)))
+        .child(scripted("plain", &log, &alive, vec![Act::Serve]))
+        .child(slow_ready("c", &log, &alive, ms(300)))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(t0.elapsed(), ms(300));
+    assert_eq!(log.matching(":start:").len(), 4);
+    h.shutdown().await.unwrap();
+
+    // One fails before ready while the others are still starting.
+    let log = Log::default();
+    let err = Supervisor::builder("agent")
+        .start_order(tokio_supervisor::StartOrder::Concurrent)
+        .child(slow_ready("a", &log, &alive, ms(300)))
+        .child(gated("broken", Act::ErrBeforeReady(ms(100))))
+        .child(slow_ready("c", &log, &alive, ms(300)))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(err.child_path(), Some("agent/broken"));
+    assert_eq!(log.matching(":stop"), ["c:stop", "a:stop"], "reverse order");
+    assert_eq!(alive.count(), 0);
+}
+
+/// A ready-gated child that becomes ready after `d`, then serves.
+fn slow_ready(
+    name: &str,
+    log: &Log,
+    alive: &Alive,
+    d: std::time::Duration,
+) -> tokio_supervisor::ChildSpec {
+    let (log, alive, name_s) = (log.clone(), alive.clone(), name.to_owned());
+    tokio_supervisor::ChildSpec::new(
+        name,
+        tokio_supervisor::service_fn(move |ctx| {
+            let (log, alive, name) = (log.clone(), alive.clone(), name_s.clone());
+            async move {
+                let _guard = alive.enter();
+                log.push(format!("{name}:start:{}", ctx.attempt()));
+                tokio::time::sleep(d).await;
+                ctx.ready();
+                ctx.cancelled().await;
+                log.push(format!("{name}:stop"));
+                Ok(())
+            }
+        }),
+    )
+    .wait_ready(secs(5))
+}

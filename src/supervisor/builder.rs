@@ -86,6 +86,7 @@ pub struct Builder {
     shutdown_order: Option<super::ShutdownOrder>,
     defaults: ChildDefaults,
     shutdown_budget: Option<Duration>,
+    start_order: super::StartOrder,
 }
 
 impl Builder {
@@ -103,6 +104,7 @@ impl Builder {
             shutdown_order: None,
             defaults: ChildDefaults::default(),
             shutdown_budget: None,
+            start_order: super::StartOrder::InOrder,
         }
     }
 
@@ -145,6 +147,39 @@ impl Builder {
     /// that maximum.
     pub fn blocking_limit(mut self, limit: usize) -> Self {
         self.blocking_limit = Some(limit);
+        self
+    }
+
+    /// Sets how the children start: [`StartOrder::InOrder`](super::StartOrder::InOrder)
+    /// (the default, OTP's) or all at once,
+    /// [`StartOrder::Concurrent`](super::StartOrder::Concurrent).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use tokio_supervisor::{service_fn, ChildSpec, StartOrder, Supervisor};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let slow_init = |name: &str| ChildSpec::new(name, service_fn(|ctx| async move {
+    ///     tokio::time::sleep(Duration::from_millis(300)).await; // load, connect
+    ///     ctx.ready();
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }))
+    /// .wait_ready(Duration::from_secs(5));
+    /// let t0 = tokio::time::Instant::now();
+    /// let agent = Supervisor::builder("agent")
+    ///     .start_order(StartOrder::Concurrent)
+    ///     .children([slow_init("a"), slow_init("b"), slow_init("c")])
+    ///     .build()?
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(t0.elapsed(), Duration::from_millis(300)); // not 900
+    /// # agent.shutdown().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn start_order(mut self, order: super::StartOrder) -> Self {
+        self.start_order = order;
         self
     }
 
@@ -348,6 +383,7 @@ impl Builder {
                 children: children.into_iter().map(Arc::new).collect(),
                 defaults: self.defaults,
                 shutdown_budget: self.shutdown_budget,
+                start_order: self.start_order,
                 next_tree: parking_lot::Mutex::new(None),
                 runtime: self.runtime,
                 blocking: Arc::new(tokio::sync::Semaphore::new(

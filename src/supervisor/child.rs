@@ -42,6 +42,8 @@ pub(crate) struct Run {
     /// Stopped at once with its siblings by a group restart under
     /// `ShutdownOrder::Concurrent`: counted in `Runner::draining`.
     pub(crate) drained: bool,
+    /// Started by a concurrent start, which waits for its readiness.
+    pub(crate) awaited: bool,
     /// A nested supervisor whose subtree was killed: its exit is
     /// `Aborted`, as an aborted task's.
     pub(crate) killed: bool,

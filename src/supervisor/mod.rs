@@ -84,6 +84,23 @@ pub enum ShutdownOrder {
     Concurrent,
 }
 
+/// How a supervisor starts its children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartOrder {
+    /// One at a time, in the order given, each ready-gated one only once
+    /// the one before is ready (OTP's; the default). Later children may
+    /// depend on earlier ones.
+    #[default]
+    InOrder,
+    /// All at once; the supervisor has started once every ready-gated one
+    /// is ready. For children that do not depend on one another and
+    /// initialise slowly. A failure before ready is a failed start, as in
+    /// order: the children started are stopped in reverse order, and the
+    /// start fails with the path. Restarts of a group still start it in
+    /// order.
+    Concurrent,
+}
+
 /// When a supervisor stops by itself because its significant children
 /// ended (OTP 24's `auto_shutdown`); see [`ChildSpec::significant`].
 ///
@@ -113,6 +130,7 @@ pub(crate) struct Config {
     /// `Some(max_children)` for a dynamic supervisor.
     pub(crate) dynamic: Option<Option<usize>>,
     pub(crate) shutdown_order: ShutdownOrder,
+    pub(crate) start_order: StartOrder,
     pub(crate) intensity: RestartLimit,
     pub(crate) children: Vec<Arc<ChildSpec>>,
     /// The time the whole stop may take (`Builder::shutdown_budget`).

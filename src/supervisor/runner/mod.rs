@@ -104,6 +104,8 @@ struct Ended {
     manual: bool,
     /// It had become ready.
     ready: bool,
+    /// Started by a concurrent start, which waited for its readiness.
+    awaited: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +116,9 @@ enum Step {
     /// `ShutdownOrder::Concurrent` has ended (`Runner::draining`).
     Drain,
     Wait(Duration),
+    /// Waits until every ready-gated child of a concurrent start is ready
+    /// (`Runner::awaiting_ready`).
+    AwaitReady,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +170,8 @@ pub(crate) struct Runner {
     /// The child whose exit the group restart in progress (the plan) is
     /// for: terminating it calls the whole restart off.
     group_trigger: Option<usize>,
+    /// Children of a concurrent start not ready yet (`Step::AwaitReady`).
+    awaiting_ready: usize,
     /// The children still running when the stop's budget ran out, and
     /// aborted then (see `budget_ran_out`).
     aborted_at_budget: Option<Vec<String>>,
@@ -208,6 +215,9 @@ impl Runner {
             child.pending_start = true;
             plan.push_back(Step::Start(table.push(child)));
         }
+        if config.start_order == crate::supervisor::StartOrder::Concurrent {
+            plan.push_back(Step::AwaitReady);
+        }
         w.scope.tree.metrics.register_all(counters);
         let totals = w.scope.tree.metrics.add_loop();
         Runner {
@@ -234,6 +244,7 @@ impl Runner {
             group_trigger: None,
             deferred: Vec::new(),
             aborted_at_budget: None,
+            awaiting_ready: 0,
             draining: 0,
             outcome: None,
             started: false,

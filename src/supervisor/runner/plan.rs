@@ -58,7 +58,20 @@ impl Runner {
                 return;
             };
             let waits = match step {
-                Step::Start(slot) => self.plan_start(slot),
+                Step::Start(slot) => {
+                    let waits = self.plan_start(slot);
+                    if waits && self.concurrent_start() {
+                        // Started with the others; `AwaitReady` waits.
+                        if let Some(run) = self.table.get_mut(slot).and_then(|c| c.run.as_mut()) {
+                            run.awaited = true;
+                            self.awaiting_ready += 1;
+                        }
+                        false
+                    } else {
+                        waits
+                    }
+                }
+                Step::AwaitReady => self.awaiting_ready > 0,
                 Step::Stop(slot) => self.plan_stop(slot),
                 Step::Drain => self.draining > 0,
                 Step::Wait(delay) => self.plan_wait(delay),
@@ -69,6 +82,13 @@ impl Runner {
         }
     }
     /// A plan's start step: starts the child if it is still pending.
+    /// Whether this is the start of a supervisor that starts its children
+    /// all at once.
+    fn concurrent_start(&self) -> bool {
+        self.mode == Mode::Starting
+            && self.config.start_order == crate::supervisor::StartOrder::Concurrent
+    }
+
     pub(super) fn plan_start(&mut self, slot: usize) -> bool {
         let Some(child) = self.table.get_mut(slot) else {
             return false;

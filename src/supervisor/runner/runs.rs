@@ -30,6 +30,7 @@ impl Runner {
         }
         run.ready = true;
         let manual = std::mem::take(&mut run.manual);
+        let awaited = std::mem::take(&mut run.awaited);
         if let Some(key) = child.timer.take() {
             self.timers.try_remove(&key);
         }
@@ -45,6 +46,12 @@ impl Runner {
         emit(&self.tree, &path, || EventKind::Ready);
         if self.current == Some(Step::Start(slot)) {
             self.current = None;
+        }
+        if awaited {
+            self.awaiting_ready -= 1;
+            if self.awaiting_ready == 0 && self.current == Some(Step::AwaitReady) {
+                self.current = None;
+            }
         }
     }
     pub(super) fn on_end(&mut self, exit: Exit) {
@@ -99,9 +106,14 @@ impl Runner {
                 self.current = None;
             }
         }
+        if run.awaited {
+            // Ended before it was ready: the start fails (`after_exit`).
+            self.awaiting_ready = self.awaiting_ready.saturating_sub(1);
+        }
         let ended = Ended {
             manual: run.manual,
             ready: run.ready,
+            awaited: run.awaited,
         };
         self.after_exit(slot, ended, ran_for, now);
     }
@@ -233,6 +245,7 @@ impl Runner {
             manual: manual && gate.is_some(),
             drained: false,
             killed: false,
+            awaited: false,
             nested,
         });
         match gate {

@@ -90,7 +90,7 @@ impl Runner {
         // 3. A plan's start that failed before ready: during the initial
         //    start, the supervisor's start fails; later (a group restart), it
         //    is a failure like any other.
-        if self.current == Some(Step::Start(slot)) && !run.ready {
+        if (self.current == Some(Step::Start(slot)) || run.awaited) && !run.ready {
             self.current = None;
             if self.mode == Mode::Starting {
                 let reason = child.exit_reason();
