@@ -16,8 +16,11 @@ use std::fmt;
 
 use crate::BoxError;
 
-/// An error that gives its child up at once instead of restarting it; see
-/// the [module](self).
+/// An error that gives its child up at once instead of restarting it,
+/// whatever its [`Restart`](crate::Restart) policy, with
+/// [`ExitReason::Fatal`](crate::ExitReason::Fatal) in its snapshot, event
+/// and log line. Nothing is counted toward the intensity, since nothing is
+/// restarted.
 ///
 /// ```
 /// use tokio_supervisor::{BoxError, Context, Fatal, Service};
