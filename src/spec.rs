@@ -273,6 +273,13 @@ impl ChildSpec {
     /// only once this child has called [`Context::ready`](crate::Context::ready),
     /// and treats an exit, or no call within `timeout`, as a failed start.
     ///
+    /// A failed start of the supervisor's own start (or of `start_child`)
+    /// is not retried: the start fails, with the path. A *restart* that
+    /// fails before ready is a failure like any other: retried after the
+    /// backoff, counted toward the restart limit and the intensity, until
+    /// one of them gives up. An error that no retry can fix is returned as
+    /// [`Fatal`](crate::Fatal), to give the child up at once.
+    ///
     /// `timeout` must be greater than zero (`build` and `start_child` refuse
     /// zero with [`ConfigError::ZeroDuration`](crate::ConfigError::ZeroDuration));
     /// a timeout too long to represent as a deadline (`Duration::MAX`)
