@@ -64,8 +64,9 @@ struct Inner {
     heartbeat: AtomicU64,
     born: Instant,
     notify: Option<Notifier>,
-    /// A nested supervisor's inbox, made by its parent (see `give_inbox`).
-    inbox: parking_lot::Mutex<Option<Inbox>>,
+    /// A nested supervisor's inbox, made by its parent (see `take_inbox`);
+    /// boxed, so that every other run's context pays one pointer for it.
+    inbox: Option<Box<parking_lot::Mutex<Option<Inbox>>>>,
 }
 
 /// A supervisor's inbox: both ends of its channel.
@@ -91,7 +92,7 @@ impl Inner {
             heartbeat: AtomicU64::new(0),
             born,
             notify,
-            inbox: parking_lot::Mutex::new(None),
+            inbox: None,
         }
     }
 }
@@ -287,15 +288,21 @@ impl Context {
         self.inner.stop.load(Ordering::Acquire)
     }
 
-    /// Hands a nested supervisor's run the inbox its parent made for it
-    /// (the parent keeps the sender, to forward commands and to kill it).
-    pub(crate) fn give_inbox(&self, inbox: Inbox) {
-        *self.inner.inbox.lock() = Some(inbox);
+    /// The inbox the parent made for this run, a nested supervisor's
+    /// (`with_inbox`), once.
+    pub(crate) fn take_inbox(&self) -> Option<Inbox> {
+        self.inner.inbox.as_ref()?.lock().take()
     }
 
-    /// The inbox the parent made for this run, once.
-    pub(crate) fn take_inbox(&self) -> Option<Inbox> {
-        self.inner.inbox.lock().take()
+    /// This new context, for a nested supervisor's run, with the inbox its
+    /// parent made for it (the parent keeps the sender, to forward
+    /// commands and to kill it).
+    pub(crate) fn with_inbox(mut self, inbox: Inbox) -> Self {
+        // Invariant: called on a context just made, which nothing shares.
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.inbox = Some(Box::new(parking_lot::Mutex::new(Some(inbox))));
+        }
+        self
     }
 
     /// The tree and supervisors this context's child runs inside.

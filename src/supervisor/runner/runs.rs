@@ -226,11 +226,12 @@ impl Runner {
         );
         // A nested supervisor's inbox is made here, so that its parent can
         // reach it (to kill its subtree) from the start.
-        let nested = child.spec.is_supervisor().then(|| {
+        let (ctx, nested) = if child.spec.is_supervisor() {
             let (tx, rx) = mpsc::unbounded_channel();
-            ctx.give_inbox((tx.clone(), rx));
-            tx
-        });
+            (ctx.with_inbox((tx.clone(), rx)), Some(tx))
+        } else {
+            (ctx, None)
+        };
         let task = Arc::clone(&child.spec.service).spawn(ctx.clone(), span);
         self.live += 1;
         let gate = child.spec.ready;
