@@ -256,8 +256,8 @@ async fn an_ordered_group_restart_stops_each_sibling_once_in_reverse() {
     h.shutdown().await.unwrap();
 }
 
-/// The same on the multi-thread runtime, where the hand-off runs from the
-/// siblings' tasks on both workers while the loop catches up: each sibling
+/// The same on the multi-thread runtime, with the siblings' tasks on both
+/// workers while the loop stops and starts them: each sibling
 /// is stopped once, in reverse, and started again once. Nothing waits on a
 /// timer (the first failure is immediate, the test waits on events), so
 /// the verdict does not depend on the machine's speed.

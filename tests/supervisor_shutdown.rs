@@ -125,10 +125,10 @@ async fn the_ordered_stop_keeps_its_order_through_brutal_and_killed_children() {
     assert_eq!(alive_tasks(), 0);
 }
 
-/// On the multi-thread runtime the hand-off runs from the children's tasks
-/// on both workers while the loop catches up: the order holds all the
-/// same. No timer is involved, so the verdict does not depend on the
-/// machine's speed.
+/// On the multi-thread runtime, with the children's tasks on both workers
+/// while the loop stops them one by one, the order holds all the same. No
+/// timer is involved, so the verdict does not depend on the machine's
+/// speed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ordered_stop_keeps_its_order_on_the_multi_thread_runtime() {
     let names: Vec<String> = (0..100).map(|i| format!("w{i:03}")).collect();

@@ -19,9 +19,11 @@
 //!   caller's start returns once every child has started (a failed start
 //!   must be reported to it);
 //! * a stop in reverse order, each child after the later one has ended
-//!   (with the crate's hand-off: the ending child stops the one before it,
-//!   one task switch a step), or all at once; a nested supervisor ends only
-//!   once its subtree has.
+//!   (the ending child stops the one before it, one task switch a step: a
+//!   hand-off the crate no longer makes, since only a supervisor stops its
+//!   children, so the floor's ordered rows are a step cheaper than the
+//!   design), or all at once; a nested supervisor ends only once its
+//!   subtree has.
 //!
 //! What it leaves out, all of which the crate does: names, paths and
 //! validation, a child table, phases and snapshots, metrics, events,
