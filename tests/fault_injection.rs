@@ -133,6 +133,8 @@ enum Act {
     Hang,
     /// Ready-gated: never call `ready`; serve until cancelled.
     NeverReady,
+    /// Return a `Fatal` error after the delay (or `Ok` once cancelled).
+    FatalAfter(u64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -159,6 +161,8 @@ struct WorkerCfg {
     gate: Option<(u64, u64)>,
     /// A circuit breaker: more than this many restarts within 1 s.
     limit: Option<u32>,
+    /// `periodic(ms)`: run again this long after each `Ok`.
+    periodic: Option<u64>,
     significant: bool,
     /// Run `n` (counted per path over the whole case) does `script[n - 1]`,
     /// the last entry for every later run.
@@ -176,6 +180,10 @@ struct SupCfg {
     intensity: (u32, u64),
     auto: AutoShutdown,
     children: Vec<Node>,
+    /// `StartOrder::Concurrent`.
+    concurrent_start: bool,
+    /// `shutdown_budget`, in ms.
+    budget: Option<u64>,
     // As a child of its parent (unused at the root):
     restart: Restart,
     shutdown: Shutdown,
@@ -321,6 +329,7 @@ impl Gen {
                 if gate.is_some() {
                     choices.push((if i == 0 { 3 } else { 10 }, 5));
                 }
+                choices.push((4, 6));
                 let act = match pick(&mut self.rng, &choices) {
                     0 => Act::Serve,
                     1 => Act::OkAfter(self.ms(40, 3)),
@@ -330,6 +339,7 @@ impl Gen {
                     }
                     3 => Act::PanicAfter(self.ms(40, 3)),
                     4 => Act::Hang,
+                    6 => Act::FatalAfter(self.ms(40, 3)),
                     _ => Act::NeverReady,
                 };
                 // A value that panics in `Drop` while a panic unwinds would
@@ -339,6 +349,7 @@ impl Gen {
             })
             .collect();
         let limit = (self.rng.u8(0..10) == 0).then(|| self.rng.u32(0..=3));
+        let periodic = (self.rng.u8(0..8) == 0).then(|| 1 + self.ms(30, 3));
         let significant = may_be_significant && restart != Restart::Permanent && self.rng.bool();
         WorkerCfg {
             name,
@@ -347,6 +358,7 @@ impl Gen {
             backoff: self.backoff(),
             gate,
             limit,
+            periodic,
             significant,
             script,
         }
@@ -428,6 +440,8 @@ impl Gen {
             intensity,
             auto,
             children,
+            concurrent_start: !dynamic && self.rng.u8(0..4) == 0,
+            budget: (self.rng.u8(0..6) == 0).then(|| 1 + self.ms(150, 4)),
             restart,
             shutdown,
             significant: significant_ok && restart != Restart::Permanent && self.rng.bool(),
@@ -489,6 +503,7 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
             bomb.restart = Restart::Permanent;
             bomb.gate = None;
             bomb.limit = None;
+            bomb.periodic = None;
             bomb.script = vec![RunCfg {
                 act: Act::ErrAfter(delay, heed),
                 drop_panic: false,
@@ -514,6 +529,9 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
                 t.significant = true;
                 t.gate = None;
                 t.limit = None;
+                // A periodic child's `Ok` is not an end: it would never
+                // trigger the auto-shutdown.
+                t.periodic = None;
                 if t.shutdown == Shutdown::Infinity {
                     t.shutdown = Shutdown::Brutal;
                 }
@@ -777,6 +795,13 @@ fn worker_spec(w: &WorkerCfg, env: &Env) -> ChildSpec {
                         std::future::pending::<()>().await;
                         Ok(())
                     }
+                    Act::FatalAfter(d) => {
+                        tokio::select! {
+                            _ = ctx.cancelled() => return Ok(()),
+                            _ = pause(d) => {}
+                        }
+                        Err(tokio_supervisor::Fatal::new(format!("{INJECTED} fatal")).into())
+                    }
                 }
             }
         }),
@@ -789,6 +814,9 @@ fn worker_spec(w: &WorkerCfg, env: &Env) -> ChildSpec {
     }
     if let Some(max) = w.limit {
         spec = spec.restart_limit(max, Duration::from_secs(1));
+    }
+    if let Some(every) = w.periodic {
+        spec = spec.periodic(Duration::from_millis(every));
     }
     spec.significant(w.significant)
 }
@@ -809,6 +837,12 @@ fn build(s: &SupCfg, env: &Env) -> Result<Supervisor, String> {
         b = b.shutdown_order(order);
     }
     b = b.intensity(s.intensity.0, Duration::from_millis(s.intensity.1));
+    if s.concurrent_start {
+        b = b.start_order(tokio_supervisor::StartOrder::Concurrent);
+    }
+    if let Some(ms) = s.budget {
+        b = b.shutdown_budget(Duration::from_millis(ms));
+    }
     for c in &s.children {
         b = b.child(match c {
             Node::Worker(w) => worker_spec(w, env),

@@ -431,3 +431,24 @@ fn slow_ready(
     )
     .wait_ready(secs(5))
 }
+
+/// A gated child stopped by `terminate_child` during a concurrent start no
+/// longer holds the start back (found by fault injection).
+#[tokio::test(start_paused = true)]
+async fn a_concurrent_start_goes_on_when_a_gated_child_is_terminated() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let app = Supervisor::builder("app")
+        .start_order(tokio_supervisor::StartOrder::Concurrent)
+        .child(slow_ready("slow", &log, &alive, secs(60)))
+        .child(slow_ready("quick", &log, &alive, ms(10)))
+        .build()
+        .unwrap();
+    let h = app.spawn().unwrap();
+    tokio::time::sleep(ms(1)).await;
+    h.terminate_child("slow").await.unwrap();
+    let started = tokio::time::timeout(secs(1), h.started()).await;
+    assert_eq!(started.expect("the start still waits"), Ok(()));
+    assert!(h.is_running());
+    h.shutdown().await.unwrap();
+}

@@ -107,8 +107,13 @@ impl Runner {
             }
         }
         if run.awaited {
-            // Ended before it was ready: the start fails (`after_exit`).
+            // Ended before it was ready: the start fails (`after_exit`),
+            // unless it was stopped by a command; either way the start no
+            // longer waits for it.
             self.awaiting_ready = self.awaiting_ready.saturating_sub(1);
+            if self.awaiting_ready == 0 && self.current == Some(Step::AwaitReady) {
+                self.current = None;
+            }
         }
         let ended = Ended {
             manual: run.manual,
