@@ -694,3 +694,48 @@ async fn a_stop_within_its_budget_is_clean() {
         .unwrap();
     assert_eq!(h.shutdown().await, Ok(()));
 }
+
+/// The same in a group restart: a sibling that returns an error as the
+/// group restart stops it has stopped, not failed, and is started again
+/// with the group.
+#[tokio::test(start_paused = true)]
+async fn an_error_returned_when_a_group_restart_stops_a_sibling_is_a_stop() {
+    let log = Log::default();
+    let alive = Alive::default();
+    let stops_badly = tokio_supervisor::ChildSpec::new(
+        "sibling",
+        tokio_supervisor::service_fn(|ctx| async move {
+            ctx.cancelled().await;
+            Err("flush failed on the way out".into())
+        }),
+    );
+    let h = Supervisor::builder("app")
+        .strategy(tokio_supervisor::Strategy::OneForAll)
+        .intensity(1, secs(60))
+        .child(stops_badly)
+        .child(
+            scripted(
+                "trigger",
+                &log,
+                &alive,
+                vec![Act::ErrAfter(ms(10)), Act::Serve],
+            )
+            .backoff(tokio_supervisor::Backoff::none()),
+        )
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(secs(1)).await;
+    assert!(h.is_running());
+    let sibling = h.child("sibling").await.unwrap();
+    assert_eq!((sibling.starts, sibling.failures), (2, 0));
+    assert_eq!(sibling.phase, Phase::Running);
+    h.shutdown().await.unwrap();
+    assert_eq!(
+        h.metrics().total.exits.get("failed"),
+        Some(&1),
+        "the trigger's only"
+    );
+}
