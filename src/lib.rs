@@ -205,9 +205,11 @@
 //!
 //! One tokio task per supervisor runs its event loop and alone owns its
 //! child table; it wakes on events only (a child exited, a timer, a command,
-//! a stop), never on an interval. Each child is one tokio task, spawned bare:
-//! the crate adds nothing to its polls. No lock is held across an `.await`,
-//! and nothing grows with the number of restarts.
+//! a stop), never on an interval. Each run of a child is one tokio task,
+//! spawned bare: the crate adds nothing to its polls but the panic capture
+//! tokio would do anyway. Only a supervisor stops its children, and no run
+//! outlives its supervisor's [`wait`](SupervisorHandle::wait). No lock is
+//! held across an `.await`, and nothing grows with the number of restarts.
 
 #![forbid(unsafe_code)]
 #![warn(
