@@ -201,6 +201,16 @@
 //! is named by its full path (`app/db/pool`), in snapshots, events, errors,
 //! metrics and `tracing` fields.
 //!
+//! # Under systemd
+//!
+//! With the `systemd` feature, when the process runs under systemd
+//! (`NOTIFY_SOCKET` is set), the root supervisor tells it `READY=1` once
+//! every child has started (for `Type=notify` units), `STATUS=` on restarts
+//! and give-ups, `STOPPING=1` when the stop begins, and pings `WATCHDOG=1`
+//! every half `WATCHDOG_USEC` from its own loop while the tree runs, so that
+//! a wedged supervisor is restarted (`WatchdogSec=`). `docs/deploy.md` has a
+//! unit file.
+//!
 //! # Runtime model
 //!
 //! One tokio task per supervisor runs its event loop and alone owns its
@@ -242,7 +252,7 @@ mod signal;
 mod spec;
 pub mod supervisor;
 #[cfg(feature = "systemd")]
-pub mod systemd;
+mod systemd;
 pub mod task;
 mod tree;
 
@@ -252,7 +262,7 @@ pub use dyn_service::DynService;
 pub use error::{ConfigError, ControlError, SupervisorError};
 pub use event::{Event, EventKind};
 pub use fatal::Fatal;
-pub use lifecycle::{ChildSnapshot, ExitReason, InvalidTransition, Phase};
+pub use lifecycle::{ChildSnapshot, ExitReason, Phase};
 pub use metrics::MetricsSnapshot;
 pub use panic_hook::quiet_child_panics;
 pub use restart_limit::RestartLimit;

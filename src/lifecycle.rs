@@ -125,24 +125,6 @@ impl Phase {
         )
     }
 
-    /// Moves to `next` if the lifecycle allows it.
-    ///
-    /// # Errors
-    ///
-    /// [`InvalidTransition`] when [`can_transition_to`](Self::can_transition_to)
-    /// refuses; `self` is left unchanged.
-    pub fn transition(&mut self, next: Phase) -> Result<(), InvalidTransition> {
-        if self.can_transition_to(&next) {
-            *self = next;
-            Ok(())
-        } else {
-            Err(InvalidTransition {
-                from: self.as_str(),
-                to: next.as_str(),
-            })
-        }
-    }
-
     /// Whether the child has a task that is alive (starting, running,
     /// restarting or stopping).
     #[must_use]
@@ -163,14 +145,15 @@ impl fmt::Display for Phase {
     }
 }
 
-/// A change of [`Phase`] that the lifecycle does not allow.
+/// A change of [`Phase`] that the lifecycle does not allow: a bug of this
+/// crate's, logged (see `Child::set_phase`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid lifecycle transition from {from} to {to}")]
-pub struct InvalidTransition {
+pub(crate) struct InvalidTransition {
     /// The phase the child was in.
-    pub from: &'static str,
+    pub(crate) from: &'static str,
     /// The phase that was refused.
-    pub to: &'static str,
+    pub(crate) to: &'static str,
 }
 
 /// A plain, serializable copy of one child's lifecycle, as returned by
@@ -273,16 +256,9 @@ mod tests {
         for from in all() {
             for to in all() {
                 let listed = ALLOWED.contains(&(from.as_str(), to.as_str()));
-                let mut phase = from.clone();
-                let result = phase.transition(to.clone());
-                assert_eq!(result.is_ok(), listed, "{from} -> {to}");
-                if listed {
-                    assert_eq!(phase, to);
-                } else {
+                assert_eq!(from.can_transition_to(&to), listed, "{from} -> {to}");
+                if !listed {
                     refused += 1;
-                    assert_eq!(phase, from, "a refused transition leaves the phase alone");
-                    let err = result.unwrap_err();
-                    assert_eq!((err.from, err.to), (from.as_str(), to.as_str()));
                 }
             }
         }

@@ -10,16 +10,8 @@
 //!   pinging and systemd restarts the process;
 //! * `STOPPING=1` when the shutdown begins.
 //!
-//! A unit that uses it:
-//!
-//! ```ini
-//! [Service]
-//! Type=notify
-//! ExecStart=/usr/local/bin/my-daemon
-//! Restart=on-failure
-//! WatchdogSec=10s
-//! TimeoutStopSec=30s
-//! ```
+//! (The crate guide says what it sends, for users; `docs/deploy.md` has a
+//! unit file.)
 
 use std::time::Duration;
 
