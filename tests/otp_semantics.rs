@@ -195,16 +195,7 @@ async fn start_returns_while_a_sibling_crash_loops_under_a_group_strategy() {
     ] {
         let (log, alive) = (Log::default(), Alive::default());
         // Ready-gated, 200 ms to become ready.
-        let b = ChildSpec::new(
-            "b",
-            tokio_supervisor::service_fn(|ctx| async move {
-                tokio::time::sleep(ms(200)).await;
-                ctx.ready();
-                ctx.cancelled().await;
-                Ok(())
-            }),
-        )
-        .wait_ready(secs(5));
+        let b = ready_after("b", &log, &alive, ms(200));
         let app = Supervisor::builder("app")
             .strategy(strategy)
             .child(scripted("a", &log, &alive, vec![Act::ErrAfter(ms(10))]))
@@ -323,16 +314,7 @@ async fn a_permanent_nested_supervisor_that_gives_up_is_restarted_then_escalates
 #[tokio::test(start_paused = true)]
 async fn a_stop_begun_by_an_exit_deferred_during_the_start_completes() {
     let (log, alive) = (Log::default(), Alive::default());
-    let gated = ChildSpec::new(
-        "gated",
-        tokio_supervisor::service_fn(|ctx| async move {
-            tokio::time::sleep(ms(5)).await;
-            ctx.ready();
-            ctx.cancelled().await;
-            Ok(())
-        }),
-    )
-    .wait_ready(ms(12));
+    let gated = ready_after("gated", &log, &alive, ms(5)).wait_ready(ms(12));
     let h = Supervisor::builder("app")
         .intensity(0, secs(3600))
         .child(scripted("a", &log, &alive, vec![Act::ErrAfter(ms(1))]).restart(Restart::Permanent))

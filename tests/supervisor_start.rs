@@ -376,10 +376,10 @@ async fn a_concurrent_start_waits_for_every_gated_child_and_fails_as_in_order() 
     let t0 = tokio::time::Instant::now();
     let h = Supervisor::builder("agent")
         .start_order(tokio_supervisor::StartOrder::Concurrent)
-        .child(slow_ready("a", &log, &alive, ms(300)))
-        .child(slow_ready("b", &log, &alive, ms(300)))
+        .child(ready_after("a", &log, &alive, ms(300)))
+        .child(ready_after("b", &log, &alive, ms(300)))
         .child(scripted("plain", &log, &alive, vec![Act::Serve]))
-        .child(slow_ready("c", &log, &alive, ms(300)))
+        .child(ready_after("c", &log, &alive, ms(300)))
         .build()
         .unwrap()
         .start()
@@ -393,9 +393,9 @@ async fn a_concurrent_start_waits_for_every_gated_child_and_fails_as_in_order() 
     let log = Log::default();
     let err = Supervisor::builder("agent")
         .start_order(tokio_supervisor::StartOrder::Concurrent)
-        .child(slow_ready("a", &log, &alive, ms(300)))
+        .child(ready_after("a", &log, &alive, ms(300)))
         .child(gated("broken", Act::ErrBeforeReady(ms(100))))
-        .child(slow_ready("c", &log, &alive, ms(300)))
+        .child(ready_after("c", &log, &alive, ms(300)))
         .build()
         .unwrap()
         .start()
@@ -406,32 +406,6 @@ async fn a_concurrent_start_waits_for_every_gated_child_and_fails_as_in_order() 
     assert_eq!(alive.count(), 0);
 }
 
-/// A ready-gated child that becomes ready after `d`, then serves.
-fn slow_ready(
-    name: &str,
-    log: &Log,
-    alive: &Alive,
-    d: std::time::Duration,
-) -> tokio_supervisor::ChildSpec {
-    let (log, alive, name_s) = (log.clone(), alive.clone(), name.to_owned());
-    tokio_supervisor::ChildSpec::new(
-        name,
-        tokio_supervisor::service_fn(move |ctx| {
-            let (log, alive, name) = (log.clone(), alive.clone(), name_s.clone());
-            async move {
-                let _guard = alive.enter();
-                log.push(format!("{name}:start:{}", ctx.attempt()));
-                tokio::time::sleep(d).await;
-                ctx.ready();
-                ctx.cancelled().await;
-                log.push(format!("{name}:stop"));
-                Ok(())
-            }
-        }),
-    )
-    .wait_ready(secs(5))
-}
-
 /// A gated child stopped by `terminate_child` during a concurrent start no
 /// longer holds the start back (found by fault injection).
 #[tokio::test(start_paused = true)]
@@ -440,8 +414,8 @@ async fn a_concurrent_start_goes_on_when_a_gated_child_is_terminated() {
     let alive = Alive::default();
     let app = Supervisor::builder("app")
         .start_order(tokio_supervisor::StartOrder::Concurrent)
-        .child(slow_ready("slow", &log, &alive, secs(60)))
-        .child(slow_ready("quick", &log, &alive, ms(10)))
+        .child(ready_after("slow", &log, &alive, secs(60)))
+        .child(ready_after("quick", &log, &alive, ms(10)))
         .build()
         .unwrap();
     let h = app.spawn().unwrap();

@@ -407,3 +407,24 @@ pub async fn every_metric_moves(log: &Log, alive: &Alive) -> tokio_supervisor::S
     tokio::time::sleep(secs(1)).await;
     h
 }
+
+/// A ready-gated child that becomes ready after `d`, then serves.
+pub fn ready_after(name: &str, log: &Log, alive: &Alive, d: Duration) -> ChildSpec {
+    let (log, alive, name_s) = (log.clone(), alive.clone(), name.to_owned());
+    ChildSpec::new(
+        name,
+        service_fn(move |ctx| {
+            let (log, alive, name) = (log.clone(), alive.clone(), name_s.clone());
+            async move {
+                let _guard = alive.enter();
+                log.push(format!("{name}:start:{}", ctx.attempt()));
+                tokio::time::sleep(d).await;
+                ctx.ready();
+                ctx.cancelled().await;
+                log.push(format!("{name}:stop"));
+                Ok(())
+            }
+        }),
+    )
+    .wait_ready(secs(5))
+}
