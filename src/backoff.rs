@@ -158,12 +158,6 @@ impl Backoff {
         self
     }
 
-    /// The stable-run time after which the delay resets.
-    #[must_use]
-    pub fn stable_after(&self) -> Duration {
-        self.reset_after
-    }
-
     /// The delay before restart number `attempt + 1` since the last reset,
     /// before jitter (`attempt` 0 is the first restart).
     #[must_use]
