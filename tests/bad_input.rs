@@ -339,12 +339,7 @@ async fn start_child_with_empty_or_slashed_name_is_invalid_name_with_path() {
     );
     assert!(e.to_string().contains("app/a/b"), "{e}");
     // In a dynamic supervisor too, before any number is added.
-    let pool = Supervisor::dynamic("pool")
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let pool = Supervisor::dynamic("pool").start_ok().await;
     let e = pool.start_child(serve("")).await.unwrap_err();
     assert!(
         matches!(&e, ControlError::InvalidName { path, name, .. } if path == "pool/" && name.is_empty()),
@@ -358,12 +353,7 @@ async fn start_child_with_empty_or_slashed_name_is_invalid_name_with_path() {
 
 #[tokio::test(start_paused = true)]
 async fn spawn_task_with_a_taken_name_is_already_running() {
-    let jobs = Supervisor::dynamic("jobs")
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let jobs = Supervisor::dynamic("jobs").start_ok().await;
     let first = jobs
         .spawn_task("job", async {
             tokio::time::sleep(secs(5)).await;
@@ -384,12 +374,7 @@ async fn spawn_task_with_a_taken_name_is_already_running() {
 
 #[tokio::test(start_paused = true)]
 async fn dynamic_generated_names_skip_a_name_taken_by_a_task() {
-    let pool = Supervisor::dynamic("pool")
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let pool = Supervisor::dynamic("pool").start_ok().await;
     let _task = pool
         .spawn_task("conn-2", std::future::pending::<()>())
         .await
@@ -634,13 +619,7 @@ async fn restart_limit_zero_gives_up_at_the_first_failure() {
 
 #[tokio::test(start_paused = true)]
 async fn max_children_one_refuses_a_second_child() {
-    let pool = Supervisor::dynamic("pool")
-        .max_children(1)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let pool = Supervisor::dynamic("pool").max_children(1).start_ok().await;
     assert_eq!(
         pool.start_child(serve("conn")).await,
         Ok("pool/conn-1".to_string())
@@ -1652,12 +1631,7 @@ fn handle_after_its_runtime_was_dropped_answers_and_never_hangs() {
 
 #[tokio::test(start_paused = true)]
 async fn stale_task_handle_abort_spares_a_new_task_of_the_same_name() {
-    let jobs = Supervisor::dynamic("jobs")
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let jobs = Supervisor::dynamic("jobs").start_ok().await;
     let old = jobs.spawn_task("job", async { 1 }).await.unwrap();
     settle().await;
     assert!(jobs.which_children().await.is_empty(), "the old task ended");
@@ -1680,12 +1654,7 @@ async fn stale_task_handle_abort_spares_a_new_task_of_the_same_name() {
 
 #[tokio::test(start_paused = true)]
 async fn joining_an_abort_on_drop_handle_late_spares_a_new_task_of_the_same_name() {
-    let jobs = Supervisor::dynamic("jobs")
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let jobs = Supervisor::dynamic("jobs").start_ok().await;
     let old = jobs
         .spawn_task("job", async { 1 })
         .await
@@ -1711,12 +1680,7 @@ async fn joining_an_abort_on_drop_handle_late_spares_a_new_task_of_the_same_name
 
 #[tokio::test(start_paused = true)]
 async fn dropping_an_abort_on_drop_handle_of_a_settled_task_spares_a_new_one() {
-    let jobs = Supervisor::dynamic("jobs")
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let jobs = Supervisor::dynamic("jobs").start_ok().await;
     let old = jobs
         .spawn_task("job", async { panic!("bad input") })
         .await
@@ -2085,11 +2049,8 @@ async fn heartbeat_zero_through_start_child_is_invalid_spec() {
 async fn blocking_limit_zero_is_taken_as_one() {
     let h = Supervisor::dynamic("pool")
         .blocking_limit(0)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let t = h.spawn_blocking("sum", || 40 + 2).await.unwrap();
     assert_eq!(t.join().await, Ok(42));
     assert_eq!(h.shutdown().await, Ok(()));
@@ -2101,11 +2062,8 @@ async fn blocking_limit_zero_is_taken_as_one() {
 async fn blocking_limit_above_semaphore_max_is_clamped() {
     let h = Supervisor::dynamic("pool")
         .blocking_limit(usize::MAX)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let t = h.spawn_blocking("sum", || 40 + 2).await.unwrap();
     assert_eq!(t.join().await, Ok(42));
     assert_eq!(h.shutdown().await, Ok(()));
@@ -2115,13 +2073,7 @@ async fn blocking_limit_above_semaphore_max_is_clamped() {
 /// with the supervisor's path.
 #[tokio::test(start_paused = true)]
 async fn max_children_zero_refuses_every_child() {
-    let h = Supervisor::dynamic("pool")
-        .max_children(0)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let h = Supervisor::dynamic("pool").max_children(0).start_ok().await;
     let e = h.start_child(serve("conn")).await.unwrap_err();
     assert_eq!(
         e,

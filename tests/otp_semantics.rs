@@ -98,13 +98,7 @@ async fn runs_do_not_outlive_a_nested_supervisor_stopped_at_its_graceful_timeout
 #[tokio::test(start_paused = true)]
 async fn dynamic_supervisor_removes_children_that_end_and_are_not_restarted() {
     let (log, alive) = (Log::default(), Alive::default());
-    let h = Supervisor::dynamic("pool")
-        .max_children(2)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let h = Supervisor::dynamic("pool").max_children(2).start_ok().await;
     // A hundred short jobs through a pool of two: each finished one leaves.
     for i in 0..100 {
         let job = scripted("job", &log, &alive, vec![Act::OkAfter(ms(10))]);
@@ -159,11 +153,8 @@ async fn one_for_all_folds_a_sibling_exit_during_the_group_stop() {
             &alive,
             vec![Act::SlowStop(secs(1)), Act::Serve],
         ))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(secs(3)).await;
     assert!(
         h.is_running(),
@@ -240,11 +231,8 @@ async fn a_transient_nested_supervisor_that_gives_up_stays_down() {
     let h = Supervisor::builder("app")
         .child(inner)
         .child(scripted("other", &log, &alive, vec![Act::Serve]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(secs(1)).await;
     assert!(h.is_running());
     let snaps = h.which_children().await;
@@ -276,11 +264,8 @@ async fn a_significant_nested_supervisor_that_gives_up_shuts_its_parent_down() {
         .auto_shutdown(tokio_supervisor::AutoShutdown::AnySignificant)
         .child(scripted("other", &log, &alive, vec![Act::Serve]))
         .child(inner)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let outcome = tokio::time::timeout(secs(60), h.wait()).await;
     assert_eq!(outcome.expect("the parent stops by itself"), Ok(()));
     assert_eq!(alive.count(), 0);
@@ -295,11 +280,8 @@ async fn a_permanent_nested_supervisor_that_gives_up_is_restarted_then_escalates
     let h = Supervisor::builder("app")
         .intensity(2, secs(60))
         .child(giving_up(&log, &alive))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let err = h.wait().await.unwrap_err();
     assert_eq!(err.child_path(), Some("app/inner"));
     let text = err.to_string();
@@ -319,11 +301,8 @@ async fn a_stop_begun_by_an_exit_deferred_during_the_start_completes() {
         .intensity(0, secs(3600))
         .child(scripted("a", &log, &alive, vec![Act::ErrAfter(ms(1))]).restart(Restart::Permanent))
         .child(gated)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let outcome = tokio::time::timeout(secs(60), h.wait()).await;
     let err = outcome.expect("the stop hung").unwrap_err();
     assert_eq!(err.child_path(), Some("app/a"));

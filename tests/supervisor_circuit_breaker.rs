@@ -150,11 +150,8 @@ async fn a_lifetime_limit_serializes_without_a_window() {
                 .backoff(tokio_supervisor::Backoff::none())
                 .max_restarts(1),
         )
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     settle().await;
     let snap = h.which_children().await;
     assert_eq!(

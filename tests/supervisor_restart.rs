@@ -535,11 +535,8 @@ async fn a_periodic_child_keeps_its_cadence_forever() {
         .intensity(3, secs(5))
         .child(scripted("sibling", &log, &alive, vec![Act::Serve]))
         .child(poller)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(secs(300)).await;
     // About 3 000 runs in 5 minutes, less the one failure's 1 s backoff.
     let n = runs.load(Ordering::SeqCst);

@@ -610,11 +610,8 @@ async fn an_error_returned_after_a_stop_request_is_a_stop() {
     let h = Supervisor::builder("app")
         .child(stops_badly("a"))
         .child(stops_badly("b"))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     h.terminate_child("a").await.unwrap();
     let a = h.child("a").await.unwrap();
     assert_eq!(a.phase, Phase::Terminated(ExitReason::Shutdown));
@@ -647,11 +644,8 @@ async fn the_shutdown_budget_bounds_the_whole_stop() {
         .child(db)
         .child(scripted("stuck", &log, &alive, vec![Act::IgnoreCancel]))
         .child(scripted("last", &log, &alive, vec![Act::SlowStop(ms(300))]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     let t0 = tokio::time::Instant::now();
     let outcome = h.shutdown().await;
     // Without the budget: 0.3 s + 5 s (stuck's Graceful timeout) + the
@@ -687,11 +681,8 @@ async fn a_stop_within_its_budget_is_clean() {
         .shutdown_budget(secs(1))
         .child(scripted("a", &log, &alive, vec![Act::SlowStop(ms(300))]))
         .child(scripted("b", &log, &alive, vec![Act::SlowStop(ms(300))]))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     assert_eq!(h.shutdown().await, Ok(()));
 }
 
@@ -722,11 +713,8 @@ async fn an_error_returned_when_a_group_restart_stops_a_sibling_is_a_stop() {
             )
             .backoff(tokio_supervisor::Backoff::none()),
         )
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     tokio::time::sleep(secs(1)).await;
     assert!(h.is_running());
     let sibling = h.child("sibling").await.unwrap();

@@ -380,11 +380,8 @@ async fn a_concurrent_start_waits_for_every_gated_child_and_fails_as_in_order() 
         .child(ready_after("b", &log, &alive, ms(300)))
         .child(scripted("plain", &log, &alive, vec![Act::Serve]))
         .child(ready_after("c", &log, &alive, ms(300)))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .start_ok()
+        .await;
     assert_eq!(t0.elapsed(), ms(300));
     assert_eq!(log.matching(":start:").len(), 4);
     h.shutdown().await.unwrap();
