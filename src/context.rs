@@ -283,11 +283,6 @@ impl Context {
         }
     }
 
-    #[inline]
-    pub(crate) fn stop_requested(&self) -> bool {
-        self.inner.stop.load(Ordering::Acquire)
-    }
-
     /// The inbox the parent made for this run, a nested supervisor's
     /// (`with_inbox`), once.
     pub(crate) fn take_inbox(&self) -> Option<Inbox> {

@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use tokio::time::Instant;
+use std::time::Instant;
 
 /// A per-child circuit breaker: more than `max` restarts within `window`,
 /// and the child is given up (`Terminated(CircuitOpen)`), stays visible in

@@ -4,16 +4,15 @@
 //! per their [`ChildSpec`] and its [`Strategy`], and stops
 //! them in reverse order. It is itself a child of its parent, when nested.
 //!
-//! One tokio task runs each supervisor's event loop (see `runner.rs`); the
+//! One tokio task runs each supervisor (`driver`, around its pure state
+//! machine, `core`); the
 //! handle talks to it through a channel and reads its published state.
 
 mod builder;
-mod child;
-mod decision;
+pub(crate) mod core;
+mod driver;
 mod handle;
 pub(crate) mod protocol;
-pub(crate) mod runner;
-mod table;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,8 +30,8 @@ use crate::restart_limit::RestartLimit;
 use crate::service::BoxError;
 use crate::spec::{ChildKind, ReadyGate};
 use crate::{ChildSpec, Context, Restart, Service, Shutdown, SupervisorError};
+use driver::{Driver, Wiring};
 use protocol::State;
-use runner::{Runner, Wiring};
 
 /// What a child's restart does to its siblings (OTP's restart strategies).
 ///
@@ -194,6 +193,13 @@ impl Tree {
         }
     }
 
+    /// Whether anyone ever subscribed (one atomic load): until then, no
+    /// event is made.
+    #[inline]
+    pub(crate) fn subscribed(&self) -> bool {
+        self.subscribed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The channel, if anyone still listens to it.
     #[inline]
     pub(crate) fn listened(&self) -> Option<broadcast::Sender<crate::Event>> {
@@ -229,14 +235,6 @@ impl Scope {
             tree: Tree::new(),
             lineage: Vec::new(),
         })
-    }
-
-    /// Whether `config` (a spec's nested configuration) is one of the
-    /// supervisors of this scope.
-    pub(crate) fn contains(&self, config: &Arc<dyn std::any::Any + Send + Sync>) -> bool {
-        self.lineage
-            .iter()
-            .any(|c| std::ptr::addr_eq(Arc::as_ptr(c), Arc::as_ptr(config)))
     }
 }
 
@@ -399,7 +397,7 @@ impl Supervisor {
             self.config.blocking.clone(),
             stop.clone(),
         );
-        let runner = Runner::new(
+        let runner = Driver::new(
             self.config.clone(),
             Wiring {
                 path: self.config.name.clone(),
@@ -528,7 +526,7 @@ impl Service for Nested {
         // commands for paths below this one, and to kill the subtree.
         let (tx, rx) = ctx.take_inbox().unwrap_or_else(mpsc::unbounded_channel);
         let (state, _) = watch::channel(State::Starting);
-        let runner = Runner::new(
+        let runner = Driver::new(
             self.0.clone(),
             Wiring {
                 path: ctx.path_arc().clone(),
@@ -550,7 +548,7 @@ impl Service for Nested {
 /// Runs a nested supervisor's loop on a runtime of its own, on its own
 /// thread; returns once that thread and the runtime's workers have ended.
 async fn run_dedicated(
-    runner: Runner,
+    runner: Driver,
     config: &crate::runtime::RuntimeConfig,
     tx: mpsc::UnboundedSender<protocol::Msg>,
 ) -> Result<(), BoxError> {

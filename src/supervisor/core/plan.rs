@@ -4,14 +4,12 @@
 
 use std::time::Duration;
 
-use super::runs::count_restart;
-use super::{timers, Mode, Runner, Step, Timer};
+use super::{Action, Core, Mode, Step, Timer};
 use crate::event::EventKind;
 use crate::lifecycle::Phase;
-use crate::supervisor::protocol::State;
 use crate::SupervisorError;
 
-impl Runner {
+impl<R> Core<R> {
     /// Executes plan steps until one has to wait, or the plan is done.
     pub(super) fn advance(&mut self) {
         while self.current.is_none() {
@@ -22,22 +20,9 @@ impl Runner {
                     self.started = true;
                     // The start plan's queue held one step per child.
                     self.plan.shrink_to_fit();
-                    self.publish(|_| State::Running);
-                    self.emit_own(|| EventKind::SupervisorStarted);
+                    self.out.push_back(Action::Started);
+                    self.emit_own(EventKind::SupervisorStarted);
                     tracing::info!(supervisor = %self.path, "supervisor started");
-                    if let Some(ctx) = &self.parent {
-                        ctx.ready();
-                    }
-                    #[cfg(feature = "systemd")]
-                    if self.systemd {
-                        crate::systemd::ready();
-                        if let Some(every) = crate::systemd::watchdog_interval() {
-                            crate::systemd::watchdog();
-                            if let Some(at) = timers::deadline(self.clock.now(), every) {
-                                self.timers.insert_at(Timer::Watchdog, at);
-                            }
-                        }
-                    }
                     // The exits that came during the start, handled now
                     // (OTP handles them once `init` has returned).
                     for (slot, ran_for) in std::mem::take(&mut self.deferred) {
@@ -46,8 +31,7 @@ impl Runner {
                             c.run.is_none() && !c.pending_start && c.phase == Phase::BackingOff
                         });
                         if waiting {
-                            let now = self.clock.now();
-                            self.on_exit(slot, ran_for, now);
+                            self.on_exit(slot, ran_for, self.now);
                         }
                     }
                     // They may have started a restart, or the stop.
@@ -99,11 +83,11 @@ impl Runner {
         child.pending_start = false;
         match child.phase {
             Phase::Starting => {}
-            Phase::BackingOff => child.set_phase(Phase::Restarting, self.clock.now()),
-            _ => child.set_phase(Phase::Starting, self.clock.now()),
+            Phase::BackingOff => child.set_phase(Phase::Restarting, self.now),
+            _ => child.set_phase(Phase::Starting, self.now),
         }
         if child.starts > 0 {
-            count_restart(child, &self.totals, &self.tree);
+            self.count_restart(slot);
         }
         self.spawn(slot, false)
     }
@@ -123,8 +107,7 @@ impl Runner {
         }
         // A delay too long to represent waits for ever (the group stays
         // down until a command or the stop calls the plan off).
-        self.plan_timer = timers::deadline(self.clock.now(), delay)
-            .map(|at| self.timers.insert_at(Timer::Plan, at));
+        self.plan_timer = self.arm(Timer::Plan, delay);
         true
     }
     /// Abandons the plan in progress (its pending children stay pending).
@@ -133,7 +116,7 @@ impl Runner {
         self.current = None;
         self.group_trigger = None;
         if let Some(key) = self.plan_timer.take() {
-            self.timers.try_remove(&key);
+            self.deadlines.try_remove(&key);
         }
     }
     /// Stops every child in reverse start order, then ends the loop with
@@ -143,35 +126,17 @@ impl Runner {
             return;
         }
         if let Err(e) = &outcome {
-            self.emit_own(|| EventKind::SupervisorFailed {
+            self.emit_own(EventKind::SupervisorFailed {
                 error: e.to_string(),
             });
         }
         self.mode = Mode::Stopping;
         self.outcome = Some(outcome);
-        #[cfg(feature = "systemd")]
-        if self.systemd {
-            crate::systemd::stopping();
-        }
-        // Nobody waits for `Stopping`: a handle's `started()` has returned
-        // already if the start had completed, and otherwise waits for
-        // `Stopped`; `wait()` waits for `Stopped`. So it is stored for
-        // `borrow()` without waking anyone.
-        if self.state.receiver_count() > 0 {
-            let started = self.started;
-            self.state.send_if_modified(|s| {
-                *s = State::Stopping { started };
-                false
-            });
-        }
-        self.emit_own(|| EventKind::ShutdownStarted);
+        self.out.push_back(Action::Stopping);
+        self.emit_own(EventKind::ShutdownStarted);
         self.clear_plan();
-        if let Some(at) = self
-            .config
-            .shutdown_budget
-            .and_then(|b| timers::deadline(self.clock.now(), b))
-        {
-            self.timers.insert_at(Timer::Budget, at);
+        if let Some(budget) = self.config.shutdown_budget {
+            self.arm(Timer::Budget, budget);
         }
         // One walk of the table, in the order of shutdown. Pending starts
         // and restarts are called off at once, whatever the order, so that

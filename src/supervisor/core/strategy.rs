@@ -5,18 +5,16 @@
 //! The rule that decides whether to restart at all is the pure
 //! `decision::decide`; this module carries the decision out on the table.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::time::Instant;
-
-use super::{emit, timers, Ended, Mode, Runner, Step, Timer};
+use super::{Core, Ended, Mode, Step, Timer};
 use crate::event::EventKind;
 use crate::lifecycle::{ExitReason, Phase};
-use crate::supervisor::decision::{decide, Decision};
+use crate::supervisor::core::decision::{decide, Decision};
 use crate::supervisor::{AutoShutdown, ShutdownOrder, Strategy};
 use crate::{ControlError, Restart, SupervisorError};
 
-impl Runner {
+impl<R> Core<R> {
     /// Dispatches a child's ended run, once its exit is recorded (its
     /// reason is rendered from the child only where it is kept or shown).
     pub(super) fn after_exit(&mut self, slot: usize, run: Ended, ran_for: Duration, now: Instant) {
@@ -33,10 +31,10 @@ impl Runner {
         if child.phase == Phase::Stopping || self.mode == Mode::Stopping || in_group {
             let regrouped = child.pending_start && self.mode != Mode::Stopping;
             if regrouped {
-                child.set_phase(Phase::BackingOff, self.clock.now());
+                child.set_phase(Phase::BackingOff, self.now);
             } else {
                 child.pending_start = false;
-                child.set_phase(Phase::Terminated(child.exit_reason()), self.clock.now());
+                child.set_phase(Phase::Terminated(child.exit_reason()), self.now);
             }
             if run.manual {
                 let err = if self.mode == Mode::Stopping {
@@ -50,14 +48,14 @@ impl Runner {
                     }
                 };
                 let added = child.is_being_added();
-                child.answer_starts(Err(err));
+                self.answer_starts(slot, Err(err));
                 if added && !regrouped {
-                    child.answer_terminates();
+                    self.answer_terminates(slot);
                     self.forget(slot);
                     return;
                 }
             }
-            child.answer_terminates();
+            self.answer_terminates(slot);
             if self.current == Some(Step::Start(slot)) {
                 self.current = None;
             }
@@ -72,13 +70,13 @@ impl Runner {
         //    nothing (OTP), `restart_child` keeps the spec.
         if run.manual {
             let reason = child.exit_reason();
-            child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
+            child.set_phase(Phase::Terminated(reason.clone()), self.now);
             let added = child.is_being_added();
             let err = ControlError::StartFailed {
                 path: child.path().to_string(),
                 reason,
             };
-            child.answer_starts(Err(err));
+            self.answer_starts(slot, Err(err));
             if added {
                 self.forget(slot);
             } else {
@@ -94,7 +92,7 @@ impl Runner {
             self.current = None;
             if self.mode == Mode::Starting {
                 let reason = child.exit_reason();
-                child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
+                child.set_phase(Phase::Terminated(reason.clone()), self.now);
                 let err = match child.last_supervisor_error.as_deref().cloned() {
                     // A nested supervisor's failed start: the deepest path.
                     Some(e @ SupervisorError::StartFailed { .. }) => e,
@@ -113,7 +111,7 @@ impl Runner {
         //    `init` has returned), so that a crash loop under a group
         //    strategy cannot keep abandoning the start.
         if self.mode == Mode::Starting {
-            child.set_phase(Phase::BackingOff, self.clock.now());
+            child.set_phase(Phase::BackingOff, self.now);
             self.deferred.push((slot, ran_for));
             return;
         }
@@ -141,33 +139,30 @@ impl Runner {
         let significant = child.spec.significant;
         match decision {
             Decision::Stay => {
-                child.set_phase(Phase::Terminated(child.exit_reason()), self.clock.now());
+                child.set_phase(Phase::Terminated(child.exit_reason()), self.now);
                 self.remove_if_done(slot);
                 self.check_auto_shutdown(significant);
             }
             Decision::Remove => {
-                child.set_phase(Phase::Terminated(child.exit_reason()), self.clock.now());
+                child.set_phase(Phase::Terminated(child.exit_reason()), self.now);
                 self.remove(slot);
                 self.check_auto_shutdown(significant);
             }
             Decision::GiveUp { restarts, window } => {
                 // A window too long to end in a process's life is none.
-                let window = (window <= timers::NEVER).then_some(window);
+                let window = (window <= super::NEVER).then_some(window);
                 let reason = ExitReason::CircuitOpen { restarts, window };
                 tracing::error!(path = %child.path(), %reason, "giving up on child");
                 self.totals.circuit_opened(&child.counters);
-                #[cfg(feature = "systemd")]
-                if self.systemd {
-                    crate::systemd::status(&format!("gave up on {}: {reason}", child.path()));
-                }
-                child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
+                child.set_phase(Phase::Terminated(reason.clone()), self.now);
                 // Kept, even in a dynamic supervisor: a given-up child stays
                 // visible until restarted or deleted by hand.
-                emit(&self.tree, child.path(), || EventKind::GaveUp { reason });
+                let path = child.path().clone();
+                self.emit(&path, EventKind::GaveUp { reason });
             }
             Decision::Escalate => {
                 let reason = child.exit_reason();
-                child.set_phase(Phase::Terminated(reason.clone()), self.clock.now());
+                child.set_phase(Phase::Terminated(reason.clone()), self.now);
                 // A nested supervisor that gave up ended with `Shutdown`; its
                 // own failure says more, down to the deepest path.
                 let reason = match child.last_supervisor_error.as_deref() {
@@ -184,7 +179,7 @@ impl Runner {
                     period: self.intensity.window(),
                 };
                 tracing::error!(supervisor = %self.path, error = %err, "restart intensity exceeded");
-                self.tree.metrics.intensity_exceeded(&self.path);
+                self.metrics.intensity_exceeded(&self.path);
                 self.begin_stop(Err(err));
             }
             Decision::Rerun { delay } => self.restart_one(slot, delay, now),
@@ -206,14 +201,18 @@ impl Runner {
             self.restart_now(slot);
         } else {
             if child.phase != Phase::BackingOff {
-                child.set_phase(Phase::BackingOff, self.clock.now());
+                child.set_phase(Phase::BackingOff, self.now);
             }
             // A delay too long to represent backs off for ever: the child
             // waits for a command (`restart_child`) or the stop.
-            child.timer = timers::deadline(now, delay)
-                .map(|at| self.timers.insert_at(Timer::Restart(slot), at));
-            tracing::debug!(path = %child.path(), ?delay, "backing off");
-            emit(&self.tree, child.path(), || EventKind::BackingOff { delay });
+            let path = child.path().clone();
+            let key = super::deadline(now, delay)
+                .map(|at| self.deadlines.insert_at(Timer::Restart(slot), at));
+            if let Some(child) = self.table.get_mut(slot) {
+                child.timer = key;
+            }
+            tracing::debug!(path = %path, ?delay, "backing off");
+            self.emit(&path, EventKind::BackingOff { delay });
         }
     }
 
@@ -233,7 +232,7 @@ impl Runner {
         if let Some(child) = self.table.get_mut(trigger) {
             child.pending_start = true;
             if child.phase != Phase::BackingOff {
-                child.set_phase(Phase::BackingOff, self.clock.now());
+                child.set_phase(Phase::BackingOff, self.now);
             }
             tracing::warn!(
                 path = %child.path(),
@@ -243,7 +242,8 @@ impl Runner {
                 "restarting the group"
             );
             if !delay.is_zero() {
-                emit(&self.tree, child.path(), || EventKind::BackingOff { delay });
+                let path = child.path().clone();
+                self.emit(&path, EventKind::BackingOff { delay });
             }
         }
         self.clear_plan();
@@ -273,7 +273,7 @@ impl Runner {
                 self.plan.push_back(Step::Stop(slot));
             } else if let Some(key) = child.timer.take() {
                 // Waiting for its own restart: the group's restart replaces it.
-                self.timers.try_remove(&key);
+                self.deadlines.try_remove(&key);
             }
         }
         if concurrent {

@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use tokio::time::Instant;
+use std::time::Instant;
 
 use crate::backoff::BackoffState;
 use crate::restart_limit::RestartWindow;

@@ -210,7 +210,7 @@ mod tests {
         Child::new(
             std::sync::Arc::new(spec),
             counters,
-            tokio::time::Instant::now(),
+            std::time::Instant::now(),
         )
     }
 

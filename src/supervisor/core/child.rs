@@ -12,26 +12,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
+use std::time::Instant;
 
 use super::decision::RestartState;
-use super::protocol::Reply;
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::metrics::ChildCounters;
-use crate::{ChildSpec, Context, ControlError, SupervisorError};
+use crate::{ChildSpec, SupervisorError};
 
-/// The current run of a child.
+/// The current run of a child, as the core sees it (the driver holds its
+/// task and context).
 #[derive(Debug)]
 pub(crate) struct Run {
-    pub(crate) ctx: Context,
-    /// Its task, kept to abort it; it reports its end itself.
-    pub(crate) task: JoinHandle<()>,
     pub(crate) started_at: Instant,
     pub(crate) id: u64,
     /// Ready (always true for children that are not ready-gated).
     pub(crate) ready: bool,
-    /// The readiness deadline passed and the task was aborted for it.
+    /// The readiness deadline passed and the run was aborted for it.
     pub(crate) ready_timed_out: bool,
     /// The heartbeat deadline passed: the run was cancelled as hung.
     pub(crate) hung: bool,
@@ -40,42 +36,27 @@ pub(crate) struct Run {
     /// neither restarted nor counted.
     pub(crate) manual: bool,
     /// Stopped at once with its siblings by a group restart under
-    /// `ShutdownOrder::Concurrent`: counted in `Runner::draining`.
+    /// `ShutdownOrder::Concurrent`: counted in `Core::draining`.
     pub(crate) drained: bool,
     /// Started by a concurrent start, which waits for its readiness.
     pub(crate) awaited: bool,
     /// A nested supervisor whose subtree was killed: its exit is
     /// `Aborted`, as an aborted task's.
     pub(crate) killed: bool,
-    /// A nested supervisor's inbox, made as its run is spawned.
-    pub(crate) nested: Option<tokio::sync::mpsc::UnboundedSender<super::protocol::Msg>>,
+    /// The supervisor asked it to stop.
+    pub(crate) stop_sent: bool,
 }
 
-impl Run {
-    /// Aborts the run. A nested supervisor is killed instead: it aborts its
-    /// own children and ends once they have ended, so that no grandchild
-    /// outlives it (its task, aborted, could not wait for them).
-    pub(crate) fn abort(&mut self) {
-        if let Some(tx) = &self.nested {
-            let kill = super::protocol::Msg::Command(super::protocol::Command::Kill);
-            if tx.send(kill).is_ok() {
-                self.killed = true;
-                return;
-            }
-        }
-        self.task.abort();
-    }
-}
-
-/// A command waiting for something to happen to a child.
-#[derive(Debug)]
+/// A request waiting for something to happen to a child: the key of its
+/// reply in `Core::replies`.
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Waiter {
     /// `start_child`: answered with the path once ready.
-    Added(Reply<String>),
+    Added(usize),
     /// `restart_child`: answered once ready.
-    Restarted(Reply<()>),
-    /// `terminate_child`: answered once the task has ended.
-    Terminated(Reply<()>),
+    Restarted(usize),
+    /// `terminate_child`: answered once the run has ended.
+    Terminated(usize),
 }
 
 #[derive(Debug)]
@@ -87,7 +68,7 @@ pub(crate) struct Child {
     /// When the phase last changed.
     pub(crate) phase_since: Instant,
     pub(crate) run: Option<Run>,
-    pub(crate) timer: Option<crate::supervisor::runner::timers::Key>,
+    pub(crate) timer: Option<super::deadlines::Key>,
     pub(crate) restart_state: RestartState,
     pub(crate) starts: u64,
     pub(crate) restarts: u64,
@@ -157,28 +138,13 @@ impl Child {
         self.pending_start || !matches!(self.phase, Phase::Terminated(_))
     }
 
-    /// Answers the commands waiting for this child's start with `result`
-    /// (the path, for `start_child`).
-    pub(crate) fn answer_starts(&mut self, result: Result<(), ControlError>) {
-        for w in self.take_waiters() {
-            match w {
-                Waiter::Added(r) => {
-                    let _ = r.send(result.clone().map(|()| self.path().to_string()));
-                }
-                Waiter::Restarted(r) => {
-                    let _ = r.send(result.clone());
-                }
-                other @ Waiter::Terminated(_) => self.wait(other),
-            }
-        }
-    }
-
     /// Adds a command waiting on this child.
     pub(crate) fn wait(&mut self, w: Waiter) {
         self.waiters.get_or_insert_with(Default::default).push(w);
     }
 
-    fn take_waiters(&mut self) -> Vec<Waiter> {
+    /// Takes the requests waiting on this child.
+    pub(crate) fn take_waiters(&mut self) -> Vec<Waiter> {
         self.waiters.take().map(|b| *b).unwrap_or_default()
     }
 
@@ -188,18 +154,6 @@ impl Child {
             .iter()
             .flat_map(|w| w.iter())
             .any(|w| matches!(w, Waiter::Added(_)))
-    }
-
-    /// Answers the commands waiting for this child's end.
-    pub(crate) fn answer_terminates(&mut self) {
-        for w in self.take_waiters() {
-            match w {
-                Waiter::Terminated(r) => {
-                    let _ = r.send(Ok(()));
-                }
-                other => self.wait(other),
-            }
-        }
     }
 
     /// Moves to `next`; an invalid transition is a bug of this crate: it is

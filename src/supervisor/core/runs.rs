@@ -1,0 +1,470 @@
+//! A run's life, as the core sees it: spawned, ready, watched by its
+//! heartbeat, asked to stop, aborted, ended and classified.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::child::{Run, Waiter};
+use super::{Action, Answer, Core, End, Ended, Mode, Step, Timer};
+use crate::event::EventKind;
+use crate::lifecycle::{ExitReason, Phase};
+use crate::{ChildSpec, ControlError, Shutdown, SupervisorError};
+
+impl<R> Core<R> {
+    pub(super) fn on_ready(&mut self, slot: usize, run_id: u64) {
+        let now = self.now;
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let Some(run) = child.run.as_mut().filter(|r| r.id == run_id && !r.ready) else {
+            return; // a stale message from an earlier run, or a repeat
+        };
+        if child.phase == Phase::Stopping {
+            // Asked to stop before it was ready: too late to count. Its
+            // deadline is now its kill deadline, which must stay, and no
+            // heartbeat applies; a request waiting for the start is
+            // answered when the run ends.
+            return;
+        }
+        run.ready = true;
+        let manual = std::mem::take(&mut run.manual);
+        let awaited = std::mem::take(&mut run.awaited);
+        let timer = child.timer.take();
+        if matches!(child.phase, Phase::Starting | Phase::Restarting) {
+            child.set_phase(Phase::Running, now);
+        }
+        let path = child.path().clone();
+        if let Some(key) = timer {
+            self.deadlines.try_remove(&key);
+        }
+        tracing::debug!(path = %path, "child ready");
+        self.arm_heartbeat(slot);
+        if manual {
+            self.finish_manual_start(slot);
+        }
+        self.emit(&path, EventKind::Ready);
+        if self.current == Some(Step::Start(slot)) {
+            self.current = None;
+        }
+        if awaited {
+            self.awaiting_ready -= 1;
+            if self.awaiting_ready == 0 && self.current == Some(Step::AwaitReady) {
+                self.current = None;
+            }
+        }
+    }
+
+    pub(super) fn on_end(&mut self, slot: usize, run_id: u32, end: End) {
+        // Invariant: every run counted in `live` ends exactly once.
+        self.live -= 1;
+        let now = self.now;
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let Some(run) = child.run.take_if(|r| r.id as u32 == run_id) else {
+            return;
+        };
+        let timer = child.timer.take();
+        let ran_for = now.saturating_duration_since(run.started_at);
+        child.total_uptime_us = child
+            .total_uptime_us
+            .saturating_add(u64::try_from(ran_for.as_micros()).unwrap_or(u64::MAX));
+        let (reason, sup_err) = classify(end, &run, &child.spec, child.path());
+        if let Some(hook) = &child.spec.on_exit {
+            self.out.push_back(Action::Settle {
+                hook: Arc::clone(hook),
+                reason: reason.clone(),
+            });
+        }
+        self.totals
+            .exited(&child.counters, reason.as_str(), ran_for);
+        log_exit(
+            child.path(),
+            &reason,
+            run.stop_sent || self.mode == Mode::Stopping,
+        );
+        child.record_exit(reason);
+        if let Some(gave_up @ SupervisorError::IntensityExceeded { .. }) = &sup_err {
+            // Not a failure of the child (OTP's `shutdown`), but what its
+            // snapshot's `last_error` tells.
+            child.earlier_failure = Some(ExitReason::Failed(gave_up.to_string().into()));
+        }
+        child.last_supervisor_error = sup_err.map(Box::new);
+        let exited = self
+            .listening
+            .then(|| (child.path().clone(), child.exit_reason()));
+        if let Some(key) = timer {
+            self.deadlines.try_remove(&key);
+        }
+        if let Some((path, reason)) = exited {
+            self.emit(&path, EventKind::Exited { reason });
+        }
+        if self.current == Some(Step::Stop(slot)) {
+            self.current = None;
+        }
+        if run.drained {
+            // Invariant: a run is `drained` only while counted in `draining`.
+            self.draining -= 1;
+            if self.draining == 0 && self.current == Some(Step::Drain) {
+                self.current = None;
+            }
+        }
+        if run.awaited {
+            // Ended before it was ready: the start fails (`after_exit`),
+            // unless it was stopped by a command; either way the start no
+            // longer waits for it.
+            self.awaiting_ready = self.awaiting_ready.saturating_sub(1);
+            if self.awaiting_ready == 0 && self.current == Some(Step::AwaitReady) {
+                self.current = None;
+            }
+        }
+        let ended = Ended {
+            manual: run.manual,
+            ready: run.ready,
+            awaited: run.awaited,
+        };
+        self.after_exit(slot, ended, ran_for, now);
+    }
+
+    /// A child's stop deadline passed: aborts its run.
+    pub(super) fn kill(&mut self, slot: usize) {
+        let Some(child) = self.table.get(slot).filter(|c| c.run.is_some()) else {
+            return;
+        };
+        if child.spec.cpu.is_some() {
+            // Blocking work cannot be aborted: say so, loudly.
+            tracing::error!(
+                path = %child.counters.path(),
+                "blocking task did not finish within its shutdown timeout; \
+                 its thread runs on, detached"
+            );
+            self.metrics.blocking_detached();
+        } else {
+            tracing::warn!(path = %child.counters.path(), "child did not stop in time; aborting it");
+        }
+        self.abort(slot);
+    }
+
+    /// Aborts a child's run. A nested supervisor is killed instead: it
+    /// aborts its own children and ends once they have ended, so that no
+    /// grandchild outlives it; its exit is `Aborted` all the same.
+    pub(super) fn abort(&mut self, slot: usize) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let nested = child.spec.is_supervisor();
+        if let Some(run) = child.run.as_mut() {
+            run.killed |= nested;
+            self.out.push_back(Action::Abort { slot });
+        }
+    }
+
+    /// Asks a child's run to stop.
+    fn cancel(&mut self, slot: usize) {
+        if let Some(run) = self.table.get_mut(slot).and_then(|c| c.run.as_mut()) {
+            run.stop_sent = true;
+            self.out.push_back(Action::Cancel { slot });
+        }
+    }
+
+    /// Arms the heartbeat deadline of a child that has just become running.
+    pub(super) fn arm_heartbeat(&mut self, slot: usize) {
+        let Some(child) = self.table.get(slot) else {
+            return;
+        };
+        if let (Some(timeout), None) = (child.spec.heartbeat, child.timer) {
+            let key = self.arm(Timer::Heartbeat(slot), timeout);
+            if let Some(child) = self.table.get_mut(slot) {
+                child.timer = key;
+            }
+        }
+    }
+
+    /// The heartbeat deadline passed, and the driver read when the run last
+    /// beat: moves the deadline forward if it beat since, or declares the
+    /// child hung.
+    pub(super) fn check_heartbeat(&mut self, slot: usize, run_id: u64, last: Option<Instant>) {
+        let now = self.now;
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let Some(timeout) = child.spec.heartbeat else {
+            return;
+        };
+        let Some(run) = child.run.as_mut().filter(|r| r.id == run_id) else {
+            return;
+        };
+        if child.timer.is_some() || run.stop_sent || child.phase == Phase::Stopping {
+            return; // stopped, or a deadline set since
+        }
+        let last = last.unwrap_or(run.started_at);
+        match super::deadline(last, timeout) {
+            // Too far away to represent: never hung.
+            None => return,
+            Some(at) if at > now => {
+                child.timer = Some(self.deadlines.insert_at(Timer::Heartbeat(slot), at));
+                return;
+            }
+            Some(_) => {}
+        }
+        tracing::error!(path = %child.counters.path(), ?timeout, "child is hung: no heartbeat; cancelling it");
+        run.hung = true;
+        // Not `Stopping`: the exit is a failure, restarted per its policy.
+        let kill_after = match child.spec.shutdown {
+            Shutdown::Graceful(t) => Some(t),
+            Shutdown::Brutal => Some(Duration::ZERO),
+            Shutdown::Infinity => None,
+        };
+        self.cancel(slot);
+        if let Some(t) = kill_after {
+            let key = self.arm(Timer::Kill(slot), t);
+            if let Some(child) = self.table.get_mut(slot) {
+                child.timer = key;
+            }
+        }
+    }
+
+    /// Starts a child again after an exit (an automatic restart).
+    #[inline]
+    pub(super) fn restart_now(&mut self, slot: usize) {
+        let now = self.now;
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        // A ready-gated child that failed before ready is already
+        // `Restarting`.
+        if child.phase != Phase::Restarting {
+            child.set_phase(Phase::Restarting, now);
+        }
+        self.count_restart(slot);
+        self.spawn(slot, false);
+    }
+
+    /// A restart about to be spawned (automatic, or a group's): counted on
+    /// the child and in the metrics, and announced.
+    pub(super) fn count_restart(&mut self, slot: usize) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        child.restarts += 1;
+        self.totals.restarted(&child.counters);
+        let attempt = u32::try_from(child.starts.saturating_add(1)).unwrap_or(u32::MAX);
+        let path = child.path().clone();
+        self.emit(&path, EventKind::Restarted { attempt });
+    }
+
+    /// Spawns a run of the child; `manual` when a request waits for its
+    /// readiness. Returns whether the caller must wait for that readiness.
+    pub(super) fn spawn(&mut self, slot: usize, manual: bool) -> bool {
+        let now = self.now;
+        let Some(child) = self.table.get_mut(slot) else {
+            return false;
+        };
+        self.next_run += 1;
+        child.starts += 1;
+        self.totals.started(&child.counters);
+        let attempt = u32::try_from(child.starts).unwrap_or(u32::MAX);
+        let run = self.next_run;
+        self.live += 1;
+        let gate = child.spec.ready;
+        child.run = Some(Run {
+            started_at: now,
+            id: run,
+            ready: gate.is_none(),
+            ready_timed_out: false,
+            hung: false,
+            manual: manual && gate.is_some(),
+            drained: false,
+            killed: false,
+            awaited: false,
+            stop_sent: false,
+        });
+        let path = child.path().clone();
+        let timer = match gate {
+            None => {
+                child.set_phase(Phase::Running, now);
+                child.spec.heartbeat.map(|t| (Timer::Heartbeat(slot), t))
+            }
+            Some(g) => g.timeout.map(|t| (Timer::Ready(slot), t)),
+        };
+        self.out.push_back(Action::Spawn { slot, run, attempt });
+        if let Some((timer, after)) = timer {
+            let key = self.arm(timer, after);
+            if let Some(child) = self.table.get_mut(slot) {
+                child.timer = key;
+            }
+        }
+        log_started(&path, attempt);
+        self.emit(&path, EventKind::Started { attempt });
+        if manual && gate.is_none() {
+            self.finish_manual_start(slot);
+        }
+        gate.is_some()
+    }
+
+    /// Asks a child to stop per its `Shutdown`. Returns whether the caller
+    /// must wait for its run to end.
+    pub(super) fn stop_child(&mut self, slot: usize) -> bool {
+        let now = self.now;
+        let Some(child) = self.table.get_mut(slot) else {
+            return false;
+        };
+        let timer = child.timer.take();
+        if child.run.is_none() {
+            // Not running: a pending restart or a start that never happened
+            // is simply called off.
+            child.pending_start = false;
+            if !matches!(child.phase, Phase::Terminated(_)) {
+                child.set_phase(Phase::Terminated(ExitReason::Shutdown), now);
+            }
+            if let Some(key) = timer {
+                self.deadlines.try_remove(&key);
+            }
+            return false;
+        }
+        if child.phase == Phase::Stopping {
+            child.timer = timer;
+            return true;
+        }
+        tracing::debug!(path = %child.counters.path(), shutdown = ?child.spec.shutdown, "stopping child");
+        child.set_phase(Phase::Stopping, now);
+        let shutdown = child.spec.shutdown;
+        // A readiness or heartbeat deadline no longer applies.
+        if let Some(key) = timer {
+            self.deadlines.try_remove(&key);
+        }
+        match shutdown {
+            Shutdown::Brutal => self.abort(slot),
+            Shutdown::Infinity => self.cancel(slot),
+            Shutdown::Graceful(timeout) => {
+                self.cancel(slot);
+                // A timeout too long to represent waits like `Infinity`.
+                let key = self.arm(Timer::Kill(slot), timeout);
+                if let Some(child) = self.table.get_mut(slot) {
+                    child.timer = key;
+                }
+            }
+        }
+        true
+    }
+
+    /// Aborts the run of every child still live; each reports its end.
+    pub(super) fn abort_runs(&mut self) {
+        for slot in self.table.slots() {
+            self.abort(slot);
+        }
+    }
+
+    /// Answers the requests waiting for this child's start with `result`
+    /// (the path, for `start_child`).
+    pub(super) fn answer_starts(&mut self, slot: usize, result: Result<(), ControlError>) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        let path = child.path().to_string();
+        for w in child.take_waiters() {
+            match w {
+                Waiter::Added(id) => {
+                    let answer = Answer::Added(result.clone().map(|()| path.clone()));
+                    self.answer(id, answer);
+                }
+                Waiter::Restarted(id) => self.answer(id, Answer::Done(result.clone())),
+                other @ Waiter::Terminated(_) => {
+                    if let Some(child) = self.table.get_mut(slot) {
+                        child.wait(other);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers the requests waiting for this child's end.
+    pub(super) fn answer_terminates(&mut self, slot: usize) {
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        for w in child.take_waiters() {
+            match w {
+                Waiter::Terminated(id) => self.answer(id, Answer::Done(Ok(()))),
+                other => {
+                    if let Some(child) = self.table.get_mut(slot) {
+                        child.wait(other);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Turns a run's end into how the run ended, and keeps a nested
+/// supervisor's own error.
+fn classify(
+    end: End,
+    run: &Run,
+    spec: &ChildSpec,
+    path: &str,
+) -> (ExitReason, Option<SupervisorError>) {
+    let reason = if run.ready_timed_out {
+        let timeout = spec.ready.and_then(|g| g.timeout).unwrap_or_default();
+        ExitReason::ReadyTimeout { timeout }
+    } else if run.hung {
+        let timeout = spec.heartbeat.unwrap_or_default();
+        ExitReason::Hung { timeout }
+    } else if run.killed {
+        ExitReason::Aborted
+    } else {
+        match end {
+            End::Returned if run.stop_sent => ExitReason::Shutdown,
+            End::Returned => ExitReason::Completed,
+            End::Failed {
+                text,
+                fatal,
+                supervisor,
+            } => {
+                if let Some(gave_up @ SupervisorError::IntensityExceeded { .. }) = supervisor {
+                    // A nested supervisor that gave up ends as OTP's does,
+                    // with reason `shutdown`: its parent restarts it if it
+                    // is `Permanent`, not if `Transient`, and a significant
+                    // one may stop its parent.
+                    return (ExitReason::Shutdown, Some(gave_up));
+                }
+                if run.stop_sent {
+                    // Asked to stop, it returned an error: a stop, not a
+                    // failure (OTP logs a shutdown error and restarts
+                    // nothing). The error is kept in the log line.
+                    tracing::info!(path, error = %text, "child stopped with an error");
+                    return (ExitReason::Shutdown, supervisor);
+                }
+                if fatal {
+                    return (ExitReason::Fatal(text), supervisor);
+                }
+                return (ExitReason::Failed(text), supervisor);
+            }
+            End::Panicked(message) => ExitReason::Panicked(message),
+            End::Aborted => ExitReason::Aborted,
+        }
+    };
+    (reason, None)
+}
+
+// The log lines of a run, functions of their own, never inlined: a
+// `tracing` macro expands to a callsite, a filter check and the code that
+// builds the event, which would spread the restart path over more
+// instruction-cache lines.
+
+/// A run's start, logged.
+#[inline(never)]
+fn log_started(path: &str, attempt: u32) {
+    tracing::info!(path = %path, attempt, "child started");
+}
+
+/// A run's end, logged: a failure as a warning, unless the supervisor
+/// asked for the stop.
+#[inline(never)]
+fn log_exit(path: &str, reason: &ExitReason, stopping: bool) {
+    if stopping || !reason.is_failure() {
+        tracing::info!(path, %reason, "child exited");
+    } else {
+        tracing::warn!(path, %reason, "child failed");
+    }
+}
