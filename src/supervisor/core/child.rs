@@ -1,51 +1,21 @@
-//! One entry of the child table: the spec, the lifecycle, the current run
-//! and the counters. Owned by the supervisor's loop; nothing here is shared.
+//! One entry of the child table: the spec, the state, the counters and the
+//! requests waiting on it. Owned by the core; nothing here is shared.
 //!
 //! # Invariants
 //!
-//! * `run.is_some()` exactly when a run of this child has not reported its
-//!   end (phases `Starting`, `Running`, `Restarting`, `Stopping`).
-//! * `timer` is the one live entry of this child in the loop's timers, if any
-//!   (restart delay, kill deadline or readiness deadline; never two at once);
-//!   it is cleared when the entry expires or is removed.
+//! * `state.run()` is some exactly when a run of this child has not ended.
+//! * `state.deadline()` is the one live deadline of this child in the
+//!   core's queue, if any; it is taken when the deadline passes or is
+//!   removed.
 
 use std::sync::Arc;
-use std::time::Duration;
-
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::decision::RestartState;
+use super::state::State;
 use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
 use crate::metrics::ChildCounters;
 use crate::{ChildSpec, SupervisorError};
-
-/// The current run of a child, as the core sees it (the driver holds its
-/// task and context).
-#[derive(Debug)]
-pub(crate) struct Run {
-    pub(crate) started_at: Instant,
-    pub(crate) id: u64,
-    /// Ready (always true for children that are not ready-gated).
-    pub(crate) ready: bool,
-    /// The readiness deadline passed and the run was aborted for it.
-    pub(crate) ready_timed_out: bool,
-    /// The heartbeat deadline passed: the run was cancelled as hung.
-    pub(crate) hung: bool,
-    /// Started by a command (`start_child`, `restart_child`) that waits for
-    /// its readiness: a failure before ready answers that command and is
-    /// neither restarted nor counted.
-    pub(crate) manual: bool,
-    /// Stopped at once with its siblings by a group restart under
-    /// `ShutdownOrder::Concurrent`: counted in `Core::draining`.
-    pub(crate) drained: bool,
-    /// Started by a concurrent start, which waits for its readiness.
-    pub(crate) awaited: bool,
-    /// A nested supervisor whose subtree was killed: its exit is
-    /// `Aborted`, as an aborted task's.
-    pub(crate) killed: bool,
-    /// The supervisor asked it to stop.
-    pub(crate) stop_sent: bool,
-}
 
 /// A request waiting for something to happen to a child: the key of its
 /// reply in `Core::replies`.
@@ -64,11 +34,9 @@ pub(crate) struct Child {
     /// Shared with the configuration: one pointer, cloned with one increment.
     pub(crate) spec: Arc<ChildSpec>,
     pub(crate) counters: Arc<ChildCounters>,
-    pub(crate) phase: Phase,
-    /// When the phase last changed.
-    pub(crate) phase_since: Instant,
-    pub(crate) run: Option<Run>,
-    pub(crate) timer: Option<super::deadlines::Key>,
+    pub(crate) state: State,
+    /// When the phase shown last changed.
+    pub(crate) since: Instant,
     pub(crate) restart_state: RestartState,
     pub(crate) starts: u64,
     pub(crate) restarts: u64,
@@ -82,9 +50,6 @@ pub(crate) struct Child {
     pub(crate) last_supervisor_error: Option<Box<SupervisorError>>,
     /// Uptime of ended runs, in microseconds.
     pub(crate) total_uptime_us: u64,
-    /// Waiting for a start step of the current plan (the initial start, or a
-    /// group restart).
-    pub(crate) pending_start: bool,
     /// Commands waiting on this child.
     /// Boxed: commands rarely wait on a child, and this sits in every slot
     /// of the table (8 bytes instead of a `Vec`'s 24).
@@ -92,7 +57,7 @@ pub(crate) struct Child {
     pub(crate) waiters: Option<Box<Vec<Waiter>>>,
 }
 
-/// `set_phase`'s report of a bug, out of the hot path.
+/// `set`'s report of a bug, out of the hot path.
 #[cold]
 #[inline(never)]
 fn invalid_transition(path: &str, from: &Phase, to: &Phase) {
@@ -110,10 +75,10 @@ impl Child {
             restart_state: RestartState::new(&spec),
             spec,
             counters,
-            phase: Phase::Starting,
-            phase_since: now,
-            run: None,
-            timer: None,
+            state: State::Pending {
+                shown: Phase::Starting,
+            },
+            since: now,
             starts: 0,
             restarts: 0,
             failures: 0,
@@ -121,21 +86,25 @@ impl Child {
             last_exit: None,
             last_supervisor_error: None,
             total_uptime_us: 0,
-            pending_start: false,
             waiters: None,
         }
     }
 
-    /// Whether the child counts as alive for `AllSignificant`: not
-    /// terminated, or about to be started again.
     /// The child's full path (`app/db/pool`), kept once, in its metrics
     /// counters, which need it too.
     pub(crate) fn path(&self) -> &Arc<str> {
         self.counters.path()
     }
 
+    /// Whether the child counts as alive for `AllSignificant`: not
+    /// terminated, or about to be started again.
     pub(crate) fn is_alive_or_pending(&self) -> bool {
-        self.pending_start || !matches!(self.phase, Phase::Terminated(_))
+        !self.state.is_terminated()
+    }
+
+    /// Whether the child has a run that has not ended.
+    pub(crate) fn is_live(&self) -> bool {
+        self.state.run().is_some()
     }
 
     /// Adds a command waiting on this child.
@@ -156,16 +125,42 @@ impl Child {
             .any(|w| matches!(w, Waiter::Added(_)))
     }
 
-    /// Moves to `next`; an invalid transition is a bug of this crate: it is
-    /// logged (and asserted on in debug builds), and the phase is forced so
-    /// the supervisor stays consistent with the child's real state.
+    /// Whether a request waits for this child's start.
+    pub(crate) fn start_awaited(&self) -> bool {
+        self.waiters
+            .iter()
+            .flat_map(|w| w.iter())
+            .any(|w| matches!(w, Waiter::Added(_) | Waiter::Restarted(_)))
+    }
+
+    /// Moves to `next`, and returns the state it leaves. A change of the
+    /// phase shown that the lifecycle does not allow is a bug of this
+    /// crate: it is logged (and asserted on in debug builds), and the state
+    /// is set all the same, so that the supervisor stays consistent with
+    /// the child's real state.
     #[inline]
-    pub(crate) fn set_phase(&mut self, next: Phase, now: Instant) {
-        if !self.phase.can_transition_to(&next) {
-            invalid_transition(self.path(), &self.phase, &next);
+    pub(crate) fn set(&mut self, next: State, now: Instant) -> State {
+        if !self.state.same_phase(&next) {
+            let (from, to) = (self.state.phase(), next.phase());
+            if from != to {
+                // A start that is ready at once passes through `Starting`
+                // or `Restarting` within the one input.
+                let through = |m: Phase| from.can_transition_to(&m) && m.can_transition_to(&to);
+                if !from.can_transition_to(&to)
+                    && !through(Phase::Starting)
+                    && !through(Phase::Restarting)
+                {
+                    invalid_transition(self.path(), &from, &to);
+                }
+                self.since = now;
+            }
         }
-        self.phase = next;
-        self.phase_since = now;
+        std::mem::replace(&mut self.state, next)
+    }
+
+    /// The phase shown to the outside.
+    pub(crate) fn phase(&self) -> Phase {
+        self.state.phase()
     }
 
     /// Records how a run ended; a failure is counted.
@@ -188,8 +183,8 @@ impl Child {
     /// `next_restart`: when it restarts, if it waits to (from the timers).
     pub(crate) fn snapshot(&self, now: Instant, next_restart: Option<Instant>) -> ChildSnapshot {
         let uptime = self
-            .run
-            .as_ref()
+            .state
+            .run()
             .map(|r| now.saturating_duration_since(r.started_at));
         let last_exit = self.last_exit.clone();
         let last_error = match &last_exit {
@@ -199,7 +194,7 @@ impl Child {
         ChildSnapshot {
             path: self.path().clone(),
             name: self.spec.name.clone(),
-            phase: self.phase.clone(),
+            phase: self.phase(),
             restart: self.spec.restart,
             is_supervisor: self.spec.is_supervisor(),
             starts: self.starts,
@@ -211,7 +206,7 @@ impl Child {
             total_uptime: Duration::from_micros(self.total_uptime_us) + uptime.unwrap_or_default(),
             next_restart_in: next_restart.map(|t| t.saturating_duration_since(now)),
             cpu_time: self.spec.cpu.as_ref().and_then(|p| p.cpu_time()),
-            in_phase_for: now.saturating_duration_since(self.phase_since),
+            in_phase_for: now.saturating_duration_since(self.since),
         }
     }
 }

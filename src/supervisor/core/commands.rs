@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use super::child::{Child, Waiter};
 use super::decision::RestartState;
+use super::state::{By, State, Then};
 use super::{Answer, Core, Mode, Request, Step};
 use crate::event::EventKind;
-use crate::lifecycle::Phase;
 use crate::supervisor::builder::validate_spec;
 use crate::supervisor::protocol::TaskId;
 use crate::{ChildSpec, ControlError};
@@ -43,13 +43,12 @@ impl<R> Core<R> {
         let id = self.keep(reply);
         child.wait(Waiter::Added(id));
         let slot = self.table.push(child);
-        self.spawn(slot, true);
         if task {
             // A task: answered once spawned, ready (holding its permit) or not.
-            if let Some(run) = self.table.get_mut(slot).and_then(|c| c.run.as_mut()) {
-                run.manual = false;
-            }
+            self.spawn(slot, By::Plan, false);
             self.finish_manual_start(slot);
+        } else {
+            self.spawn(slot, By::Request, false);
         }
     }
 
@@ -111,7 +110,7 @@ impl<R> Core<R> {
             .and_then(|s| self.table.get(s))
         {
             let path = existing.path().to_string();
-            return Err(if existing.run.is_some() {
+            return Err(if existing.is_live() {
                 ControlError::AlreadyRunning { path }
             } else {
                 ControlError::AlreadyPresent { path }
@@ -164,36 +163,25 @@ impl<R> Core<R> {
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
-        child.pending_start = false;
-        if child.run.is_some() {
+        if let State::Stopping { then, .. } = &mut child.state {
+            // Stopped by a group restart: it stays down now.
+            *then = Then::Stay;
+        }
+        // A later step of the plan must not start it either.
+        self.plan.retain(|s| *s != Step::Stop(slot, Then::Regroup));
+        if self.table.get(slot).is_some_and(Child::is_live) {
             // Answered when the run has ended (OTP's terminate_child is
             // synchronous too).
             let id = self.keep(reply);
             if let Some(child) = self.table.get_mut(slot) {
                 child.wait(Waiter::Terminated(id));
             }
-            self.stop_child(slot);
+            self.stop_child(slot, Then::Stay);
         } else {
             // Waiting to restart, or already terminated: `ok`, again.
-            self.stop_child(slot);
+            self.stop_child(slot, Then::Stay);
             self.remove_if_done(slot);
             self.reply(reply, Answer::Done(Ok(())));
-        }
-    }
-
-    /// Calls off the group restart in progress: the children it was to
-    /// start again stay down, terminated.
-    fn abandon_group_restart(&mut self) {
-        self.clear_plan();
-        let now = self.now;
-        for slot in self.table.slots() {
-            let Some(child) = self.table.get_mut(slot).filter(|c| c.pending_start) else {
-                continue;
-            };
-            child.pending_start = false;
-            if child.run.is_none() && !matches!(child.phase, Phase::Terminated(_)) {
-                child.set_phase(Phase::Terminated(crate::ExitReason::Shutdown), now);
-            }
         }
     }
 
@@ -203,17 +191,15 @@ impl<R> Core<R> {
             Err(e) => return self.reply(reply, Answer::Done(Err(e))),
         };
         let id = self.keep(reply);
-        let now = self.now;
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
         // Terminated (by hand, completed, or given up by its breaker): a
         // restart by hand closes the breaker and starts the backoff over.
         child.restart_state = RestartState::new(&child.spec);
-        child.set_phase(Phase::Starting, now);
         child.wait(Waiter::Restarted(id));
         tracing::info!(path = %child.path(), "restart by hand");
-        self.spawn(slot, true);
+        self.spawn(slot, By::Request, false);
     }
 
     fn refuse_if_stopping(&self) -> Result<(), ControlError> {
@@ -236,9 +222,9 @@ impl<R> Core<R> {
         let Some((slot, child)) = found.and_then(|s| Some((s, self.table.get(s)?))) else {
             return Err(ControlError::NotFound { path: path() });
         };
-        if is_restarting(child) {
+        if is_restarting(child) || self.plan.contains(&Step::Stop(slot, Then::Regroup)) {
             Err(ControlError::Restarting { path: path() })
-        } else if child.run.is_some() {
+        } else if child.is_live() {
             Err(ControlError::Running { path: path() })
         } else {
             Ok(slot)
@@ -247,7 +233,17 @@ impl<R> Core<R> {
 }
 
 /// OTP's `restarting`: waiting for an automatic restart, or in a restart
-/// attempt that is not ready yet.
+/// attempt that is not ready yet (or, see the caller, to be stopped and
+/// started again by the group restart under way).
 fn is_restarting(child: &Child) -> bool {
-    child.pending_start || matches!(child.phase, Phase::BackingOff | Phase::Restarting)
+    matches!(
+        child.state,
+        State::Pending { .. }
+            | State::BackingOff { .. }
+            | State::Starting { restart: true, .. }
+            | State::Stopping {
+                then: Then::Regroup,
+                ..
+            }
+    )
 }

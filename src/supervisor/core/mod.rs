@@ -34,9 +34,10 @@
 //! * The driver sends exactly one `Input::Exit` per `Action::Spawn`, after
 //!   the run's future is dropped; `live` counts the runs whose exit has not
 //!   come, and each of them is the `run` of its child.
-//! * A child with `pending_start` is started by a `Start` step of the
-//!   current plan; whoever abandons a plan keeps its pending children pending
-//!   (a new group restart starts them) or clears them (a stop).
+//! * A `Pending` child is started by a `Start` step of the current plan;
+//!   whoever abandons a plan keeps its pending children pending (a new
+//!   group restart starts them) or terminates them (a stop, a terminated
+//!   trigger).
 //! * In `Mode::Stopping`, nothing is ever spawned; the core is finished when
 //!   the plan is done and `live` is zero, so by then no run is alive.
 
@@ -46,6 +47,7 @@ mod deadlines;
 mod decision;
 mod plan;
 mod runs;
+mod state;
 mod strategy;
 mod table;
 
@@ -56,10 +58,11 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use self::child::Child;
+use self::state::State;
 use self::table::Table;
 use super::Config;
 use crate::event::EventKind;
-use crate::lifecycle::{ChildSnapshot, ExitReason, Phase};
+use crate::lifecycle::{ChildSnapshot, ExitReason};
 use crate::restart_limit::RestartWindow;
 use crate::spec::OnExit;
 use crate::supervisor::protocol::{ChildCounts, TaskId};
@@ -194,21 +197,22 @@ enum Timer {
     Budget,
 }
 
-/// What the handling of an exit needs to know of the run that ended.
-#[derive(Debug, Clone, Copy)]
-struct Ended {
-    /// Started by a command waiting for its readiness (`Run::manual`).
-    manual: bool,
-    /// It had become ready.
-    ready: bool,
-    /// Started by a concurrent start, which waited for its readiness.
-    awaited: bool,
+/// Where a run was when it ended, for what follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// The supervisor had asked it to stop.
+    Asked(state::Then),
+    /// It was not ready yet; who waited for it.
+    BeforeReady(state::By),
+    /// It was running (ready).
+    Ready,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Start(usize),
-    Stop(usize),
+    /// Stops the child if it runs; what follows its end.
+    Stop(usize, state::Then),
     /// Waits until every child stopped at once by a group restart under
     /// `ShutdownOrder::Concurrent` has ended (`Core::draining`).
     Drain,
@@ -299,8 +303,7 @@ impl<R> Core<R> {
             let child_path = child_path(&path, &spec.name, &mut buf);
             let c = crate::metrics::ChildCounters::new(&child_path);
             counters.push(c.clone());
-            let mut child = Child::new(spec.clone(), c, now);
-            child.pending_start = true;
+            let child = Child::new(spec.clone(), c, now);
             plan.push_back(Step::Start(table.push(child)));
         }
         if config.start_order == crate::supervisor::StartOrder::Concurrent {
@@ -450,9 +453,9 @@ impl<R> Core<R> {
         self.table
             .iter()
             .map(|c| {
-                let next = match (&c.phase, c.timer.as_ref()) {
-                    (Phase::BackingOff, Some(key)) => self.deadlines.get(key),
-                    _ if c.pending_start => plan_deadline,
+                let next = match &c.state {
+                    State::BackingOff { restart: Some(key) } => self.deadlines.get(key),
+                    State::Pending { .. } => plan_deadline,
                     _ => None,
                 };
                 c.snapshot(now, next)
@@ -465,7 +468,7 @@ impl<R> Core<R> {
         let mut c = ChildCounts::default();
         for child in self.table.iter() {
             c.specs += 1;
-            if child.run.is_some() {
+            if child.is_live() {
                 c.active += 1;
             }
             if child.spec.is_supervisor() {
@@ -508,27 +511,23 @@ impl<R> Core<R> {
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
-        if child.timer != Some(key) {
-            return;
+        if child.state.deadline() != Some(key) {
+            return; // a deadline removed, its key reused since
         }
-        child.timer = None;
-        match timer {
-            Timer::Restart(_) => self.restart_now(slot),
-            Timer::Kill(_) => self.kill(slot),
-            Timer::Ready(_) => {
-                if let Some(run) = child.run.as_mut().filter(|r| !r.ready) {
-                    tracing::warn!(path = %child.counters.path(), "child not ready in time; aborting it");
-                    run.ready_timed_out = true;
-                    self.abort(slot);
-                }
+        child.state.take_deadline();
+        match (timer, &mut child.state) {
+            (Timer::Restart(_), State::BackingOff { .. }) => self.restart_now(slot),
+            (Timer::Kill(_), _) => self.kill(slot),
+            (Timer::Ready(_), State::Starting { run, .. }) => {
+                tracing::warn!(path = %child.counters.path(), "child not ready in time; aborting it");
+                run.decide(state::Verdict::ReadyTimeout);
+                self.abort(slot);
             }
-            Timer::Heartbeat(_) => {
-                if let Some(run) = &child.run {
-                    let run = run.id;
-                    self.out.push_back(Action::Beat { slot, run });
-                }
+            (Timer::Heartbeat(_), State::Running { run, .. }) => {
+                let run = run.id;
+                self.out.push_back(Action::Beat { slot, run });
             }
-            Timer::Plan | Timer::Budget => {}
+            _ => {}
         }
     }
 
@@ -550,11 +549,11 @@ impl<R> Core<R> {
     /// added).
     fn forget(&mut self, slot: usize) -> Option<Arc<str>> {
         let mut child = self.table.remove(slot)?;
-        if let Some(key) = child.timer.take() {
+        if let Some(key) = child.state.take_deadline() {
             self.deadlines.try_remove(&key);
         }
         self.plan
-            .retain(|s| *s != Step::Start(slot) && *s != Step::Stop(slot));
+            .retain(|s| !matches!(*s, Step::Start(s) | Step::Stop(s, _) if s == slot));
         self.metrics.unregister(&child.counters);
         Some(child.path().clone())
     }
@@ -570,8 +569,8 @@ impl<R> Core<R> {
             c.spec.restart == Restart::Temporary
                 || (self.config.dynamic.is_some()
                     && self.mode != Mode::Stopping
-                    && !c.pending_start
-                    && matches!(c.phase, Phase::Terminated(ref r) if !matches!(r, ExitReason::CircuitOpen { .. })))
+                    && c.state.is_terminated()
+                    && !c.state.is_given_up())
         });
         if done {
             self.remove(slot);

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+use super::state::{By, State, Then};
 use super::{Action, Core, Mode, Step, Timer};
 use crate::event::EventKind;
-use crate::lifecycle::Phase;
+use crate::lifecycle::{ExitReason, Phase};
 use crate::SupervisorError;
 
 impl<R> Core<R> {
@@ -16,25 +17,9 @@ impl<R> Core<R> {
             let Some(step) = self.plan.pop_front() else {
                 self.group_trigger = None;
                 if self.mode == Mode::Starting {
-                    self.mode = Mode::Running;
-                    self.started = true;
-                    // The start plan's queue held one step per child.
-                    self.plan.shrink_to_fit();
-                    self.out.push_back(Action::Started);
-                    self.emit_own(EventKind::SupervisorStarted);
-                    tracing::info!(supervisor = %self.path, "supervisor started");
-                    // The exits that came during the start, handled now
-                    // (OTP handles them once `init` has returned).
-                    for (slot, ran_for) in std::mem::take(&mut self.deferred) {
-                        // Unless a command has dealt with it meanwhile.
-                        let waiting = self.table.get(slot).is_some_and(|c| {
-                            c.run.is_none() && !c.pending_start && c.phase == Phase::BackingOff
-                        });
-                        if waiting {
-                            self.on_exit(slot, ran_for, self.now);
-                        }
-                    }
-                    // They may have started a restart, or the stop.
+                    self.start_done();
+                    // The deferred exits may have started a restart, or
+                    // the stop.
                     if !self.plan.is_empty() {
                         continue;
                     }
@@ -43,20 +28,18 @@ impl<R> Core<R> {
             };
             let waits = match step {
                 Step::Start(slot) => {
-                    let waits = self.plan_start(slot);
-                    if waits && self.concurrent_start() {
+                    let concurrent = self.mode == Mode::Starting
+                        && self.config.start_order == crate::supervisor::StartOrder::Concurrent;
+                    let by = if concurrent { By::Concurrent } else { By::Plan };
+                    let waits = self.plan_start(slot, by);
+                    if waits && concurrent {
                         // Started with the others; `AwaitReady` waits.
-                        if let Some(run) = self.table.get_mut(slot).and_then(|c| c.run.as_mut()) {
-                            run.awaited = true;
-                            self.awaiting_ready += 1;
-                        }
-                        false
-                    } else {
-                        waits
+                        self.awaiting_ready += 1;
                     }
+                    waits && !concurrent
                 }
                 Step::AwaitReady => self.awaiting_ready > 0,
-                Step::Stop(slot) => self.plan_stop(slot),
+                Step::Stop(slot, then) => self.plan_stop(slot, then),
                 Step::Drain => self.draining > 0,
                 Step::Wait(delay) => self.plan_wait(delay),
             };
@@ -65,51 +48,70 @@ impl<R> Core<R> {
             }
         }
     }
-    /// A plan's start step: starts the child if it is still pending.
-    /// Whether this is the start of a supervisor that starts its children
-    /// all at once.
-    fn concurrent_start(&self) -> bool {
-        self.mode == Mode::Starting
-            && self.config.start_order == crate::supervisor::StartOrder::Concurrent
+
+    /// The start plan is done: the supervisor runs.
+    fn start_done(&mut self) {
+        self.mode = Mode::Running;
+        self.started = true;
+        // The start plan's queue held one step per child.
+        self.plan.shrink_to_fit();
+        self.out.push_back(Action::Started);
+        self.emit_own(EventKind::SupervisorStarted);
+        tracing::info!(supervisor = %self.path, "supervisor started");
+        // The exits that came during the start, handled now (OTP handles
+        // them once `init` has returned).
+        for (slot, ran_for) in std::mem::take(&mut self.deferred) {
+            // Unless a request has dealt with it meanwhile.
+            let waiting = self
+                .table
+                .get(slot)
+                .is_some_and(|c| matches!(c.state, State::BackingOff { restart: None }));
+            if waiting {
+                self.on_exit(slot, ran_for, self.now);
+            }
+        }
     }
 
-    pub(super) fn plan_start(&mut self, slot: usize) -> bool {
-        let Some(child) = self.table.get_mut(slot) else {
+    /// A plan's start step: starts the child if it is still pending.
+    /// Returns whether the plan must wait for its readiness.
+    pub(super) fn plan_start(&mut self, slot: usize, by: By) -> bool {
+        let Some(child) = self.table.get(slot) else {
             return false;
         };
-        if !child.pending_start || child.run.is_some() {
+        let State::Pending { shown } = &child.state else {
             return false;
-        }
-        child.pending_start = false;
-        match child.phase {
-            Phase::Starting => {}
-            Phase::BackingOff => child.set_phase(Phase::Restarting, self.now),
-            _ => child.set_phase(Phase::Starting, self.now),
-        }
+        };
+        let restart = *shown == Phase::BackingOff;
         if child.starts > 0 {
             self.count_restart(slot);
         }
-        self.spawn(slot, false)
+        self.spawn(slot, by, restart)
     }
+
     /// A plan's stop step (an ordered stop): stops the child if it still
-    /// runs. A child that has ended since the plan was made has nothing
-    /// left to stop (and, in a group restart, keeps its pending start).
-    pub(super) fn plan_stop(&mut self, slot: usize) -> bool {
-        if self.table.get(slot).and_then(|c| c.run.as_ref()).is_none() {
-            return false;
+    /// runs, to be started again by the group (`Then::Regroup`) or not. A
+    /// child that has ended since the plan was made has nothing left to
+    /// stop (and, in a group restart, is pending already).
+    pub(super) fn plan_stop(&mut self, slot: usize, then: Then) -> bool {
+        match self.table.get(slot).map(|c| &c.state) {
+            Some(State::Starting { .. } | State::Running { .. }) => self.stop_child(slot, then),
+            // Asked already (a request): it keeps what follows.
+            Some(State::Stopping { .. }) => true,
+            _ => false,
         }
-        self.stop_child(slot)
     }
+
     /// A plan's delay step (a group restart's backoff).
     pub(super) fn plan_wait(&mut self, delay: Duration) -> bool {
         if delay.is_zero() {
             return false;
         }
         // A delay too long to represent waits for ever (the group stays
-        // down until a command or the stop calls the plan off).
+        // down until a request or the stop calls the plan off).
         self.plan_timer = self.arm(Timer::Plan, delay);
         true
     }
+
     /// Abandons the plan in progress (its pending children stay pending).
     pub(super) fn clear_plan(&mut self) {
         self.plan.clear();
@@ -119,8 +121,41 @@ impl<R> Core<R> {
             self.deadlines.try_remove(&key);
         }
     }
-    /// Stops every child in reverse start order, then ends the loop with
-    /// `outcome`. The first outcome wins.
+
+    /// Calls off the group restart in progress: the children it was to
+    /// start again stay down, terminated.
+    pub(super) fn abandon_group_restart(&mut self) {
+        self.clear_plan();
+        for slot in self.table.slots() {
+            let Some(child) = self.table.get_mut(slot) else {
+                continue;
+            };
+            match &mut child.state {
+                State::Pending { .. } => self.settle_pending(slot),
+                State::Stopping { then, .. } => *then = Then::Stay,
+                _ => {}
+            }
+        }
+    }
+
+    /// A pending child whose start is called off: terminated, with the
+    /// reason it had if it was terminated before.
+    pub(super) fn settle_pending(&mut self, slot: usize) {
+        let now = self.now;
+        let Some(child) = self.table.get_mut(slot) else {
+            return;
+        };
+        if let State::Pending { shown } = &child.state {
+            let reason = match shown {
+                Phase::Terminated(r) => r.clone(),
+                _ => ExitReason::Shutdown,
+            };
+            child.set(State::Terminated(reason), now);
+        }
+    }
+
+    /// Stops every child in reverse start order, then ends with `outcome`.
+    /// The first outcome wins.
     pub(super) fn begin_stop(&mut self, outcome: Result<(), SupervisorError>) {
         if self.mode == Mode::Stopping {
             return;
@@ -140,34 +175,35 @@ impl<R> Core<R> {
         }
         // One walk of the table, in the order of shutdown. Pending starts
         // and restarts are called off at once, whatever the order, so that
-        // no timer can fire a restart; a child that is not running has
+        // no deadline can start anything; a child that is not running has
         // nothing to wait for. A concurrent stop needs no list of the
         // slots (the walk follows the table's own links); an ordered one
         // keeps it as its plan.
-        if self.config.shutdown_order == crate::supervisor::ShutdownOrder::Concurrent {
-            let mut next = self.table.last();
-            while let Some(slot) = next {
-                next = self.table.prev(slot);
-                if let Some(c) = self.table.get_mut(slot) {
-                    c.pending_start = false;
-                }
-                self.stop_child(slot);
-            }
-            return;
-        }
-        let order = self.table.slots_rev();
-        for &slot in &order {
-            let Some(c) = self.table.get_mut(slot) else {
+        let concurrent = self.config.shutdown_order == crate::supervisor::ShutdownOrder::Concurrent;
+        let mut next = self.table.last();
+        while let Some(slot) = next {
+            next = self.table.prev(slot);
+            let Some(child) = self.table.get_mut(slot) else {
                 continue;
             };
-            c.pending_start = false;
-            if c.run.is_none() {
-                self.stop_child(slot);
+            match &mut child.state {
+                State::Stopping { then, .. } => {
+                    *then = Then::Stay;
+                    if !concurrent {
+                        // Waited for in its turn.
+                        self.plan.push_back(Step::Stop(slot, Then::Stay));
+                    }
+                }
+                State::Starting { .. } | State::Running { .. } if !concurrent => {
+                    self.plan.push_back(Step::Stop(slot, Then::Stay));
+                }
+                _ => {
+                    self.stop_child(slot, Then::Stay);
+                }
             }
         }
-        self.plan = order.into_iter().map(Step::Stop).collect();
     }
-    /// Aborts every live child at once (a second stop signal).
+
     /// The stop's budget ran out: every child still running is aborted (a
     /// nested supervisor aborts its own), and the outcome names them.
     pub(super) fn budget_ran_out(&mut self) {
@@ -176,7 +212,7 @@ impl<R> Core<R> {
             .slots_rev()
             .into_iter()
             .filter_map(|s| self.table.get(s))
-            .filter(|c| c.run.is_some())
+            .filter(|c| c.is_live())
             .map(|c| c.path().to_string())
             .collect();
         if aborted.is_empty() {
@@ -187,6 +223,7 @@ impl<R> Core<R> {
         self.abort_runs();
     }
 
+    /// Aborts every live child at once (a second stop signal).
     pub(super) fn kill_all(&mut self) {
         self.begin_stop(Ok(()));
         self.abort_runs();

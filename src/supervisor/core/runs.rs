@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::child::{Run, Waiter};
+use super::child::Waiter;
+use super::state::{By, Run, State, Then, Verdict};
 use super::{Action, Answer, Core, End, Ended, Mode, Step, Timer};
 use crate::event::EventKind;
-use crate::lifecycle::{ExitReason, Phase};
+use crate::lifecycle::ExitReason;
 use crate::{ChildSpec, ControlError, Shutdown, SupervisorError};
 
 impl<R> Core<R> {
@@ -16,41 +17,49 @@ impl<R> Core<R> {
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
-        let Some(run) = child.run.as_mut().filter(|r| r.id == run_id && !r.ready) else {
-            return; // a stale message from an earlier run, or a repeat
+        // Only a starting run becomes ready: a stale message from an
+        // earlier run, a repeat, or a run asked to stop (too late to count)
+        // or given up on is ignored.
+        let State::Starting {
+            run, by, deadline, ..
+        } = child.state
+        else {
+            return;
         };
-        if child.phase == Phase::Stopping {
-            // Asked to stop before it was ready: too late to count. Its
-            // deadline is now its kill deadline, which must stay, and no
-            // heartbeat applies; a request waiting for the start is
-            // answered when the run ends.
+        if run.id != run_id || run.verdict.is_some() {
             return;
         }
-        run.ready = true;
-        let manual = std::mem::take(&mut run.manual);
-        let awaited = std::mem::take(&mut run.awaited);
-        let timer = child.timer.take();
-        if matches!(child.phase, Phase::Starting | Phase::Restarting) {
-            child.set_phase(Phase::Running, now);
-        }
+        child.set(
+            State::Running {
+                run,
+                deadline: None,
+            },
+            now,
+        );
         let path = child.path().clone();
-        if let Some(key) = timer {
+        if let Some(key) = deadline {
             self.deadlines.try_remove(&key);
         }
         tracing::debug!(path = %path, "child ready");
         self.arm_heartbeat(slot);
-        if manual {
+        if by == By::Request {
             self.finish_manual_start(slot);
         }
         self.emit(&path, EventKind::Ready);
         if self.current == Some(Step::Start(slot)) {
             self.current = None;
         }
-        if awaited {
-            self.awaiting_ready -= 1;
-            if self.awaiting_ready == 0 && self.current == Some(Step::AwaitReady) {
-                self.current = None;
-            }
+        if by == By::Concurrent {
+            self.left_concurrent_start();
+        }
+    }
+
+    /// A run of a concurrent start no longer keeps it waiting (ready,
+    /// stopped or ended).
+    fn left_concurrent_start(&mut self) {
+        self.awaiting_ready = self.awaiting_ready.saturating_sub(1);
+        if self.awaiting_ready == 0 && self.current == Some(Step::AwaitReady) {
+            self.current = None;
         }
     }
 
@@ -61,15 +70,21 @@ impl<R> Core<R> {
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
-        let Some(run) = child.run.take_if(|r| r.id as u32 == run_id) else {
+        if child.state.run().is_none_or(|r| r.id as u32 != run_id) {
+            return;
+        }
+        // Ended: backing off, until what follows is decided below, at
+        // this same instant.
+        let before = child.set(State::BackingOff { restart: None }, now);
+        let Some(run) = before.run().copied() else {
             return;
         };
-        let timer = child.timer.take();
         let ran_for = now.saturating_duration_since(run.started_at);
         child.total_uptime_us = child
             .total_uptime_us
             .saturating_add(u64::try_from(ran_for.as_micros()).unwrap_or(u64::MAX));
-        let (reason, sup_err) = classify(end, &run, &child.spec, child.path());
+        let asked = matches!(before, State::Stopping { .. }) || run.verdict == Some(Verdict::Hung);
+        let (reason, sup_err) = classify(end, &run, asked, &child.spec, child.path());
         if let Some(hook) = &child.spec.on_exit {
             self.out.push_back(Action::Settle {
                 hook: Arc::clone(hook),
@@ -78,11 +93,7 @@ impl<R> Core<R> {
         }
         self.totals
             .exited(&child.counters, reason.as_str(), ran_for);
-        log_exit(
-            child.path(),
-            &reason,
-            run.stop_sent || self.mode == Mode::Stopping,
-        );
+        log_exit(child.path(), &reason, asked || self.mode == Mode::Stopping);
         child.record_exit(reason);
         if let Some(gave_up @ SupervisorError::IntensityExceeded { .. }) = &sup_err {
             // Not a failure of the child (OTP's `shutdown`), but what its
@@ -93,42 +104,45 @@ impl<R> Core<R> {
         let exited = self
             .listening
             .then(|| (child.path().clone(), child.exit_reason()));
-        if let Some(key) = timer {
+        if let Some(key) = before.deadline() {
             self.deadlines.try_remove(&key);
         }
         if let Some((path, reason)) = exited {
             self.emit(&path, EventKind::Exited { reason });
         }
-        if self.current == Some(Step::Stop(slot)) {
+        if self.current == Some(Step::Stop(slot, Then::Stay))
+            || self.current == Some(Step::Stop(slot, Then::Regroup))
+        {
             self.current = None;
         }
-        if run.drained {
-            // Invariant: a run is `drained` only while counted in `draining`.
-            self.draining -= 1;
-            if self.draining == 0 && self.current == Some(Step::Drain) {
-                self.current = None;
+        let ended = match before {
+            State::Stopping { then, drained, .. } => {
+                if drained {
+                    // Invariant: a run is `drained` only while counted in
+                    // `draining`.
+                    self.draining -= 1;
+                    if self.draining == 0 && self.current == Some(Step::Drain) {
+                        self.current = None;
+                    }
+                }
+                Ended::Asked(then)
             }
-        }
-        if run.awaited {
-            // Ended before it was ready: the start fails (`after_exit`),
-            // unless it was stopped by a command; either way the start no
-            // longer waits for it.
-            self.awaiting_ready = self.awaiting_ready.saturating_sub(1);
-            if self.awaiting_ready == 0 && self.current == Some(Step::AwaitReady) {
-                self.current = None;
+            State::Starting { by, .. } => {
+                if by == By::Concurrent {
+                    // Ended before it was ready: the start fails
+                    // (`after_exit`); either way it no longer waits for it.
+                    self.left_concurrent_start();
+                }
+                Ended::BeforeReady(by)
             }
-        }
-        let ended = Ended {
-            manual: run.manual,
-            ready: run.ready,
-            awaited: run.awaited,
+            _ => Ended::Ready,
         };
         self.after_exit(slot, ended, ran_for, now);
     }
 
     /// A child's stop deadline passed: aborts its run.
     pub(super) fn kill(&mut self, slot: usize) {
-        let Some(child) = self.table.get(slot).filter(|c| c.run.is_some()) else {
+        let Some(child) = self.table.get(slot).filter(|c| c.is_live()) else {
             return;
         };
         if child.spec.cpu.is_some() {
@@ -153,17 +167,11 @@ impl<R> Core<R> {
             return;
         };
         let nested = child.spec.is_supervisor();
-        if let Some(run) = child.run.as_mut() {
-            run.killed |= nested;
+        if let Some(run) = child.state.run_mut() {
+            if nested {
+                run.decide(Verdict::Killed);
+            }
             self.out.push_back(Action::Abort { slot });
-        }
-    }
-
-    /// Asks a child's run to stop.
-    fn cancel(&mut self, slot: usize) {
-        if let Some(run) = self.table.get_mut(slot).and_then(|c| c.run.as_mut()) {
-            run.stop_sent = true;
-            self.out.push_back(Action::Cancel { slot });
         }
     }
 
@@ -172,10 +180,12 @@ impl<R> Core<R> {
         let Some(child) = self.table.get(slot) else {
             return;
         };
-        if let (Some(timeout), None) = (child.spec.heartbeat, child.timer) {
+        if let (Some(timeout), State::Running { deadline: None, .. }) =
+            (child.spec.heartbeat, &child.state)
+        {
             let key = self.arm(Timer::Heartbeat(slot), timeout);
             if let Some(child) = self.table.get_mut(slot) {
-                child.timer = key;
+                child.state.set_deadline(key);
             }
         }
     }
@@ -191,35 +201,41 @@ impl<R> Core<R> {
         let Some(timeout) = child.spec.heartbeat else {
             return;
         };
-        let Some(run) = child.run.as_mut().filter(|r| r.id == run_id) else {
-            return;
-        };
-        if child.timer.is_some() || run.stop_sent || child.phase == Phase::Stopping {
+        let State::Running {
+            run,
+            deadline: None,
+        } = &mut child.state
+        else {
             return; // stopped, or a deadline set since
+        };
+        if run.id != run_id || run.verdict.is_some() {
+            return;
         }
         let last = last.unwrap_or(run.started_at);
         match super::deadline(last, timeout) {
             // Too far away to represent: never hung.
             None => return,
             Some(at) if at > now => {
-                child.timer = Some(self.deadlines.insert_at(Timer::Heartbeat(slot), at));
+                let key = self.deadlines.insert_at(Timer::Heartbeat(slot), at);
+                child.state.set_deadline(Some(key));
                 return;
             }
             Some(_) => {}
         }
         tracing::error!(path = %child.counters.path(), ?timeout, "child is hung: no heartbeat; cancelling it");
-        run.hung = true;
-        // Not `Stopping`: the exit is a failure, restarted per its policy.
+        // Cancelled, not `Stopping`: the exit is a failure, restarted per
+        // its policy.
+        run.decide(Verdict::Hung);
         let kill_after = match child.spec.shutdown {
             Shutdown::Graceful(t) => Some(t),
             Shutdown::Brutal => Some(Duration::ZERO),
             Shutdown::Infinity => None,
         };
-        self.cancel(slot);
+        self.out.push_back(Action::Cancel { slot });
         if let Some(t) = kill_after {
             let key = self.arm(Timer::Kill(slot), t);
             if let Some(child) = self.table.get_mut(slot) {
-                child.timer = key;
+                child.state.set_deadline(key);
             }
         }
     }
@@ -227,17 +243,8 @@ impl<R> Core<R> {
     /// Starts a child again after an exit (an automatic restart).
     #[inline]
     pub(super) fn restart_now(&mut self, slot: usize) {
-        let now = self.now;
-        let Some(child) = self.table.get_mut(slot) else {
-            return;
-        };
-        // A ready-gated child that failed before ready is already
-        // `Restarting`.
-        if child.phase != Phase::Restarting {
-            child.set_phase(Phase::Restarting, now);
-        }
         self.count_restart(slot);
-        self.spawn(slot, false);
+        self.spawn(slot, By::Plan, true);
     }
 
     /// A restart about to be spawned (automatic, or a group's): counted on
@@ -253,9 +260,10 @@ impl<R> Core<R> {
         self.emit(&path, EventKind::Restarted { attempt });
     }
 
-    /// Spawns a run of the child; `manual` when a request waits for its
-    /// readiness. Returns whether the caller must wait for that readiness.
-    pub(super) fn spawn(&mut self, slot: usize, manual: bool) -> bool {
+    /// Spawns a run of the child; `by`: who waits for its readiness;
+    /// `restart`: an automatic restart. Returns whether it is ready-gated
+    /// (and so not ready yet).
+    pub(super) fn spawn(&mut self, slot: usize, by: By, restart: bool) -> bool {
         let now = self.now;
         let Some(child) = self.table.get_mut(slot) else {
             return false;
@@ -264,84 +272,122 @@ impl<R> Core<R> {
         child.starts += 1;
         self.totals.started(&child.counters);
         let attempt = u32::try_from(child.starts).unwrap_or(u32::MAX);
-        let run = self.next_run;
+        let id = self.next_run;
         self.live += 1;
-        let gate = child.spec.ready;
-        child.run = Some(Run {
+        let run = Run {
+            id,
             started_at: now,
-            id: run,
-            ready: gate.is_none(),
-            ready_timed_out: false,
-            hung: false,
-            manual: manual && gate.is_some(),
-            drained: false,
-            killed: false,
-            awaited: false,
-            stop_sent: false,
-        });
-        let path = child.path().clone();
+            verdict: None,
+        };
+        let gate = child.spec.ready;
         let timer = match gate {
             None => {
-                child.set_phase(Phase::Running, now);
+                child.set(
+                    State::Running {
+                        run,
+                        deadline: None,
+                    },
+                    now,
+                );
                 child.spec.heartbeat.map(|t| (Timer::Heartbeat(slot), t))
             }
-            Some(g) => g.timeout.map(|t| (Timer::Ready(slot), t)),
+            Some(g) => {
+                let starting = State::Starting {
+                    run,
+                    by,
+                    restart,
+                    deadline: None,
+                };
+                child.set(starting, now);
+                g.timeout.map(|t| (Timer::Ready(slot), t))
+            }
         };
-        self.out.push_back(Action::Spawn { slot, run, attempt });
+        let path = child.path().clone();
+        self.out.push_back(Action::Spawn {
+            slot,
+            run: id,
+            attempt,
+        });
         if let Some((timer, after)) = timer {
             let key = self.arm(timer, after);
             if let Some(child) = self.table.get_mut(slot) {
-                child.timer = key;
+                child.state.set_deadline(key);
             }
         }
         log_started(&path, attempt);
         self.emit(&path, EventKind::Started { attempt });
-        if manual && gate.is_none() {
+        if by == By::Request && gate.is_none() {
             self.finish_manual_start(slot);
         }
         gate.is_some()
     }
 
-    /// Asks a child to stop per its `Shutdown`. Returns whether the caller
-    /// must wait for its run to end.
-    pub(super) fn stop_child(&mut self, slot: usize) -> bool {
+    /// Asks a child to stop per its `Shutdown`; `then`: what follows its
+    /// end. Returns whether the caller must wait for its run to end. A
+    /// child that is stopping already keeps what follows its end.
+    pub(super) fn stop_child(&mut self, slot: usize, then: Then) -> bool {
+        self.stop_child_as(slot, then, false)
+    }
+
+    /// `stop_child`; `drain`: one of the children a group restart stops at
+    /// once (`ShutdownOrder::Concurrent`), counted in `draining` until
+    /// its end.
+    pub(super) fn stop_child_as(&mut self, slot: usize, then: Then, drain: bool) -> bool {
         let now = self.now;
         let Some(child) = self.table.get_mut(slot) else {
             return false;
         };
-        let timer = child.timer.take();
-        if child.run.is_none() {
-            // Not running: a pending restart or a start that never happened
-            // is simply called off.
-            child.pending_start = false;
-            if !matches!(child.phase, Phase::Terminated(_)) {
-                child.set_phase(Phase::Terminated(ExitReason::Shutdown), now);
+        let (run, by) = match &mut child.state {
+            State::Stopping { drained, .. } => {
+                if drain && !*drained {
+                    *drained = true;
+                    self.draining += 1;
+                }
+                return true;
             }
-            if let Some(key) = timer {
-                self.deadlines.try_remove(&key);
+            State::Starting { run, by, .. } => (*run, Some(*by)),
+            State::Running { run, .. } => (*run, None),
+            State::Pending { .. } => {
+                self.settle_pending(slot);
+                return false;
             }
-            return false;
-        }
-        if child.phase == Phase::Stopping {
-            child.timer = timer;
-            return true;
-        }
+            State::BackingOff { .. } => {
+                // A pending restart is simply called off.
+                let before = child.set(State::Terminated(ExitReason::Shutdown), now);
+                if let Some(key) = before.deadline() {
+                    self.deadlines.try_remove(&key);
+                }
+                return false;
+            }
+            State::Terminated(_) => return false,
+        };
         tracing::debug!(path = %child.counters.path(), shutdown = ?child.spec.shutdown, "stopping child");
-        child.set_phase(Phase::Stopping, now);
         let shutdown = child.spec.shutdown;
+        let stopping = State::Stopping {
+            run,
+            then,
+            drained: drain,
+            kill: None,
+        };
         // A readiness or heartbeat deadline no longer applies.
-        if let Some(key) = timer {
+        if let Some(key) = child.set(stopping, now).deadline() {
             self.deadlines.try_remove(&key);
+        }
+        if drain {
+            self.draining += 1;
+        }
+        if by == Some(By::Concurrent) {
+            self.left_concurrent_start();
         }
         match shutdown {
             Shutdown::Brutal => self.abort(slot),
-            Shutdown::Infinity => self.cancel(slot),
+            Shutdown::Infinity => self.out.push_back(Action::Cancel { slot }),
             Shutdown::Graceful(timeout) => {
-                self.cancel(slot);
+                self.out.push_back(Action::Cancel { slot });
                 // A timeout too long to represent waits like `Infinity`.
                 let key = self.arm(Timer::Kill(slot), timeout);
                 if let Some(child) = self.table.get_mut(slot) {
-                    child.timer = key;
+                    child.state.set_deadline(key);
                 }
             }
         }
@@ -396,25 +442,27 @@ impl<R> Core<R> {
     }
 }
 
-/// Turns a run's end into how the run ended, and keeps a nested
-/// supervisor's own error.
+/// Turns a run's end into how the run ended (`asked`: the supervisor asked
+/// it to stop), and keeps a nested supervisor's own error.
 fn classify(
     end: End,
     run: &Run,
+    asked: bool,
     spec: &ChildSpec,
     path: &str,
 ) -> (ExitReason, Option<SupervisorError>) {
-    let reason = if run.ready_timed_out {
-        let timeout = spec.ready.and_then(|g| g.timeout).unwrap_or_default();
-        ExitReason::ReadyTimeout { timeout }
-    } else if run.hung {
-        let timeout = spec.heartbeat.unwrap_or_default();
-        ExitReason::Hung { timeout }
-    } else if run.killed {
-        ExitReason::Aborted
-    } else {
-        match end {
-            End::Returned if run.stop_sent => ExitReason::Shutdown,
+    let reason = match run.verdict {
+        Some(Verdict::ReadyTimeout) => {
+            let timeout = spec.ready.and_then(|g| g.timeout).unwrap_or_default();
+            ExitReason::ReadyTimeout { timeout }
+        }
+        Some(Verdict::Hung) => {
+            let timeout = spec.heartbeat.unwrap_or_default();
+            ExitReason::Hung { timeout }
+        }
+        Some(Verdict::Killed) => ExitReason::Aborted,
+        None => match end {
+            End::Returned if asked => ExitReason::Shutdown,
             End::Returned => ExitReason::Completed,
             End::Failed {
                 text,
@@ -428,7 +476,7 @@ fn classify(
                     // one may stop its parent.
                     return (ExitReason::Shutdown, Some(gave_up));
                 }
-                if run.stop_sent {
+                if asked {
                     // Asked to stop, it returned an error: a stop, not a
                     // failure (OTP logs a shutdown error and restarts
                     // nothing). The error is kept in the log line.
@@ -442,7 +490,7 @@ fn classify(
             }
             End::Panicked(message) => ExitReason::Panicked(message),
             End::Aborted => ExitReason::Aborted,
-        }
+        },
     };
     (reason, None)
 }

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::state::{By, State, Then};
 use super::{Core, Ended, Mode, Step, Timer};
 use crate::event::EventKind;
 use crate::lifecycle::{ExitReason, Phase};
@@ -15,28 +16,39 @@ use crate::supervisor::{AutoShutdown, ShutdownOrder, Strategy};
 use crate::{ControlError, Restart, SupervisorError};
 
 impl<R> Core<R> {
-    /// Dispatches a child's ended run, once its exit is recorded (its
-    /// reason is rendered from the child only where it is kept or shown).
-    pub(super) fn after_exit(&mut self, slot: usize, run: Ended, ran_for: Duration, now: Instant) {
+    /// Dispatches a child's ended run, once its exit is recorded; the child
+    /// is `BackingOff` until this decides what follows.
+    pub(super) fn after_exit(
+        &mut self,
+        slot: usize,
+        ended: Ended,
+        ran_for: Duration,
+        now: Instant,
+    ) {
+        // A member of the group restart under way that ended before its
+        // turn to be stopped (OTP folds that exit into the group restart).
+        let in_group = matches!(ended, Ended::Ready | Ended::BeforeReady(_))
+            && self.mode == Mode::Running
+            && self.group_trigger.is_some()
+            && self.plan.contains(&Step::Stop(slot, Then::Regroup));
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
 
-        // 1. Asked to stop (a command, a group restart, the supervisor's
+        // 1. Asked to stop (a request, a group restart, the supervisor's
         //    stop), or ended on its own during the supervisor's stop or
-        //    while a group restart it belongs to is under way (OTP folds
-        //    that exit into the group restart): it keeps its own reason and
-        //    is not restarted by itself; nothing is counted.
-        let in_group = child.pending_start && self.mode == Mode::Running;
-        if child.phase == Phase::Stopping || self.mode == Mode::Stopping || in_group {
-            let regrouped = child.pending_start && self.mode != Mode::Stopping;
+        //    while a group restart it belongs to is under way: it keeps its
+        //    own reason and is not restarted by itself; nothing is counted.
+        if matches!(ended, Ended::Asked(_)) || self.mode == Mode::Stopping || in_group {
+            let regrouped =
+                (in_group || ended == Ended::Asked(Then::Regroup)) && self.mode != Mode::Stopping;
             if regrouped {
-                child.set_phase(Phase::BackingOff, self.now);
+                let shown = Phase::BackingOff;
+                child.set(State::Pending { shown }, now);
             } else {
-                child.pending_start = false;
-                child.set_phase(Phase::Terminated(child.exit_reason()), self.now);
+                child.set(State::Terminated(child.exit_reason()), now);
             }
-            if run.manual {
+            if child.start_awaited() {
                 let err = if self.mode == Mode::Stopping {
                     ControlError::ShuttingDown {
                         supervisor: self.path.to_string(),
@@ -65,12 +77,12 @@ impl<R> Core<R> {
             return;
         }
 
-        // 2. A start by command that failed before ready: the command gets
+        // 2. A start by request that failed before ready: the request gets
         //    the error; not restarted, not counted. `start_child` keeps
         //    nothing (OTP), `restart_child` keeps the spec.
-        if run.manual {
+        if ended == Ended::BeforeReady(By::Request) {
             let reason = child.exit_reason();
-            child.set_phase(Phase::Terminated(reason.clone()), self.now);
+            child.set(State::Terminated(reason.clone()), now);
             let added = child.is_being_added();
             let err = ControlError::StartFailed {
                 path: child.path().to_string(),
@@ -88,11 +100,13 @@ impl<R> Core<R> {
         // 3. A plan's start that failed before ready: during the initial
         //    start, the supervisor's start fails; later (a group restart), it
         //    is a failure like any other.
-        if (self.current == Some(Step::Start(slot)) || run.awaited) && !run.ready {
+        let plan_start =
+            self.current == Some(Step::Start(slot)) || ended == Ended::BeforeReady(By::Concurrent);
+        if plan_start && matches!(ended, Ended::BeforeReady(_)) {
             self.current = None;
             if self.mode == Mode::Starting {
                 let reason = child.exit_reason();
-                child.set_phase(Phase::Terminated(reason.clone()), self.now);
+                child.set(State::Terminated(reason.clone()), now);
                 let err = match child.last_supervisor_error.as_deref().cloned() {
                     // A nested supervisor's failed start: the deepest path.
                     Some(e @ SupervisorError::StartFailed { .. }) => e,
@@ -109,9 +123,9 @@ impl<R> Core<R> {
         // 4. A started child's exit while the others are still starting:
         //    handled once the start is done (OTP's supervisor sees it after
         //    `init` has returned), so that a crash loop under a group
-        //    strategy cannot keep abandoning the start.
+        //    strategy cannot keep abandoning the start. It backs off
+        //    meanwhile.
         if self.mode == Mode::Starting {
-            child.set_phase(Phase::BackingOff, self.now);
             self.deferred.push((slot, ran_for));
             return;
         }
@@ -139,12 +153,12 @@ impl<R> Core<R> {
         let significant = child.spec.significant;
         match decision {
             Decision::Stay => {
-                child.set_phase(Phase::Terminated(child.exit_reason()), self.now);
+                child.set(State::Terminated(child.exit_reason()), now);
                 self.remove_if_done(slot);
                 self.check_auto_shutdown(significant);
             }
             Decision::Remove => {
-                child.set_phase(Phase::Terminated(child.exit_reason()), self.now);
+                child.set(State::Terminated(child.exit_reason()), now);
                 self.remove(slot);
                 self.check_auto_shutdown(significant);
             }
@@ -154,7 +168,7 @@ impl<R> Core<R> {
                 let reason = ExitReason::CircuitOpen { restarts, window };
                 tracing::error!(path = %child.path(), %reason, "giving up on child");
                 self.totals.circuit_opened(&child.counters);
-                child.set_phase(Phase::Terminated(reason.clone()), self.now);
+                child.set(State::Terminated(reason.clone()), now);
                 // Kept, even in a dynamic supervisor: a given-up child stays
                 // visible until restarted or deleted by hand.
                 let path = child.path().clone();
@@ -162,7 +176,7 @@ impl<R> Core<R> {
             }
             Decision::Escalate => {
                 let reason = child.exit_reason();
-                child.set_phase(Phase::Terminated(reason.clone()), self.now);
+                child.set(State::Terminated(reason.clone()), now);
                 // A nested supervisor that gave up ended with `Shutdown`; its
                 // own failure says more, down to the deepest path.
                 let reason = match child.last_supervisor_error.as_deref() {
@@ -193,27 +207,21 @@ impl<R> Core<R> {
     /// `OneForOne`: restarts this child alone, after `delay`.
     #[inline]
     fn restart_one(&mut self, slot: usize, delay: Duration, now: Instant) {
+        if delay.is_zero() {
+            // No deadline at all for a zero delay.
+            return self.restart_now(slot);
+        }
+        // A delay too long to represent backs off for ever: the child waits
+        // for a request (`restart_child`) or the stop.
+        let key = super::deadline(now, delay)
+            .map(|at| self.deadlines.insert_at(Timer::Restart(slot), at));
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
-        if delay.is_zero() {
-            // No timer at all for a zero delay.
-            self.restart_now(slot);
-        } else {
-            if child.phase != Phase::BackingOff {
-                child.set_phase(Phase::BackingOff, self.now);
-            }
-            // A delay too long to represent backs off for ever: the child
-            // waits for a command (`restart_child`) or the stop.
-            let path = child.path().clone();
-            let key = super::deadline(now, delay)
-                .map(|at| self.deadlines.insert_at(Timer::Restart(slot), at));
-            if let Some(child) = self.table.get_mut(slot) {
-                child.timer = key;
-            }
-            tracing::debug!(path = %path, ?delay, "backing off");
-            self.emit(&path, EventKind::BackingOff { delay });
-        }
+        child.set(State::BackingOff { restart: key }, now);
+        let path = child.path().clone();
+        tracing::debug!(path = %path, ?delay, "backing off");
+        self.emit(&path, EventKind::BackingOff { delay });
     }
 
     /// `OneForAll` / `RestForOne`: stops the affected siblings in reverse
@@ -222,66 +230,87 @@ impl<R> Core<R> {
     /// progress is abandoned; the children it still had to start stay
     /// pending and are started by this one.
     fn restart_group(&mut self, trigger: usize, delay: Duration) {
+        let now = self.now;
         let order = self.table.slots();
         let from = match self.config.strategy {
             Strategy::RestForOne => order.iter().position(|&s| s == trigger).unwrap_or(0),
             _ => 0,
         };
-        // In bounds: `from` is a position in `order`, or 0.
-        let members = &order[from..];
         if let Some(child) = self.table.get_mut(trigger) {
-            child.pending_start = true;
-            if child.phase != Phase::BackingOff {
-                child.set_phase(Phase::BackingOff, self.now);
-            }
+            child.set(
+                State::Pending {
+                    shown: Phase::BackingOff,
+                },
+                now,
+            );
+            let path = child.path().clone();
             tracing::warn!(
-                path = %child.path(),
+                path = %path,
                 strategy = ?self.config.strategy,
-                siblings = members.len().saturating_sub(1),
+                siblings = (order.len() - from).saturating_sub(1),
                 ?delay,
                 "restarting the group"
             );
             if !delay.is_zero() {
-                let path = child.path().clone();
                 self.emit(&path, EventKind::BackingOff { delay });
             }
         }
         self.clear_plan();
         self.group_trigger = Some(trigger);
         let concurrent = self.config.shutdown_order == ShutdownOrder::Concurrent;
-        for &slot in members.iter().rev().filter(|&&s| s != trigger) {
+        // In bounds: `from` is a position in `order`, or 0.
+        for &slot in order[from..].iter().rev().filter(|&&s| s != trigger) {
             let Some(child) = self.table.get_mut(slot) else {
                 continue;
             };
-            let given_up = matches!(
-                child.phase,
-                Phase::Terminated(ExitReason::CircuitOpen { .. })
-            );
-            if child.spec.restart != Restart::Temporary && !given_up {
-                child.pending_start = true;
-            }
-            if let Some(run) = child.run.as_mut().filter(|_| concurrent) {
-                // Stopped now; the plan's `Drain` waits for them all. A
-                // child already counted (a group restart abandoned for
-                // this one) is not counted twice.
-                if !run.drained {
-                    run.drained = true;
-                    self.draining += 1;
+            let then = if child.spec.restart != Restart::Temporary && !child.state.is_given_up() {
+                Then::Regroup
+            } else {
+                Then::Stay
+            };
+            match &mut child.state {
+                State::Starting { .. } | State::Running { .. } if concurrent => {
+                    // Stopped now; the plan's `Drain` waits for them all.
+                    self.stop_child_as(slot, then, true);
                 }
-                self.stop_child(slot);
-            } else if child.run.is_some() {
-                self.plan.push_back(Step::Stop(slot));
-            } else if let Some(key) = child.timer.take() {
-                // Waiting for its own restart: the group's restart replaces it.
-                self.deadlines.try_remove(&key);
+                State::Starting { .. } | State::Running { .. } => {
+                    self.plan.push_back(Step::Stop(slot, then));
+                }
+                State::Stopping { then: t, .. } => {
+                    *t = then;
+                    if concurrent {
+                        // Counted once, even if an abandoned group restart
+                        // counted it already.
+                        self.stop_child_as(slot, then, true);
+                    } else {
+                        self.plan.push_back(Step::Stop(slot, then));
+                    }
+                }
+                State::BackingOff { .. } | State::Terminated(_) if then == Then::Regroup => {
+                    // Waiting for its own restart, or down: the group's
+                    // restart replaces it.
+                    let shown = child.phase();
+                    let before = child.set(State::Pending { shown }, now);
+                    if let Some(key) = before.deadline() {
+                        self.deadlines.try_remove(&key);
+                    }
+                }
+                _ => {}
             }
         }
         if concurrent {
             self.plan.push_back(Step::Drain);
         }
         self.plan.push_back(Step::Wait(delay));
-        for slot in self.table.slots() {
-            if self.table.get(slot).is_some_and(|c| c.pending_start) {
+        // Start, in start order, every child pending or to be pending once
+        // stopped.
+        for slot in order {
+            let restarts = self.table.get(slot).is_some_and(|c| match c.state {
+                State::Pending { .. } => true,
+                State::Stopping { then, .. } => then == Then::Regroup,
+                _ => false,
+            }) || self.plan.contains(&Step::Stop(slot, Then::Regroup));
+            if restarts {
                 self.plan.push_back(Step::Start(slot));
             }
         }
