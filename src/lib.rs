@@ -240,6 +240,8 @@ mod fatal;
 #[cfg(feature = "health")]
 pub mod health;
 mod lifecycle;
+#[cfg(feature = "machine")]
+pub mod machine;
 pub mod metrics;
 mod panic_hook;
 #[cfg(feature = "prometheus")]

@@ -94,11 +94,12 @@ pub(crate) enum Command {
     Kill,
 }
 
-/// Which task a `TaskHandle` started: its completion hook, unique to it.
+/// Which task a `TaskHandle` started (opaque): its completion hook, unique to it.
 /// Held weakly, so that the handle keeps no task alive, yet keeps the
 /// hook's allocation, so that no later task can have the same address.
 #[derive(Debug, Clone)]
-pub(crate) struct TaskId(std::sync::Weak<dyn Fn(&ExitReason) + Send + Sync>);
+#[cfg_attr(not(feature = "machine"), allow(unreachable_pub))]
+pub struct TaskId(std::sync::Weak<dyn Fn(&ExitReason) + Send + Sync>);
 
 impl TaskId {
     pub(crate) fn of(hook: &Arc<dyn Fn(&ExitReason) + Send + Sync>) -> Self {

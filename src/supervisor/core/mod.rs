@@ -41,6 +41,10 @@
 //! * In `Mode::Stopping`, nothing is ever spawned; the core is finished when
 //!   the plan is done and `live` is zero, so by then no run is alive.
 
+// Public with the `machine` feature, which exports the core (see
+// `crate::machine`); crate-private otherwise.
+#![cfg_attr(not(feature = "machine"), allow(unreachable_pub))]
+
 mod child;
 mod commands;
 mod deadlines;
@@ -72,15 +76,30 @@ pub(crate) use deadlines::{deadline, NEVER};
 
 /// Something that happened to a supervisor, for [`Core::handle`].
 #[derive(Debug)]
-pub(crate) enum Input<R> {
-    /// A run ended (exactly once per `Action::Spawn`).
-    Exit { slot: usize, run: u32, end: End },
-    /// A run called `ctx.ready()`.
-    Ready { slot: usize, run: u64 },
-    /// The answer to `Action::Beat`: when the run last beat.
-    Beat {
+pub enum Input<R> {
+    /// A run ended (exactly once per [`Action::Spawn`]).
+    Exit {
+        /// The child's slot, as in its `Spawn`.
         slot: usize,
+        /// The run's id, as in its `Spawn` (its low 32 bits).
+        run: u32,
+        /// How it ended.
+        end: End,
+    },
+    /// A run called `ctx.ready()`.
+    Ready {
+        /// The child's slot.
+        slot: usize,
+        /// The run's id.
         run: u64,
+    },
+    /// The answer to [`Action::Beat`]: when the run last beat.
+    Beat {
+        /// The child's slot.
+        slot: usize,
+        /// The run's id.
+        run: u64,
+        /// Its last heartbeat, if any.
         last: Option<Instant>,
     },
     /// A handle's request about this supervisor's own children.
@@ -95,11 +114,12 @@ pub(crate) enum Input<R> {
 
 /// How a run ended, as the driver read it from the task.
 #[derive(Debug)]
-pub(crate) enum End {
+pub enum End {
     /// It returned `Ok(())`.
     Returned,
     /// It returned an error, rendered.
     Failed {
+        /// The error, rendered with its sources.
         text: Arc<str>,
         /// The error was a [`Fatal`](crate::Fatal).
         fatal: bool,
@@ -112,34 +132,48 @@ pub(crate) enum End {
     Aborted,
 }
 
-/// A handle's request. `R` is the driver's reply channel, opaque here: the
-/// core hands it back in an [`Action::Answer`].
+/// A handle's request about this supervisor's own children. `R` is the
+/// caller's reply channel, opaque here: the core hands it back in an
+/// [`Action::Answer`].
 #[derive(Debug)]
-pub(crate) enum Request<R> {
+pub enum Request<R> {
+    /// `start_child`: answered with [`Answer::Added`].
     Start {
+        /// The child.
         spec: Box<ChildSpec>,
         /// A task: answered once spawned, and named exactly as given.
         task: bool,
+        /// Where the answer goes.
         reply: R,
     },
+    /// `terminate_child`: answered with [`Answer::Done`] once the run ended.
     Terminate {
+        /// The child's name.
         name: String,
+        /// Only if the child is this task.
         only: Option<TaskId>,
+        /// Where the answer goes.
         reply: R,
     },
+    /// `restart_child`: answered with [`Answer::Done`] once ready.
     Restart {
+        /// The child's name.
         name: String,
+        /// Where the answer goes.
         reply: R,
     },
+    /// `delete_child`: answered with [`Answer::Done`].
     Delete {
+        /// The child's name.
         name: String,
+        /// Where the answer goes.
         reply: R,
     },
 }
 
 /// The answer to a request.
 #[derive(Debug)]
-pub(crate) enum Answer {
+pub enum Answer {
     /// To `Start`: the child's path.
     Added(Result<String, ControlError>),
     /// To the others.
@@ -147,21 +181,54 @@ pub(crate) enum Answer {
 }
 
 /// What the core asks the driver to do.
-pub(crate) enum Action<R> {
+pub enum Action<R> {
     /// Start a run of the child in `slot` (its spec: [`Core::spec`]).
-    Spawn { slot: usize, run: u64, attempt: u32 },
+    Spawn {
+        /// The child's slot, which names it in inputs and actions.
+        slot: usize,
+        /// The run's id.
+        run: u64,
+        /// Which run of the child this is, from 1.
+        attempt: u32,
+    },
     /// Ask the run to stop (its context's cancellation).
-    Cancel { slot: usize },
+    Cancel {
+        /// The child's slot.
+        slot: usize,
+    },
     /// Abort the run (a nested supervisor: kill its subtree).
-    Abort { slot: usize },
-    /// Read when the run last beat, and answer with `Input::Beat`.
-    Beat { slot: usize, run: u64 },
+    Abort {
+        /// The child's slot.
+        slot: usize,
+    },
+    /// Read when the run last beat, and answer with [`Input::Beat`].
+    Beat {
+        /// The child's slot.
+        slot: usize,
+        /// The run's id.
+        run: u64,
+    },
     /// Answer a request.
-    Answer { reply: R, answer: Answer },
-    /// Send an event.
-    Event { path: Arc<str>, kind: EventKind },
+    Answer {
+        /// The request's reply channel.
+        reply: R,
+        /// The answer.
+        answer: Answer,
+    },
+    /// Send an event (made only while [`Core::set_listening`] says so).
+    Event {
+        /// Whom it is about.
+        path: Arc<str>,
+        /// What happened.
+        kind: EventKind,
+    },
     /// A task ended: settle its handle.
-    Settle { hook: OnExit, reason: ExitReason },
+    Settle {
+        /// The task's completion hook.
+        hook: OnExit,
+        /// How it ended.
+        reason: ExitReason,
+    },
     /// Every child has started (the start plan completed).
     Started,
     /// The stop has begun.
@@ -229,8 +296,8 @@ enum Mode {
     Stopping,
 }
 
-/// One supervisor's state (see the module).
-pub(crate) struct Core<R> {
+/// One supervisor's state machine (see the module).
+pub struct Core<R> {
     config: Arc<Config>,
     path: Arc<str>,
     table: Table,
@@ -283,7 +350,32 @@ pub(crate) struct Core<R> {
     lineage: Vec<Arc<Config>>,
 }
 
+impl<R> std::fmt::Debug for Core<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("path", &self.path)
+            .field("mode", &self.mode)
+            .field("children", &self.table.len())
+            .field("live", &self.live)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<R> Core<R> {
+    /// The state machine of `supervisor`, as a root, at `now`: nothing
+    /// happens until [`begin`](Self::begin).
+    #[cfg(feature = "machine")]
+    pub fn of(supervisor: &crate::Supervisor, now: Instant) -> Self {
+        let config = supervisor.config.clone();
+        Core::new(
+            config.clone(),
+            config.name.clone(),
+            Arc::default(),
+            vec![config],
+            now,
+        )
+    }
+
     /// A supervisor of `config` at `path`, whose children's metrics go to
     /// `metrics`; nothing happens until [`begin`](Self::begin).
     pub(crate) fn new(
@@ -343,7 +435,7 @@ impl<R> Core<R> {
     }
 
     /// Starts the children, at `now`.
-    pub(crate) fn begin(&mut self, now: Instant, out: &mut VecDeque<Action<R>>) {
+    pub fn begin(&mut self, now: Instant, out: &mut VecDeque<Action<R>>) {
         tracing::debug!(supervisor = %self.path, children = self.table.len(), "supervisor starting");
         self.now = now;
         std::mem::swap(&mut self.out, out);
@@ -353,7 +445,7 @@ impl<R> Core<R> {
 
     /// Handles `input`, which happened at `now`, and appends the actions it
     /// leads to to `out`.
-    pub(crate) fn handle(&mut self, input: Input<R>, now: Instant, out: &mut VecDeque<Action<R>>) {
+    pub fn handle(&mut self, input: Input<R>, now: Instant, out: &mut VecDeque<Action<R>>) {
         self.now = now;
         // The actions go straight to the caller's queue, after what it
         // holds already: one buffer, no copy.
@@ -382,17 +474,17 @@ impl<R> Core<R> {
 
     /// Whether anyone listens to events (the driver says): events are made
     /// only then.
-    pub(crate) fn set_listening(&mut self, listening: bool) {
+    pub fn set_listening(&mut self, listening: bool) {
         self.listening = listening;
     }
 
     /// The earliest deadline, for the driver's timer.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    pub fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.next()
     }
 
     /// Whether the supervisor has stopped: every run has ended.
-    pub(crate) fn finished(&self) -> bool {
+    pub fn finished(&self) -> bool {
         self.mode == Mode::Stopping
             && self.current.is_none()
             && self.plan.is_empty()
@@ -400,32 +492,32 @@ impl<R> Core<R> {
     }
 
     /// Whether the stop has begun.
-    pub(crate) fn stopping(&self) -> bool {
+    pub fn stopping(&self) -> bool {
         self.mode == Mode::Stopping
     }
 
     /// Whether every child had started.
-    pub(crate) fn started(&self) -> bool {
+    pub fn started(&self) -> bool {
         self.started
     }
 
     /// The supervisor's path.
-    pub(crate) fn path(&self) -> &Arc<str> {
+    pub fn path(&self) -> &Arc<str> {
         &self.path
     }
 
     /// The spec of the child in `slot`.
-    pub(crate) fn spec(&self, slot: usize) -> Option<&Arc<ChildSpec>> {
+    pub fn spec(&self, slot: usize) -> Option<&Arc<ChildSpec>> {
         self.table.get(slot).map(|c| &c.spec)
     }
 
     /// The child's full path.
-    pub(crate) fn child_path_of(&self, slot: usize) -> Option<&Arc<str>> {
+    pub fn child_path_of(&self, slot: usize) -> Option<&Arc<str>> {
         self.table.get(slot).map(Child::path)
     }
 
     /// The slot of the child `name`.
-    pub(crate) fn slot_of(&self, name: &str) -> Option<usize> {
+    pub fn slot_of(&self, name: &str) -> Option<usize> {
         self.table.slot_of(name)
     }
 
@@ -436,7 +528,7 @@ impl<R> Core<R> {
 
     /// The outcome, once finished: a clean stop that had to abort children
     /// at its budget is not clean.
-    pub(crate) fn outcome(&mut self) -> Result<(), SupervisorError> {
+    pub fn outcome(&mut self) -> Result<(), SupervisorError> {
         match (self.outcome.take(), self.aborted_at_budget.take()) {
             (None | Some(Ok(())), Some(aborted)) => Err(SupervisorError::ShutdownBudgetExceeded {
                 supervisor: self.path.to_string(),
@@ -448,7 +540,7 @@ impl<R> Core<R> {
     }
 
     /// Every child's snapshot, at `now`.
-    pub(crate) fn snapshots(&self, now: Instant) -> Vec<ChildSnapshot> {
+    pub fn snapshots(&self, now: Instant) -> Vec<ChildSnapshot> {
         let plan_deadline = self.plan_timer.as_ref().and_then(|k| self.deadlines.get(k));
         self.table
             .iter()
@@ -464,7 +556,7 @@ impl<R> Core<R> {
     }
 
     /// How many children, as OTP's `count_children`.
-    pub(crate) fn counts(&self) -> ChildCounts {
+    pub fn counts(&self) -> ChildCounts {
         let mut c = ChildCounts::default();
         for child in self.table.iter() {
             c.specs += 1;
