@@ -169,7 +169,9 @@
 //!
 //! One-off jobs belong to the same tree:
 //! [`spawn_task`](SupervisorHandle::spawn_task) runs a future and gives its
-//! typed result through a [`TaskHandle`];
+//! typed result through a [`TaskHandle`], returned at once, as
+//! `tokio::spawn` does (a refusal, such as a name in use, is a
+//! [`TaskError::Refused`] from `join`);
 //! [`spawn_blocking`](SupervisorHandle::spawn_blocking) runs CPU-bound work on
 //! the blocking pool, a few at a time. Tasks are listed while they run,
 //! stopped with the tree, aborted by name. A task that should restart is a
@@ -181,8 +183,8 @@
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let jobs = Supervisor::dynamic("jobs").build()?.start().await?;
-//! let report = jobs.spawn_task("report", async { 40 + 2 }).await?;
-//! let digest = jobs.spawn_blocking("digest", || "data".len()).await?;
+//! let report = jobs.spawn_task("report", async { 40 + 2 });
+//! let digest = jobs.spawn_blocking("digest", || "data".len());
 //! assert_eq!((report.join().await?, digest.join().await?), (42, 4));
 //! # Ok(())
 //! # }

@@ -354,18 +354,22 @@ async fn start_child_with_empty_or_slashed_name_is_invalid_name_with_path() {
 #[tokio::test(start_paused = true)]
 async fn spawn_task_with_a_taken_name_is_already_running() {
     let jobs = Supervisor::dynamic("jobs").start_ok().await;
-    let first = jobs
-        .spawn_task("job", async {
-            tokio::time::sleep(secs(5)).await;
-            1
-        })
+    let first = jobs.spawn_task("job", async {
+        tokio::time::sleep(secs(5)).await;
+        1
+    });
+    let e = jobs
+        .spawn_task("job", async { 2 })
+        .join()
         .await
-        .unwrap();
-    let e = jobs.spawn_task("job", async { 2 }).await.unwrap_err();
+        .unwrap_err();
     assert_eq!(
         e,
-        ControlError::AlreadyRunning {
-            path: "jobs/job".into()
+        TaskError::Refused {
+            path: "jobs/job".into(),
+            reason: ControlError::AlreadyRunning {
+                path: "jobs/job".into()
+            }
         }
     );
     assert_eq!(first.join().await, Ok(1), "the first is not replaced");
@@ -375,10 +379,7 @@ async fn spawn_task_with_a_taken_name_is_already_running() {
 #[tokio::test(start_paused = true)]
 async fn dynamic_generated_names_skip_a_name_taken_by_a_task() {
     let pool = Supervisor::dynamic("pool").start_ok().await;
-    let _task = pool
-        .spawn_task("conn-2", std::future::pending::<()>())
-        .await
-        .unwrap();
+    let _task = pool.spawn_task("conn-2", std::future::pending::<()>());
     let conn = serve("conn");
     assert_eq!(
         pool.start_child(conn.clone()).await,
@@ -630,8 +631,11 @@ async fn max_children_one_refuses_a_second_child() {
     };
     assert_eq!(pool.start_child(serve("conn")).await, Err(full.clone()));
     assert_eq!(
-        pool.spawn_task("t", async {}).await.unwrap_err(),
-        full.clone()
+        pool.spawn_task("t", async {}).join().await,
+        Err(TaskError::Refused {
+            path: "pool/t".into(),
+            reason: full.clone()
+        })
     );
     assert!(full.to_string().contains("pool"));
     assert_eq!(paths(&pool.which_children().await), ["pool/conn-1"]);
@@ -1312,8 +1316,17 @@ async fn after_stop_commands_answer_stopped_naming_the_supervisor() {
     assert_eq!(h.restart_child("db").await, Err(stopped.clone()));
     assert_eq!(h.delete_child("db").await, Err(stopped.clone()));
     assert_eq!(h.which_children_of("db").await, Err(stopped.clone()));
-    assert_eq!(h.spawn_task("t", async { 1 }).await.unwrap_err(), stopped);
-    assert_eq!(h.spawn_blocking("b", || 1).await.unwrap_err(), stopped);
+    let refused = |path: &str| {
+        Err(TaskError::Refused {
+            path: path.into(),
+            reason: stopped.clone(),
+        })
+    };
+    assert_eq!(
+        h.spawn_task("t", async { 1 }).join().await,
+        refused("app/t")
+    );
+    assert_eq!(h.spawn_blocking("b", || 1).join().await, refused("app/b"));
     assert!(stopped.to_string().contains("`app`"));
 }
 
@@ -1632,16 +1645,13 @@ fn handle_after_its_runtime_was_dropped_answers_and_never_hangs() {
 #[tokio::test(start_paused = true)]
 async fn stale_task_handle_abort_spares_a_new_task_of_the_same_name() {
     let jobs = Supervisor::dynamic("jobs").start_ok().await;
-    let old = jobs.spawn_task("job", async { 1 }).await.unwrap();
+    let old = jobs.spawn_task("job", async { 1 });
     settle().await;
     assert!(jobs.which_children().await.is_empty(), "the old task ended");
-    let new = jobs
-        .spawn_task("job", async {
-            tokio::time::sleep(secs(10)).await;
-            2
-        })
-        .await
-        .unwrap();
+    let new = jobs.spawn_task("job", async {
+        tokio::time::sleep(secs(10)).await;
+        2
+    });
     old.abort();
     settle().await;
     let kids = jobs.which_children().await;
@@ -1655,20 +1665,13 @@ async fn stale_task_handle_abort_spares_a_new_task_of_the_same_name() {
 #[tokio::test(start_paused = true)]
 async fn joining_an_abort_on_drop_handle_late_spares_a_new_task_of_the_same_name() {
     let jobs = Supervisor::dynamic("jobs").start_ok().await;
-    let old = jobs
-        .spawn_task("job", async { 1 })
-        .await
-        .unwrap()
-        .abort_on_drop();
+    let old = jobs.spawn_task("job", async { 1 }).abort_on_drop();
     settle().await;
     assert!(jobs.which_children().await.is_empty(), "the old task ended");
-    let new = jobs
-        .spawn_task("job", async {
-            tokio::time::sleep(secs(10)).await;
-            2
-        })
-        .await
-        .unwrap();
+    let new = jobs.spawn_task("job", async {
+        tokio::time::sleep(secs(10)).await;
+        2
+    });
     assert_eq!(old.join().await, Ok(1));
     settle().await;
     let kids = jobs.which_children().await;
@@ -1683,18 +1686,13 @@ async fn dropping_an_abort_on_drop_handle_of_a_settled_task_spares_a_new_one() {
     let jobs = Supervisor::dynamic("jobs").start_ok().await;
     let old = jobs
         .spawn_task("job", async { panic!("bad input") })
-        .await
-        .unwrap()
         .abort_on_drop();
     settle().await;
     assert!(jobs.which_children().await.is_empty(), "the old task ended");
-    let new = jobs
-        .spawn_task("job", async {
-            tokio::time::sleep(secs(10)).await;
-            2
-        })
-        .await
-        .unwrap();
+    let new = jobs.spawn_task("job", async {
+        tokio::time::sleep(secs(10)).await;
+        2
+    });
     drop(old);
     settle().await;
     assert_eq!(
@@ -1703,10 +1701,7 @@ async fn dropping_an_abort_on_drop_handle_of_a_settled_task_spares_a_new_one() {
         "the new task was aborted"
     );
     assert_eq!(new.join().await, Ok(2));
-    let again = jobs
-        .spawn_task("job", async { panic!("bad input") })
-        .await
-        .unwrap();
+    let again = jobs.spawn_task("job", async { panic!("bad input") });
     assert_eq!(
         again.join().await,
         Err(TaskError::Panicked("bad input".into()))
@@ -2051,7 +2046,7 @@ async fn blocking_limit_zero_is_taken_as_one() {
         .blocking_limit(0)
         .start_ok()
         .await;
-    let t = h.spawn_blocking("sum", || 40 + 2).await.unwrap();
+    let t = h.spawn_blocking("sum", || 40 + 2);
     assert_eq!(t.join().await, Ok(42));
     assert_eq!(h.shutdown().await, Ok(()));
 }
@@ -2064,7 +2059,7 @@ async fn blocking_limit_above_semaphore_max_is_clamped() {
         .blocking_limit(usize::MAX)
         .start_ok()
         .await;
-    let t = h.spawn_blocking("sum", || 40 + 2).await.unwrap();
+    let t = h.spawn_blocking("sum", || 40 + 2);
     assert_eq!(t.join().await, Ok(42));
     assert_eq!(h.shutdown().await, Ok(()));
 }

@@ -949,8 +949,10 @@ async fn command(h: &SupervisorHandle, cmd: &Cmd, targets: &mut Targets, env: &E
                         TaskAct::Pending => std::future::pending().await,
                     }
                 };
-                let res = h.spawn_task(name.clone(), fut).await;
-                format!("spawn_task {name}: {:?}", res.map(|t| t.path().to_owned()))
+                // Not joined: a refusal shows in the supervisor's answers to
+                // the commands after it, and the task runs on unawaited.
+                let task = h.spawn_task(name.clone(), fut);
+                format!("spawn_task {}", task.path())
             }
             Cmd::Which => format!("which_children: {}", h.which_children().await.len()),
             Cmd::WhichOf(i) => {

@@ -372,45 +372,66 @@ impl SupervisorHandle {
     /// Runs `future` as a one-off task named `name`: a `Temporary` child of
     /// this supervisor (listed by `which_children` while it runs, gone when
     /// it ends, stopped with the tree, aborted by
-    /// [`terminate_child`](Self::terminate_child)). Returns once it is
-    /// spawned; its [`TaskHandle`] gives the typed result.
+    /// [`terminate_child`](Self::terminate_child)). As `tokio::spawn`, it
+    /// is a plain function: it returns the task's [`TaskHandle`] at once,
+    /// from async or synchronous code alike, and [`join`](TaskHandle::join)
+    /// gives the typed result.
     ///
     /// The future gets no [`Context`](crate::Context), so stopping the task
     /// aborts it ([`Shutdown::Brutal`](crate::Shutdown::Brutal)). For a task
     /// that restarts, or stops gracefully, start a [`ChildSpec`] (see
     /// [`task_fn`](crate::task_fn)).
     ///
-    /// ```
-    /// # use tokio_supervisor::Supervisor;
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let jobs = Supervisor::dynamic("jobs").build()?.start().await?;
-    /// let task = jobs.spawn_task("fetch", async { "page".len() }).await?;
-    /// assert_eq!(task.path(), "jobs/fetch");
-    /// assert_eq!(task.join().await?, 4);
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// # Naming
     ///
-    /// The name is kept as given, in a [dynamic](crate::Supervisor::dynamic)
-    /// supervisor too (where `start_child` numbers its children), so that a
-    /// task can be found and aborted by its name.
+    /// The task's path is this supervisor's path and `name` (`jobs/fetch`),
+    /// known at once from [`TaskHandle::path`]. The name is kept as given,
+    /// in a [dynamic](crate::Supervisor::dynamic) supervisor too (where
+    /// `start_child` numbers its children), so that a task can be found and
+    /// aborted by it. It follows the rules of every child's name: non-empty,
+    /// no `/` (a task is started in this supervisor, never in a nested one),
+    /// unique among the children present. A name in use is refused, never
+    /// silently replaced; it is free again once the task has ended (a
+    /// `Temporary` child is removed then).
     ///
     /// # Errors
     ///
-    /// As [`start_child`](Self::start_child): a name in use
-    /// (`AlreadyRunning` / `AlreadyPresent`, never a silent replacement),
-    /// an invalid name, `MaxChildren`, `ShuttingDown` / `Stopped`.
+    /// None here: the supervisor checks the task as it reads the command,
+    /// in the order of the commands sent to it (a `which_children` sent after
+    /// this call already lists the task). A refusal reaches
+    /// [`join`](TaskHandle::join) / [`try_join`](TaskHandle::try_join) as
+    /// [`TaskError::Refused`](crate::TaskError::Refused), with the task's
+    /// path and the reason `start_child` would give: a name in use
+    /// (`AlreadyRunning` / `AlreadyPresent`), an invalid name,
+    /// `MaxChildren`, `ShuttingDown` / `Stopped`.
     ///
-    /// # Cancel safety
+    /// ```
+    /// use tokio_supervisor::{ControlError, Supervisor, SupervisorHandle, TaskError, TaskHandle};
     ///
-    /// If dropped before it answers, the task may have started: it runs
-    /// under the supervisor with nobody awaiting it.
-    pub fn spawn_task<F>(
-        &self,
-        name: impl Into<String>,
-        future: F,
-    ) -> impl std::future::Future<Output = Result<TaskHandle<F::Output>, ControlError>> + Send + '_
+    /// // Synchronous code, as a registry's `spawn` that must not await.
+    /// fn fetch(jobs: &SupervisorHandle, url: &str) -> TaskHandle<usize> {
+    ///     let url = url.to_owned();
+    ///     jobs.spawn_task(format!("fetch-{}", url.len()), async move { url.len() })
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let jobs = Supervisor::dynamic("jobs").build()?.start().await?;
+    /// let task = fetch(&jobs, "page");
+    /// assert_eq!(task.path(), "jobs/fetch-4");
+    /// let twin = fetch(&jobs, "four"); // the same name, while the first runs
+    /// assert_eq!(task.join().await?, 4);
+    /// assert_eq!(
+    ///     twin.join().await,
+    ///     Err(TaskError::Refused {
+    ///         path: "jobs/fetch-4".into(),
+    ///         reason: ControlError::AlreadyRunning { path: "jobs/fetch-4".into() },
+    ///     })
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn spawn_task<F>(&self, name: impl Into<String>, future: F) -> TaskHandle<F::Output>
     where
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
@@ -429,7 +450,8 @@ impl SupervisorHandle {
     /// supervisor's at once: one over the cap waits its turn, listed as
     /// [`Phase::Starting`](crate::Phase::Starting) until it holds a permit.
     /// A panic in `f` is captured (`TaskError::Panicked`); its snapshot shows
-    /// its CPU time (Linux).
+    /// its CPU time (Linux). Like [`spawn_task`](Self::spawn_task), it
+    /// returns the [`TaskHandle`] at once, from synchronous code too.
     ///
     /// Blocking work cannot be aborted. A task still waiting for its permit
     /// is simply dropped when aborted or stopped; one that runs is waited for
@@ -443,24 +465,18 @@ impl SupervisorHandle {
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let jobs = Supervisor::dynamic("jobs").blocking_limit(2).build()?.start().await?;
-    /// let hash = jobs.spawn_blocking("hash", || (0..1_000u64).sum::<u64>()).await?;
+    /// let hash = jobs.spawn_blocking("hash", || (0..1_000u64).sum::<u64>());
     /// assert_eq!(hash.join().await?, 499_500);
     /// # Ok(())
     /// # }
     /// ```
     ///
-    /// # Errors
+    /// # Naming and errors
     ///
-    /// As [`spawn_task`](Self::spawn_task).
-    ///
-    /// # Cancel safety
-    ///
-    /// As [`spawn_task`](Self::spawn_task).
-    pub fn spawn_blocking<F, R>(
-        &self,
-        name: impl Into<String>,
-        f: F,
-    ) -> impl std::future::Future<Output = Result<TaskHandle<R>, ControlError>> + Send + '_
+    /// As [`spawn_task`](Self::spawn_task) (its Naming and Errors): a refusal reaches
+    /// [`join`](TaskHandle::join) as
+    /// [`TaskError::Refused`](crate::TaskError::Refused).
+    pub fn spawn_blocking<F, R>(&self, name: impl Into<String>, f: F) -> TaskHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -477,23 +493,36 @@ impl SupervisorHandle {
         self.start_task(spec, rx)
     }
 
-    async fn start_task<T>(
+    /// Sends the start of a task, and makes its handle without waiting for
+    /// the answer, which the handle reads when joined.
+    fn start_task<T>(
         &self,
         spec: ChildSpec,
         rx: oneshot::Receiver<Result<T, crate::TaskError>>,
-    ) -> Result<TaskHandle<T>, ControlError> {
+    ) -> TaskHandle<T> {
         // Invariant: both callers set the task's completion hook.
         let id = spec.on_exit.as_ref().map(|hook| TaskId::of(hook));
-        let path = self
-            .request(|reply| Command::Start {
-                at: String::new(),
-                spec: Box::new(spec),
-                task: true,
-                reply,
-            })
-            .await?;
+        // A task keeps its name, also in a dynamic supervisor: its path is
+        // known before the supervisor answers.
+        let path: Arc<str> = format!("{}/{}", self.inner.name, spec.name).into();
+        let (reply, answer) = Reply::new(self.inner.name.clone());
+        let sent = self.inner.tx.send(Msg::Command(Command::Start {
+            at: String::new(),
+            spec: Box::new(spec),
+            task: true,
+            reply,
+        }));
+        let answer = match sent {
+            Ok(()) => Ok(answer),
+            Err(unsent) => {
+                // The user's future, never run, is dropped here: its panics
+                // contained.
+                crate::contain::drop_contained(unsent);
+                Err(self.gone())
+            }
+        };
         let control = crate::task::Control::new(self.inner.tx.clone(), self.inner.name.clone(), id);
-        Ok(TaskHandle::new(path.into(), rx, control))
+        TaskHandle::new(path, answer, self.inner.state.clone(), rx, control)
     }
 
     /// Stops the child at `path` per its [`Shutdown`](crate::Shutdown) and
