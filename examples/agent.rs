@@ -57,7 +57,7 @@ fn connection(name: &'static str) -> ChildSpec {
         Duration::from_millis(100),
         Duration::from_secs(2),
     ))
-    .max_restarts(3)
+    .restart_limit(3, Duration::MAX)
     .shutdown(tokio_supervisor::Shutdown::Brutal)
 }
 

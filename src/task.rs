@@ -17,7 +17,7 @@
 //! |---|---|
 //! | `spawn_oneshot(name, fut)` / `RunOnce` | [`SupervisorHandle::spawn_task`] → [`TaskHandle<T>`], synchronous, as `tokio::spawn` |
 //! | `spawn_blocking(name, f)` with a concurrency cap | [`SupervisorHandle::spawn_blocking`], cap [`Builder::blocking_limit`](crate::supervisor::Builder::blocking_limit) |
-//! | `TaskDescriptor { name, restart: Restart { max: 3, base_delay: 100ms }, factory }` | `ChildSpec::new(name, task_fn(factory)).restart(Restart::Transient).backoff(Backoff::exponential(100ms, cap)).max_restarts(3)`, then [`SupervisorHandle::start_child`] |
+//! | `TaskDescriptor { name, restart: Restart { max: 3, base_delay: 100ms }, factory }` | `ChildSpec::new(name, task_fn(factory)).restart(Restart::Transient).backoff(Backoff::exponential(100ms, cap)).restart_limit(3, Duration::MAX)`, then [`SupervisorHandle::start_child`] |
 //! | restart on panic only | a factory whose future returns `()`: `Transient` restarts it on panic, not when it returns |
 //! | restart on panic and on error | a factory whose future returns `Result<(), E>` |
 //! | `abort(name)` | [`SupervisorHandle::terminate_child`] or [`TaskHandle::abort`] |
@@ -595,7 +595,7 @@ impl<F> fmt::Debug for TaskFn<F> {
 /// }))
 /// .restart(Restart::Transient)
 /// .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)))
-/// .max_restarts(3);
+/// .restart_limit(3, Duration::MAX); // 3 restarts in its whole life
 /// ```
 ///
 /// A future returning `Result<(), E>` restarts on `Err` too.

@@ -8,6 +8,7 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use support::*;
 use tokio_supervisor::{
@@ -259,7 +260,7 @@ async fn a_factory_task_restarts_on_panic_with_backoff_up_to_its_maximum() {
     )
     .restart(Restart::Transient)
     .backoff(Backoff::exponential(ms(100), secs(10)))
-    .max_restarts(3);
+    .restart_limit(3, Duration::MAX);
     let h = Supervisor::dynamic("jobs").start_ok().await;
     let path = h.start_child(spec).await.unwrap();
     let t0 = tokio::time::Instant::now();
@@ -307,7 +308,7 @@ async fn a_factory_task_restarts_on_error_only_when_it_returns_a_result() {
         }),
     )
     .backoff(Backoff::none())
-    .max_restarts(5);
+    .restart_limit(5, Duration::MAX);
     let h = Supervisor::dynamic("jobs").start_ok().await;
     h.start_child(unit).await.unwrap();
     settle().await;
