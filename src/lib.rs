@@ -120,10 +120,10 @@
 //!
 //! The supervisor adds its *restart intensity*
 //! ([`Builder::intensity`](supervisor::Builder::intensity)): more than N
-//! restarts of any of its children within a period, and it stops all of them
-//! in reverse order and fails, like an OTP supervisor. See
-//! [`DEFAULT_INTENSITY`](supervisor::DEFAULT_INTENSITY) for why its default
-//! works with backoff.
+//! restarts of any of its children within a window, and it stops all of them
+//! in reverse order and fails, like an OTP supervisor (OTP calls the window
+//! its *period*). Its default, 10 restarts in 10 s, is sized for backoff
+//! (see [`Builder::intensity`](supervisor::Builder::intensity)).
 //!
 //! # Strategies and trees
 //!
@@ -267,7 +267,6 @@ pub use fatal::Fatal;
 pub use lifecycle::{ChildSnapshot, ExitReason, Phase};
 pub use metrics::MetricsSnapshot;
 pub use panic_hook::quiet_child_panics;
-pub use restart_limit::RestartLimit;
 pub use service::{service_fn, BoxError, Service, ServiceFn};
 pub use spec::{ChildSpec, Restart, Shutdown};
 pub use supervisor::{

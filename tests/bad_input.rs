@@ -584,7 +584,7 @@ async fn intensity_zero_fails_the_supervisor_at_the_first_restart() {
             child: "app/w".into(),
             reason: ExitReason::Failed("fail".into()),
             max: 0,
-            period: secs(10),
+            window: secs(10),
         }
     );
     assert!(e.to_string().contains("app/w"), "{e}");
@@ -1027,7 +1027,7 @@ async fn restart_limit_window_max_counts_every_restart_ever() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn intensity_period_max_counts_every_restart_ever() {
+async fn intensity_window_max_counts_every_restart_ever() {
     let (log, alive) = (Log::default(), Alive::default());
     let h = Supervisor::builder("app")
         .intensity(2, Duration::MAX)
@@ -1044,14 +1044,14 @@ async fn intensity_period_max_counts_every_restart_ever() {
             child: "app/w".into(),
             reason: ExitReason::Failed("fail".into()),
             max: 2,
-            period: Duration::MAX,
+            window: Duration::MAX,
         }
     );
     assert!(e.to_string().contains("app/w"), "{e}");
 }
 
 #[test]
-fn zero_intensity_period_is_refused_with_supervisor_path() {
+fn zero_intensity_window_is_refused_with_supervisor_path() {
     let e = Supervisor::builder("app")
         .intensity(3, Duration::ZERO)
         .child(serve("w"))
@@ -1059,7 +1059,7 @@ fn zero_intensity_period_is_refused_with_supervisor_path() {
         .unwrap_err();
     assert_eq!(
         e,
-        ConfigError::ZeroPeriod {
+        ConfigError::ZeroIntensityWindow {
             supervisor: "app".into()
         }
     );
@@ -1070,7 +1070,7 @@ fn zero_intensity_period_is_refused_with_supervisor_path() {
         .unwrap_err();
     assert_eq!(
         e,
-        ConfigError::ZeroPeriod {
+        ConfigError::ZeroIntensityWindow {
             supervisor: "pool".into()
         }
     );

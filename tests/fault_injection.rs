@@ -176,7 +176,7 @@ struct SupCfg {
     max_children: Option<usize>,
     strategy: Strategy,
     order: Option<ShutdownOrder>,
-    /// `(max, period in ms)`.
+    /// `(max, window in ms)`.
     intensity: (u32, u64),
     auto: AutoShutdown,
     children: Vec<Node>,
@@ -399,13 +399,13 @@ impl Gen {
                 (4, Some(ShutdownOrder::Concurrent)),
             ],
         );
-        let period = match self.flavor {
+        let window = match self.flavor {
             Flavor::Paused => pick(&mut self.rng, &[(1, 50), (1, 200), (2, 1_000), (2, 5_000)]),
             Flavor::Multi => pick(&mut self.rng, &[(1, 5), (1, 50), (2, 1_000)]),
         };
         let intensity = (
             pick(&mut self.rng, &[(1, 0), (3, 1), (3, 2), (2, 3), (1, 5)]),
-            period,
+            window,
         );
         let mut children = vec![];
         if !dynamic {
@@ -512,9 +512,9 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
             root.children.insert(at, Node::Worker(bomb));
         }
         Stop::AutoShutdown => {
-            // A restart loop that never trips the intensity (a period
+            // A restart loop that never trips the intensity (a window
             // shorter than the backoff) could keep restarting the trigger
-            // before it completes: over this period, any loop trips it.
+            // before it completes: over this window, any loop trips it.
             root.intensity.1 = 3_600_000;
             root.auto = if g.rng.bool() {
                 AutoShutdown::AnySignificant

@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use builder::{Builder, DEFAULT_INTENSITY};
+pub use builder::Builder;
 pub use handle::SupervisorHandle;
 pub use protocol::ChildCounts;
 

@@ -181,7 +181,7 @@ impl Runner {
                     child: child.path().to_string(),
                     reason,
                     max: self.intensity.max(),
-                    period: self.intensity.window(),
+                    window: self.intensity.window(),
                 };
                 tracing::error!(supervisor = %self.path, error = %err, "restart intensity exceeded");
                 self.tree.metrics.intensity_exceeded(&self.path);
