@@ -527,9 +527,17 @@ async fn nested_supervisor_named_like_the_root_is_addressed_by_full_path() {
         .child(serve("x"))
         .start_ok()
         .await;
-    let own = ["app/app", "app/x"];
-    assert_eq!(paths(&h.which_children_of("").await.unwrap()), own);
-    assert_eq!(paths(&h.which_children_of("app").await.unwrap()), own);
+    assert_eq!(paths(&h.which_children().await), ["app/app", "app/x"]);
+    // The supervisor itself is no child: its own children are
+    // `which_children`'s, and "" or its name name no nested supervisor.
+    let itself = ControlError::NotFound { path: "app".into() };
+    assert_eq!(h.which_children_of("").await.unwrap_err(), itself);
+    assert_eq!(h.which_children_of("app").await.unwrap_err(), itself);
+    assert_eq!(h.start_child_in("", serve("y")).await.unwrap_err(), itself);
+    assert_eq!(
+        h.start_child_in("app", serve("y")).await.unwrap_err(),
+        itself
+    );
     assert_eq!(
         paths(&h.which_children_of("app/app").await.unwrap()),
         ["app/app/w"]
@@ -1286,10 +1294,6 @@ async fn after_stop_snapshots_counts_metrics_and_tree_are_final() {
     assert!(kids
         .iter()
         .all(|c| c.phase == Phase::Terminated(ExitReason::Shutdown)));
-    assert_eq!(
-        paths(&h.which_children_of("").await.unwrap()),
-        ["app/db", "app/w"]
-    );
     assert_eq!(counts(&h).await, [2, 0, 1, 1]);
     let m = h.metrics();
     assert_eq!(m.total.starts, 3);

@@ -926,7 +926,11 @@ async fn command(h: &SupervisorHandle, cmd: &Cmd, targets: &mut Targets, env: &E
                 if dynamic {
                     w.name = "d".into();
                 }
-                let res = h.start_child_in(&sup, worker_spec(&w, env)).await;
+                let res = if sup.is_empty() {
+                    h.start_child(worker_spec(&w, env)).await
+                } else {
+                    h.start_child_in(&sup, worker_spec(&w, env)).await
+                };
                 if let Ok(path) = &res {
                     let depth = path.matches('/').count();
                     if !(targets.spare_root_children && depth == 1) {

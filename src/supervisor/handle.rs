@@ -23,12 +23,20 @@ use crate::{ChildSpec, ControlError, SupervisorError, TaskHandle};
 /// # Paths
 ///
 /// A child is named by a path of names separated by `/`. A path given to
-/// the handle is read one way only: `""` or the supervisor's own name is
-/// the supervisor itself; a path that starts with its name and `/` is a
-/// full path, as in snapshots (`"app/db/pool"`); any other is relative to
-/// it (`"db/pool"`). So a child that has its supervisor's name is reached
-/// by its full path (`"app/app"`). A path with an empty segment (`"db/"`)
-/// names no child.
+/// the handle is read one way only: a path that starts with the
+/// supervisor's name and `/` is a full path, as in snapshots
+/// (`"app/db/pool"`); any other is relative to it (`"db/pool"`). So a child
+/// that has its supervisor's name is reached by its full path
+/// (`"app/app"`). `""` and the supervisor's own name name the supervisor
+/// itself, which is no child: every method that takes a path answers
+/// [`ControlError::NotFound`] for them. A path with an empty segment
+/// (`"db/"`) names no child either.
+///
+/// The methods without a path act on this supervisor
+/// ([`start_child`](Self::start_child), [`which_children`](Self::which_children));
+/// their `_in` / `_of` forms take the path of a nested supervisor
+/// ([`start_child_in`](Self::start_child_in),
+/// [`which_children_of`](Self::which_children_of)).
 ///
 /// # Calls from inside a child
 ///
@@ -119,7 +127,9 @@ impl SupervisorHandle {
         &self.inner.name
     }
 
-    /// Snapshots of the children, in start order.
+    /// Snapshots of this supervisor's children, in start order; for the
+    /// children of a nested supervisor,
+    /// [`which_children_of`](Self::which_children_of).
     ///
     /// After the supervisor has stopped, the snapshots taken as it stopped.
     ///
@@ -153,21 +163,21 @@ impl SupervisorHandle {
     }
 
     /// Snapshots of the children of the nested supervisor at `path`
-    /// (`"db"`; `""` is this supervisor), in start order.
+    /// (`"db"`, or full: `"app/db"`; see [Paths](Self#paths)), in start
+    /// order. `path` names a child: this supervisor's own children are
+    /// [`which_children`](Self::which_children)'s.
     ///
     /// # Errors
     ///
-    /// [`ControlError::NotFound`], [`ControlError::NotASupervisor`] (a worker,
-    /// or a nested supervisor that is not running), [`ControlError::Stopped`].
+    /// [`ControlError::NotFound`] (also for `""` or this supervisor's own
+    /// name, which name no child), [`ControlError::NotASupervisor`] (a
+    /// worker, or a nested supervisor that is not running),
+    /// [`ControlError::Stopped`].
     ///
     /// # Cancel safety
     ///
     /// Cancel safe.
     pub async fn which_children_of(&self, path: &str) -> Result<Vec<ChildSnapshot>, ControlError> {
-        let rel = self.relative(path);
-        if rel.is_empty() {
-            return Ok(self.which_children().await);
-        }
         let path = self.child_at(path)?;
         self.request(|reply| Command::WhichChildrenAt { path, reply })
             .await
@@ -336,17 +346,37 @@ impl SupervisorHandle {
     /// The command is carried out even if this future is dropped; only the
     /// answer is lost.
     pub async fn start_child(&self, spec: ChildSpec) -> Result<String, ControlError> {
-        self.start_child_in("", spec).await
+        self.start_at(String::new(), spec).await
     }
 
     /// [`start_child`](Self::start_child) into the nested supervisor at
-    /// `supervisor` (a path such as `"db"`; `""` is this supervisor).
+    /// `supervisor` (a path such as `"db"`, or full: `"app/db"`; see
+    /// [Paths](Self#paths)). `supervisor` names a child: a child of this
+    /// supervisor itself is started with [`start_child`](Self::start_child).
+    ///
+    /// ```
+    /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let conn = ChildSpec::new("conn", service_fn(|ctx| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }));
+    /// let db = Supervisor::dynamic("db").build()?;
+    /// let app = Supervisor::builder("app").child(db).build()?.start().await?;
+    /// assert_eq!(app.start_child_in("db", conn).await?, "app/db/conn-1");
+    /// assert_eq!(app.which_children_of("db").await?.len(), 1);
+    /// # app.shutdown().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
     /// As [`start_child`](Self::start_child), and
     /// [`ControlError::NotFound`] / [`ControlError::NotASupervisor`] for the
-    /// path.
+    /// path (`NotFound` also for `""` or this supervisor's own name, which
+    /// name no child).
     ///
     /// # Cancel safety
     ///
@@ -356,10 +386,12 @@ impl SupervisorHandle {
         supervisor: &str,
         spec: ChildSpec,
     ) -> Result<String, ControlError> {
-        let at = match self.relative(supervisor) {
-            "" => String::new(),
-            _ => self.child_at(supervisor)?,
-        };
+        let at = self.child_at(supervisor)?;
+        self.start_at(at, spec).await
+    }
+
+    /// Starts `spec` in the supervisor at `at`, relative (empty: this one).
+    async fn start_at(&self, at: String, spec: ChildSpec) -> Result<String, ControlError> {
         self.request(|reply| Command::Start {
             at,
             spec: Box::new(spec),
