@@ -116,7 +116,7 @@ pub enum ConfigError {
 /// [`ExitReason::Shutdown`] (as OTP's), restarted there if it is
 /// `Permanent`. The root's failure is returned by
 /// [`SupervisorHandle::wait`](crate::SupervisorHandle::wait) and
-/// [`Supervisor::run_until_signal`](crate::Supervisor::run_until_signal), so
+/// [`SupervisorHandle::run_until_signal`](crate::SupervisorHandle::run_until_signal), so
 /// `main` can exit non-zero and let systemd or Kubernetes restart the
 /// process.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -44,9 +44,9 @@
 //! ```
 //!
 //! In a real program, end `main` with
-//! [`app.run_until_signal().await`](Supervisor::run_until_signal): it runs
-//! until SIGINT or SIGTERM, stops the tree in order, and returns the
-//! supervisor's failure as an error so the process exits non-zero.
+//! [`app.spawn()?.run_until_signal().await`](SupervisorHandle::run_until_signal):
+//! it runs until SIGINT or SIGTERM, stops the tree in order, and returns
+//! the supervisor's failure as an error so the process exits non-zero.
 //!
 //! # Services
 //!
@@ -140,7 +140,7 @@
 //! [`ExitReason::Shutdown`]: its parent restarts it if it is `Permanent`,
 //! counted in the parent's intensity, and so on up to the root, whose
 //! failure [`wait`](SupervisorHandle::wait) and
-//! [`run_until_signal`](Supervisor::run_until_signal) return, naming the
+//! [`run_until_signal`](SupervisorHandle::run_until_signal) return, naming the
 //! path down to the child that failed. Stopping the
 //! root stops the whole tree deepest-first, in reverse order at each level.
 //!
@@ -194,9 +194,9 @@
 //!
 //! [`SupervisorHandle::which_children`] returns a [`ChildSnapshot`] per
 //! child (serializable with serde): its path, [`Phase`], starts, restarts,
-//! failures, last error, uptime. [`SupervisorHandle::subscribe`] (or
-//! [`Supervisor::subscribe`], before the start) streams [`Event`]s as they
-//! happen; [`SupervisorHandle::metrics`] returns the counters of the whole
+//! failures, last error, uptime. [`Supervisor::subscribe`], before the
+//! start, streams [`Event`]s as they happen, from the first;
+//! [`SupervisorHandle::metrics`] returns the counters of the whole
 //! tree ([`MetricsSnapshot`]). Each run happens inside a `tracing` span
 //! `child{path, attempt}`, and lifecycle changes are logged (start and stop
 //! at info, failures at warn, give-ups and intensity at error). Every child

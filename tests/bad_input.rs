@@ -1376,55 +1376,6 @@ async fn after_failure_every_waiter_gets_the_same_error() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn subscribe_after_stop_is_closed_while_a_supervisor_clone_lives() {
-    let app = Supervisor::builder("app")
-        .child(serve("w"))
-        .build()
-        .unwrap();
-    let keep = app.clone();
-    let h = app.start().await.unwrap();
-    assert_eq!(h.shutdown().await, Ok(()));
-    let mut rx = h.subscribe();
-    assert!(
-        matches!(
-            tokio::time::timeout(secs(1), rx.recv()).await,
-            Ok(Err(RecvError::Closed))
-        ),
-        "a subscription after the stop is still open"
-    );
-    drop(keep);
-}
-
-#[tokio::test(start_paused = true)]
-async fn subscribe_after_stop_is_closed_while_a_leaked_context_lives() {
-    let leaked: Arc<Mutex<Vec<Context>>> = Arc::default();
-    let l = leaked.clone();
-    let h = Supervisor::builder("app")
-        .child(ChildSpec::new(
-            "w",
-            service_fn(move |ctx: Context| {
-                l.lock().unwrap().push(ctx.clone());
-                async move {
-                    ctx.cancelled().await;
-                    Ok(())
-                }
-            }),
-        ))
-        .start_ok()
-        .await;
-    assert_eq!(h.shutdown().await, Ok(()));
-    assert_eq!(leaked.lock().unwrap().len(), 1);
-    let mut rx = h.subscribe();
-    assert!(
-        matches!(
-            tokio::time::timeout(secs(1), rx.recv()).await,
-            Ok(Err(RecvError::Closed))
-        ),
-        "a subscription after the stop is still open"
-    );
-}
-
-#[tokio::test(start_paused = true)]
 async fn subscriber_from_before_the_stop_sees_closed_after_the_stop_events() {
     let leaked: Arc<Mutex<Vec<Context>>> = Arc::default();
     let l = leaked.clone();
@@ -1442,11 +1393,20 @@ async fn subscriber_from_before_the_stop_sees_closed_after_the_stop_events() {
         .build()
         .unwrap();
     let keep = app.clone();
+    let mut rx = app.subscribe();
     let h = app.start().await.unwrap();
     let h_clone = h.clone();
-    let mut rx = h.subscribe();
+    // A stream of its own, made later from the first (the events from then
+    // on): it ends with the tree too.
+    let mut late = rx.resubscribe();
     assert_eq!(h.shutdown().await, Ok(()));
     let seen = events_until_closed(&mut rx).await;
+    let seen_late = events_until_closed(&mut late).await;
+    assert_eq!(
+        seen_late.last(),
+        Some(&("app".to_string(), EventKind::ShutdownDone)),
+        "{seen_late:?}"
+    );
     assert!(
         seen.contains(&(
             "app/w".into(),
@@ -1525,9 +1485,12 @@ async fn trees_from_clones_of_one_supervisor_send_their_own_events() {
         .child(serve("w"))
         .build()
         .unwrap();
-    let h1 = app.clone().start().await.unwrap();
+    let first = app.clone();
+    let mut r1 = first.subscribe();
+    let h1 = first.start().await.unwrap();
     let h2 = app.clone().start().await.unwrap();
-    let mut r1 = h1.subscribe();
+    settle().await;
+    drain(&mut r1); // h1's own start
     h2.terminate_child("w").await.unwrap();
     settle().await;
     assert_eq!(drain(&mut r1), [], "h2's events reached h1's subscriber");
@@ -1555,22 +1518,18 @@ fn handle_used_from_another_runtime_while_the_first_runs() {
         .enable_all()
         .build()
         .unwrap();
-    let h = a.block_on(async {
-        Supervisor::builder("app")
-            .child(serve("w"))
-            .build()
-            .unwrap()
-            .start()
-            .await
-            .unwrap()
-    });
+    let app = Supervisor::builder("app")
+        .child(serve("w"))
+        .build()
+        .unwrap();
+    let mut events = app.subscribe();
+    let h = a.block_on(async { app.start().await.unwrap() });
     let b = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     b.block_on(async {
         assert_eq!(paths(&bounded(h.which_children()).await), ["app/w"]);
-        let mut events = h.subscribe();
         assert_eq!(
             bounded(h.start_child(serve("y"))).await,
             Ok("app/y".to_string())
@@ -1596,15 +1555,12 @@ fn handle_after_its_runtime_was_dropped_answers_and_never_hangs() {
         .enable_all()
         .build()
         .unwrap();
-    let h = a.block_on(async {
-        Supervisor::builder("app")
-            .child(serve("w"))
-            .build()
-            .unwrap()
-            .start()
-            .await
-            .unwrap()
-    });
+    let app = Supervisor::builder("app")
+        .child(serve("w"))
+        .build()
+        .unwrap();
+    let mut events = app.subscribe();
+    let h = a.block_on(async { app.start().await.unwrap() });
     drop(a);
     let b = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1627,10 +1583,16 @@ fn handle_after_its_runtime_was_dropped_answers_and_never_hangs() {
             bounded(h.which_children_of("w")).await,
             Err(stopped.clone())
         );
-        assert!(matches!(
-            h.subscribe().try_recv(),
-            Err(TryRecvError::Closed)
-        ));
+        assert_eq!(
+            bounded(h.spawn_task("t", async { 1 }).join()).await,
+            Err(TaskError::Refused {
+                path: "app/t".into(),
+                reason: stopped.clone()
+            })
+        );
+        // The stream of a subscriber from before the start has ended.
+        while events.try_recv().is_ok() {} // the start's
+        assert!(matches!(events.try_recv(), Err(TryRecvError::Closed)));
         let lost = SupervisorError::Lost {
             supervisor: "app".into(),
         };
@@ -1822,11 +1784,10 @@ async fn error_whose_display_panics_is_recorded_and_restarted() {
 
 #[tokio::test(start_paused = true)]
 async fn error_whose_display_panics_is_contained_with_an_event_subscriber() {
-    let h = Supervisor::builder("app")
+    let (h, mut rx) = Supervisor::builder("app")
         .child(fails_with(2, secs(1), || BadDisplay))
-        .start_ok()
+        .start_subscribed()
         .await;
-    let mut rx = h.subscribe();
     tokio::time::sleep(secs(3)).await;
     let exits: Vec<ExitReason> = drain(&mut rx)
         .into_iter()
@@ -1862,11 +1823,10 @@ async fn error_whose_drop_panics_is_contained() {
     assert!(h.is_running());
     assert_eq!(h.shutdown().await, Ok(()));
     // And with a subscriber, where the error is rendered (and let go) at once.
-    let h = Supervisor::builder("app")
+    let (h, _rx) = Supervisor::builder("app")
         .child(fails_with(2, secs(1), || BadDrop))
-        .start_ok()
+        .start_subscribed()
         .await;
-    let _rx = h.subscribe();
     tokio::time::sleep(secs(3)).await;
     assert_eq!(snap(&h, "app/w").await.starts, 3);
     assert!(h.is_running());
@@ -1906,7 +1866,7 @@ async fn panic_payload_whose_drop_panics_is_contained() {
 
 #[tokio::test(start_paused = true)]
 async fn non_string_panic_payload_is_recorded_as_a_panic() {
-    let h = Supervisor::builder("app")
+    let (h, mut rx) = Supervisor::builder("app")
         .child(
             ChildSpec::new(
                 "w",
@@ -1921,9 +1881,8 @@ async fn non_string_panic_payload_is_recorded_as_a_panic() {
             )
             .backoff(Backoff::none()),
         )
-        .start_ok()
+        .start_subscribed()
         .await;
-    let mut rx = h.subscribe();
     tokio::time::sleep(secs(2)).await;
     let w = snap(&h, "app/w").await;
     assert_eq!((w.starts, &w.phase), (2, &Phase::Running));
@@ -1951,11 +1910,10 @@ async fn error_whose_debug_panics_is_never_formatted_with_debug() {
             .with_max_level(tracing::Level::TRACE)
             .finish(),
     );
-    let h = Supervisor::builder("app")
+    let (h, mut rx) = Supervisor::builder("app")
         .child(fails_with(1, secs(1), || BadDebug))
-        .start_ok()
+        .start_subscribed()
         .await;
-    let mut rx = h.subscribe();
     tokio::time::sleep(secs(2)).await;
     let w = snap(&h, "app/w").await;
     assert_eq!((w.starts, &w.phase), (2, &Phase::Running));

@@ -10,9 +10,10 @@
 //! (`terminate_child`, `restart_child`, `delete_child`, `start_child` into
 //! static and dynamic supervisors, `spawn_task`, `which_children`,
 //! `count_children`, `tree`) against one way of stopping: `shutdown`,
-//! `kill`, `request_shutdown` then `wait`, `run_until_signal_from` (a
-//! second signal kills), `Supervisor::run_until`, an intensity escalation
-//! at the root, or an auto-shutdown by significant children.
+//! `kill`, `request_shutdown` then `wait`, `run_until` with a `kill` from
+//! elsewhere during its stop (as a second signal does), `run_until` alone,
+//! an intensity escalation at the root, or an auto-shutdown by significant
+//! children.
 //!
 //! After each case:
 //! 1. the stop returned within a generous bound (else: a hang);
@@ -203,11 +204,11 @@ enum Stop {
     Shutdown(u64),
     Kill(u64),
     RequestThenWait(u64),
-    /// `run_until_signal_from`: the first signal after `.0`, a second one
-    /// (a kill) `.1` later, if any.
+    /// `run_until` a first "signal" after `.0`, and a second one (a `kill`
+    /// from another task) `.1` later, if any.
     Signals(u64, Option<u64>),
-    /// `Supervisor::run_until` with a timer: no handle, so no commands and
-    /// only the events to check.
+    /// `run_until` with a timer on the spawned handle, and nothing else: no
+    /// commands, only the events to check.
     RunUntil(u64),
     /// The root has a low intensity over an hour, and a permanent child
     /// that fails at every run.
@@ -1274,7 +1275,8 @@ async fn execute(case: &Case, log: Arc<Mutex<Vec<String>>>) -> Result<(), String
     let collector = tokio::spawn(collect(sup.subscribe()));
 
     let handle = if let Stop::RunUntil(t) = case.stop {
-        let outcome = tokio::time::timeout_at(deadline, sup.run_until(pause(t)))
+        let h = sup.spawn().map_err(|e| format!("spawn: {e}"))?;
+        let outcome = tokio::time::timeout_at(deadline, h.run_until(pause(t)))
             .await
             .map_err(|_| hang("run_until"))?;
         log.lock().unwrap().push(format!("outcome: {outcome:?}"));
@@ -1335,20 +1337,25 @@ async fn execute(case: &Case, log: Arc<Mutex<Vec<String>>>) -> Result<(), String
                     h.wait().await
                 }
                 Stop::Signals(first, second) => {
-                    let mut calls = 0;
-                    h.run_until_signal_from(move || {
-                        calls += 1;
-                        let n = calls;
-                        async move {
-                            match (n, second) {
-                                (1, _) => pause(first).await,
-                                (_, Some(t)) => pause(t).await,
-                                (_, None) => std::future::pending().await,
+                    let run = h.run_until(pause(first));
+                    let second = async {
+                        match second {
+                            Some(t) => {
+                                pause(first).await;
+                                pause(t).await;
+                                let _ = h.kill().await;
                             }
-                            "test signal"
+                            None => std::future::pending().await,
                         }
-                    })
-                    .await
+                    };
+                    // The second "signal" only while the stop runs.
+                    let second = async {
+                        tokio::select! {
+                            () = second => {}
+                            _ = h.wait() => {}
+                        }
+                    };
+                    tokio::join!(run, second).0
                 }
                 Stop::Escalation | Stop::AutoShutdown | Stop::RunUntil(_) => h.wait().await,
             }

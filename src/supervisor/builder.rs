@@ -189,7 +189,7 @@ impl Builder {
     }
 
     /// The time the whole stop may take, however it begins (`shutdown`,
-    /// [`run_until_signal`](crate::Supervisor::run_until_signal), a failure):
+    /// [`run_until_signal`](crate::SupervisorHandle::run_until_signal), a failure):
     /// the ordered stop runs within it, each child per its own
     /// [`Shutdown`](crate::Shutdown), and whatever still runs when it runs
     /// out is aborted (the children of a nested supervisor too). Then the

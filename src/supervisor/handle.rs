@@ -3,18 +3,19 @@
 use std::fmt;
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::Reply;
 use super::protocol::{Command, Msg, State, TaskId};
-use crate::event::Event;
 use crate::lifecycle::ChildSnapshot;
 use crate::supervisor::ChildCounts;
 use crate::{ChildSpec, ControlError, SupervisorError, TaskHandle};
 
-/// A handle to a running supervisor: ask what runs, subscribe to events,
-/// stop it, wait for it.
+/// A handle to a running supervisor: ask what runs, change its children,
+/// run it until a signal, stop it, wait for it. (Events are subscribed to
+/// on the [`Supervisor`](crate::Supervisor), before it starts:
+/// [`Supervisor::subscribe`](crate::Supervisor::subscribe).)
 ///
 /// Cheap to clone (`Arc`), `Send + Sync`. Every method keeps working after
 /// the supervisor has stopped, and after its runtime is gone: it answers
@@ -91,9 +92,6 @@ struct Inner {
     name: Arc<str>,
     tx: mpsc::UnboundedSender<Msg>,
     state: watch::Receiver<State>,
-    /// Weak: once the supervisor has stopped and the tree is gone, a new
-    /// subscriber gets a closed receiver.
-    tree: std::sync::Weak<super::Tree>,
     metrics: Arc<crate::metrics::Registry>,
     blocking: Arc<tokio::sync::Semaphore>,
     stop: CancellationToken,
@@ -113,7 +111,6 @@ impl SupervisorHandle {
                 name,
                 tx,
                 state,
-                tree: Arc::downgrade(tree),
                 metrics: tree.metrics.clone(),
                 blocking,
                 stop,
@@ -675,18 +672,6 @@ impl SupervisorHandle {
         Ok(rel.to_owned())
     }
 
-    /// Subscribes to the events of the whole tree from now on.
-    ///
-    /// See the [`event`](crate::event) module for the lag behaviour. Once
-    /// the supervisor has stopped, the receiver is closed.
-    #[must_use]
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        match self.inner.tree.upgrade() {
-            Some(tree) => tree.subscribe(),
-            None => broadcast::channel(1).1,
-        }
-    }
-
     /// Asks the supervisor to stop: its children are stopped in reverse
     /// start order, each per its [`Shutdown`](crate::Shutdown). Returns at
     /// once; [`wait`](Self::wait) for the end.
@@ -799,13 +784,38 @@ impl SupervisorHandle {
     }
 
     /// Runs until SIGINT or SIGTERM (Ctrl+C off unix), then stops the
-    /// supervisor gracefully and returns its outcome; a second signal during
-    /// the stop aborts every child at once. Returns early if the supervisor
-    /// ends on its own (its failure, for `main` to exit non-zero).
+    /// supervisor gracefully (its children in reverse order) and returns
+    /// its outcome; a second signal during the stop aborts every child at
+    /// once. Returns early if the supervisor ends on its own.
     ///
-    /// [`Supervisor::run_until_signal`](crate::Supervisor::run_until_signal)
-    /// for a handle, when `main` needs it first (to serve health endpoints,
-    /// say): `let h = app.spawn()?; ...; h.run_until_signal().await`.
+    /// Meant for `main`: a failure (a failed start, an exceeded intensity)
+    /// is returned as an error, so that the process exits non-zero and
+    /// systemd or Kubernetes restart it.
+    ///
+    /// ```no_run
+    /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
+    /// #[tokio::main]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let app = Supervisor::builder("app")
+    ///         .child(ChildSpec::new("w", service_fn(|ctx| async move {
+    ///             ctx.cancelled().await;
+    ///             Ok(())
+    ///         })))
+    ///         .build()?;
+    ///     let handle = app.spawn()?;
+    ///     // ... serve health endpoints with `handle`, say ...
+    ///     handle.run_until_signal().await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// Call it on the handle [`Supervisor::spawn`](crate::Supervisor::spawn)
+    /// returns, at once: the signal handlers are installed as it is first
+    /// polled, so that a signal during the children's start stops what has
+    /// started (rather than kill the process). After
+    /// [`Supervisor::start`](crate::Supervisor::start), a signal during the
+    /// start is not seen. For a stop request of your own,
+    /// [`run_until`](Self::run_until).
     ///
     /// # Errors
     ///
@@ -816,17 +826,10 @@ impl SupervisorHandle {
             supervisor: self.inner.name.to_string(),
             message: e.to_string(),
         })?;
-        self.run_with_signals(signals).await
-    }
-
-    pub(crate) async fn run_with_signals(
-        &self,
-        signals: crate::signal::Signals,
-    ) -> Result<(), SupervisorError> {
-        // The listener installed before the start serves the first signal; a
-        // fresh one (installed at once after it) the second.
+        // The listener installed first serves the first signal; a fresh one
+        // (installed at once after it) the second.
         let mut first = Some(signals);
-        self.run_until_signal_from(move || {
+        self.stop_on_signals(move || {
             let listener = first
                 .take()
                 .map(Ok)
@@ -844,31 +847,31 @@ impl SupervisorHandle {
         .await
     }
 
-    /// [`run_until_signal`](Self::run_until_signal) with a signal source of
-    /// your own: `next()` is awaited for the first signal (a graceful stop)
-    /// and again for the second (abort every child), and returns the
-    /// signal's name for the logs. For tests, or for stop requests that come
-    /// from elsewhere than the OS.
+    /// Runs until `shutdown` completes, then stops the supervisor
+    /// gracefully and returns its outcome; returns early if the supervisor
+    /// ends on its own (its failure, for `main` to exit non-zero).
+    ///
+    /// [`run_until_signal`](Self::run_until_signal) with a stop request of
+    /// your own: a channel, a test's timer, an admin endpoint. To abort the
+    /// children of a stop that takes too long, call [`kill`](Self::kill)
+    /// from elsewhere, or set
+    /// [`Builder::shutdown_budget`](crate::supervisor::Builder::shutdown_budget).
     ///
     /// ```
     /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
-    /// let rx = tokio::sync::Mutex::new(rx);
+    /// let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     /// let app = Supervisor::builder("app")
     ///     .child(ChildSpec::new("w", service_fn(|ctx| async move {
     ///         ctx.cancelled().await;
     ///         Ok(())
     ///     })))
     ///     .build()?
-    ///     .start()
-    ///     .await?;
-    /// tx.send("test stop")?;
-    /// app.run_until_signal_from(|| async {
-    ///     rx.lock().await.recv().await.unwrap_or("closed")
-    /// })
-    /// .await?;
+    ///     .spawn()?;
+    /// stop_tx.send(()).unwrap();
+    /// app.run_until(async { let _ = stop_rx.await; }).await?;
+    /// assert!(app.is_finished());
     /// # Ok(())
     /// # }
     /// ```
@@ -876,7 +879,25 @@ impl SupervisorHandle {
     /// # Errors
     ///
     /// The supervisor's failure.
-    pub async fn run_until_signal_from<F, Fut>(&self, mut next: F) -> Result<(), SupervisorError>
+    ///
+    /// # Cancel safety
+    ///
+    /// A stop, once asked, goes on if this future is dropped.
+    pub async fn run_until<F>(&self, shutdown: F) -> Result<(), SupervisorError>
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        tokio::select! {
+            res = self.wait() => return res,
+            () = shutdown => {}
+        }
+        self.shutdown().await
+    }
+
+    /// The stop on signals: `next()` is awaited for the first signal (a
+    /// graceful stop) and again for the second (abort every child); it
+    /// names the signal for the logs.
+    async fn stop_on_signals<F, Fut>(&self, mut next: F) -> Result<(), SupervisorError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = &'static str>,
@@ -958,5 +979,64 @@ impl fmt::Debug for SupervisorHandle {
             .field("name", &self.inner.name)
             .field("state", &state)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::{service_fn, ChildSpec, ExitReason, Phase, Shutdown, Supervisor};
+
+    /// The signal source injected: the first signal stops gracefully; a
+    /// child that ignores it keeps the stop waiting (`Shutdown::Infinity`)
+    /// until the second signal aborts every child.
+    #[tokio::test(start_paused = true)]
+    async fn a_second_signal_aborts_a_stop_in_progress() {
+        let ok = ChildSpec::new(
+            "ok",
+            service_fn(|ctx| async move {
+                ctx.cancelled().await;
+                Ok(())
+            }),
+        );
+        let stubborn = ChildSpec::new(
+            "stubborn",
+            service_fn(|ctx| async move {
+                ctx.cancelled().await;
+                std::future::pending::<()>().await;
+                Ok(())
+            }),
+        )
+        .shutdown(Shutdown::Infinity);
+        let h = Supervisor::builder("app")
+            .child(ok)
+            .child(stubborn)
+            .build()
+            .unwrap()
+            .start()
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let h2 = h.clone();
+        let run = tokio::spawn(async move {
+            h2.stop_on_signals(|| {
+                let rx = rx.clone();
+                async move { rx.lock().await.recv().await.unwrap_or("closed") }
+            })
+            .await
+        });
+        tx.send("first").unwrap();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(h.is_stopping(), "stubborn keeps the graceful stop waiting");
+        tx.send("second").unwrap();
+        run.await.unwrap().unwrap();
+        let snap = h.which_children().await;
+        assert!(h.is_finished());
+        // Stopped in reverse order: `ok` was still waiting its turn.
+        assert_eq!(snap[1].phase, Phase::Terminated(ExitReason::Aborted));
+        assert_eq!(snap[0].phase, Phase::Terminated(ExitReason::Aborted));
     }
 }
