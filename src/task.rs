@@ -438,9 +438,11 @@ impl<T> TaskHandle<T> {
     ///
     /// # Cancel safety
     ///
-    /// Not cancel safe (it consumes the handle); use
-    /// [`try_join`](Self::try_join) in a loop, or keep the handle and call
-    /// `join` once.
+    /// Not cancel safe: it consumes the handle, so a `join` dropped before
+    /// it completes loses the result (the task runs on, unless
+    /// [`abort_on_drop`](Self::abort_on_drop) was set). Where the wait may
+    /// be cancelled (a `select!` loop), check with
+    /// [`try_join`](Self::try_join) instead.
     pub async fn join(mut self) -> Result<T, TaskError> {
         if let Err(e) = self.started().await {
             self.abort_on_drop = false;

@@ -173,6 +173,12 @@ async fn tasks_start_from_synchronous_code() {
     assert_eq!(slow.join().await, Ok(3));
     assert_eq!(t0.elapsed(), secs(3), "on virtual time");
     assert_eq!(sum.join().await, Ok(55));
+    // Even from a thread outside any runtime.
+    let jobs = registry.jobs.clone();
+    let from_thread = std::thread::spawn(move || jobs.spawn_task("from-thread", async { 7 }))
+        .join()
+        .unwrap();
+    assert_eq!(from_thread.join().await, Ok(7));
     registry.jobs.shutdown().await.unwrap();
 }
 

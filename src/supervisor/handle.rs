@@ -411,6 +411,9 @@ impl SupervisorHandle {
     /// that restarts, or stops gracefully, start a [`ChildSpec`] (see
     /// [`task_fn`](crate::task_fn)).
     ///
+    /// It needs no runtime context: any thread may call it (the supervisor's
+    /// own runtime runs the task).
+    ///
     /// # Naming
     ///
     /// The task's path is this supervisor's path and `name` (`jobs/fetch`),

@@ -562,4 +562,10 @@ mod tests {
         assert_send_sync::<SupervisorHandle>();
         assert_send_sync::<Supervisor>();
     }
+
+    #[test]
+    fn task_handle_is_send_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::TaskHandle<String>>();
+    }
 }
