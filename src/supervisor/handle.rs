@@ -430,7 +430,7 @@ impl SupervisorHandle {
     ///
     /// None here: the supervisor checks the task as it reads the command,
     /// in the order of the commands sent to it (a `which_children` sent after
-    /// this call already lists the task). A refusal reaches
+    /// this call lists the task, unless it has ended by then). A refusal reaches
     /// [`join`](TaskHandle::join) / [`try_join`](TaskHandle::try_join) as
     /// [`TaskError::Refused`](crate::TaskError::Refused), with the task's
     /// path and the reason `start_child` would give: a name in use
