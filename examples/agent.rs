@@ -57,7 +57,7 @@ fn connection(name: &'static str) -> ChildSpec {
         Duration::from_millis(100),
         Duration::from_secs(2),
     ))
-    .max_restarts(3)
+    .restart_limit(3, Duration::MAX)
     .shutdown(tokio_supervisor::Shutdown::Brutal)
 }
 
@@ -86,30 +86,22 @@ fn status(children: &[ChildSnapshot]) -> String {
 async fn work(agent: SupervisorHandle) {
     for n in 1..=4u32 {
         let doc = format!("document {n}");
-        let summary = agent
-            .spawn_task(format!("summarize-{n}"), async move {
-                sleep(Duration::from_millis(300)).await; // the model call
-                format!("{doc}: {} words", 100 * n)
-            })
-            .await
-            .expect("a fresh name");
+        let summary = agent.spawn_task(format!("summarize-{n}"), async move {
+            sleep(Duration::from_millis(300)).await; // the model call
+            format!("{doc}: {} words", 100 * n)
+        });
         // CPU-bound work on the blocking pool, at most 2 at once.
         let embeds: Vec<_> = {
             let mut v = vec![];
             for k in 0..3u64 {
                 let name = format!("embed-{n}-{k}");
-                v.push(
-                    agent
-                        .spawn_blocking(name, move || {
-                            let mut x = 0u64;
-                            for i in 0..2_000_000u64 {
-                                x = std::hint::black_box(x.wrapping_add(i * k));
-                            }
-                            x
-                        })
-                        .await
-                        .expect("a fresh name"),
-                );
+                v.push(agent.spawn_blocking(name, move || {
+                    let mut x = 0u64;
+                    for i in 0..2_000_000u64 {
+                        x = std::hint::black_box(x.wrapping_add(i * k));
+                    }
+                    x
+                }));
             }
             v
         };

@@ -33,9 +33,9 @@ pub enum ConfigError {
         /// The path both children would have.
         path: String,
     },
-    /// The intensity period is zero.
-    #[error("supervisor `{supervisor}`: the intensity period must be greater than zero")]
-    ZeroPeriod {
+    /// The intensity window is zero.
+    #[error("supervisor `{supervisor}`: the intensity window must be greater than zero")]
+    ZeroIntensityWindow {
         /// The supervisor's path.
         supervisor: String,
     },
@@ -116,7 +116,7 @@ pub enum ConfigError {
 /// [`ExitReason::Shutdown`] (as OTP's), restarted there if it is
 /// `Permanent`. The root's failure is returned by
 /// [`SupervisorHandle::wait`](crate::SupervisorHandle::wait) and
-/// [`Supervisor::run_until_signal`](crate::Supervisor::run_until_signal), so
+/// [`SupervisorHandle::run_until_signal`](crate::SupervisorHandle::run_until_signal), so
 /// `main` can exit non-zero and let systemd or Kubernetes restart the
 /// process.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,10 +132,10 @@ pub enum SupervisorError {
         /// How its start ended.
         reason: ExitReason,
     },
-    /// More than `max` restarts happened within `period`: the supervisor
+    /// More than `max` restarts happened within `window`: the supervisor
     /// stopped all its children in reverse order and failed.
     #[error(
-        "supervisor `{supervisor}` exceeded its restart intensity ({max} restarts in {period:?}); \
+        "supervisor `{supervisor}` exceeded its restart intensity ({max} restarts in {window:?}); \
          last exit: `{child}` {reason}"
     )]
     IntensityExceeded {
@@ -147,8 +147,8 @@ pub enum SupervisorError {
         reason: ExitReason,
         /// The intensity.
         max: u32,
-        /// The intensity period.
-        period: Duration,
+        /// The intensity window.
+        window: Duration,
     },
     /// The stop's budget ([`Builder::shutdown_budget`](crate::supervisor::Builder::shutdown_budget))
     /// ran out: the children still running were aborted.

@@ -57,7 +57,8 @@ pub enum ExitReason {
         /// The restart limit that was exceeded.
         restarts: u32,
         /// The window of the restart limit; `None` for a limit over the
-        /// child's whole life ([`max_restarts`](crate::ChildSpec::max_restarts)).
+        /// child's whole life (a window of `Duration::MAX`, see
+        /// [`ChildSpec::restart_limit`](crate::ChildSpec::restart_limit)).
         window: Option<Duration>,
     },
 }

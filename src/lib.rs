@@ -44,9 +44,9 @@
 //! ```
 //!
 //! In a real program, end `main` with
-//! [`app.run_until_signal().await`](Supervisor::run_until_signal): it runs
-//! until SIGINT or SIGTERM, stops the tree in order, and returns the
-//! supervisor's failure as an error so the process exits non-zero.
+//! [`app.spawn()?.run_until_signal().await`](SupervisorHandle::run_until_signal):
+//! it runs until SIGINT or SIGTERM, stops the tree in order, and returns
+//! the supervisor's failure as an error so the process exits non-zero.
 //!
 //! # Services
 //!
@@ -120,10 +120,10 @@
 //!
 //! The supervisor adds its *restart intensity*
 //! ([`Builder::intensity`](supervisor::Builder::intensity)): more than N
-//! restarts of any of its children within a period, and it stops all of them
-//! in reverse order and fails, like an OTP supervisor. See
-//! [`DEFAULT_INTENSITY`](supervisor::DEFAULT_INTENSITY) for why its default
-//! works with backoff.
+//! restarts of any of its children within a window, and it stops all of them
+//! in reverse order and fails, like an OTP supervisor (OTP calls the window
+//! its *period*). Its default, 10 restarts in 10 s, is sized for backoff
+//! (see [`Builder::intensity`](supervisor::Builder::intensity)).
 //!
 //! # Strategies and trees
 //!
@@ -140,7 +140,7 @@
 //! [`ExitReason::Shutdown`]: its parent restarts it if it is `Permanent`,
 //! counted in the parent's intensity, and so on up to the root, whose
 //! failure [`wait`](SupervisorHandle::wait) and
-//! [`run_until_signal`](Supervisor::run_until_signal) return, naming the
+//! [`run_until_signal`](SupervisorHandle::run_until_signal) return, naming the
 //! path down to the child that failed. Stopping the
 //! root stops the whole tree deepest-first, in reverse order at each level.
 //!
@@ -169,7 +169,9 @@
 //!
 //! One-off jobs belong to the same tree:
 //! [`spawn_task`](SupervisorHandle::spawn_task) runs a future and gives its
-//! typed result through a [`TaskHandle`];
+//! typed result through a [`TaskHandle`], returned at once, as
+//! `tokio::spawn` does (a refusal, such as a name in use, is a
+//! [`TaskError::Refused`] from `join`);
 //! [`spawn_blocking`](SupervisorHandle::spawn_blocking) runs CPU-bound work on
 //! the blocking pool, a few at a time. Tasks are listed while they run,
 //! stopped with the tree, aborted by name. A task that should restart is a
@@ -181,8 +183,8 @@
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let jobs = Supervisor::dynamic("jobs").build()?.start().await?;
-//! let report = jobs.spawn_task("report", async { 40 + 2 }).await?;
-//! let digest = jobs.spawn_blocking("digest", || "data".len()).await?;
+//! let report = jobs.spawn_task("report", async { 40 + 2 });
+//! let digest = jobs.spawn_blocking("digest", || "data".len());
 //! assert_eq!((report.join().await?, digest.join().await?), (42, 4));
 //! # Ok(())
 //! # }
@@ -192,9 +194,9 @@
 //!
 //! [`SupervisorHandle::which_children`] returns a [`ChildSnapshot`] per
 //! child (serializable with serde): its path, [`Phase`], starts, restarts,
-//! failures, last error, uptime. [`SupervisorHandle::subscribe`] (or
-//! [`Supervisor::subscribe`], before the start) streams [`Event`]s as they
-//! happen; [`SupervisorHandle::metrics`] returns the counters of the whole
+//! failures, last error, uptime. [`Supervisor::subscribe`], before the
+//! start, streams [`Event`]s as they happen, from the first;
+//! [`SupervisorHandle::metrics`] returns the counters of the whole
 //! tree ([`MetricsSnapshot`]). Each run happens inside a `tracing` span
 //! `child{path, attempt}`, and lifecycle changes are logged (start and stop
 //! at info, failures at warn, give-ups and intensity at error). Every child
@@ -267,7 +269,6 @@ pub use fatal::Fatal;
 pub use lifecycle::{ChildSnapshot, ExitReason, Phase};
 pub use metrics::MetricsSnapshot;
 pub use panic_hook::quiet_child_panics;
-pub use restart_limit::RestartLimit;
 pub use service::{service_fn, BoxError, Service, ServiceFn};
 pub use spec::{ChildSpec, Restart, Shutdown};
 pub use supervisor::{

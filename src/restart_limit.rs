@@ -24,13 +24,17 @@ use std::time::Instant;
 /// and the child is given up (`Terminated(CircuitOpen)`), stays visible in
 /// snapshots, and can be restarted by hand.
 ///
-/// Set with [`ChildSpec::restart_limit`](crate::ChildSpec::restart_limit).
+/// Set with [`ChildSpec::restart_limit`](crate::ChildSpec::restart_limit),
+/// [`Builder::default_restart_limit`](crate::supervisor::Builder::default_restart_limit),
+/// and for the supervisor's intensity
+/// [`Builder::intensity`](crate::supervisor::Builder::intensity), each as
+/// `(max, window)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RestartLimit {
+pub(crate) struct RestartLimit {
     /// Restarts allowed within the window.
-    pub max: u32,
+    pub(crate) max: u32,
     /// Length of the sliding window.
-    pub window: Duration,
+    pub(crate) window: Duration,
 }
 
 /// Timestamps of recent restarts, within one sliding window.

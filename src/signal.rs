@@ -1,8 +1,9 @@
 //! Stop signals: SIGINT and SIGTERM on unix, Ctrl+C elsewhere.
 //!
-//! The handlers are installed before the supervisor starts, so a signal that
-//! arrives during start-up is not lost (nor does it kill the process with the
-//! default disposition).
+//! The handlers are installed as `run_until_signal` is first polled: called
+//! on the handle `spawn` returns, that is while the children start, so a
+//! signal that arrives during start-up is not lost (nor does it kill the
+//! process with the default disposition).
 
 use std::io;
 

@@ -253,20 +253,22 @@ impl ChildSpec {
     /// `max` 0 gives the child up at its first restart; `u32::MAX` means no
     /// limit. `window` must be greater than zero (`build` refuses zero with
     /// [`ConfigError::ZeroRestartWindow`](crate::ConfigError::ZeroRestartWindow));
-    /// `Duration::MAX` counts every restart of the child's life.
+    /// `Duration::MAX` counts every restart of the child's life: the
+    /// `Restart { max }` of task registries.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use tokio_supervisor::{task_fn, ChildSpec};
+    /// # let (feed, job) = (task_fn(|| async {}), task_fn(|| async {}));
+    /// // At most 5 restarts in any minute.
+    /// let feed = ChildSpec::new("feed", feed).restart_limit(5, Duration::from_secs(60));
+    /// // At most 3 restarts in the child's whole life.
+    /// let job = ChildSpec::new("job", job).restart_limit(3, Duration::MAX);
+    /// ```
     pub fn restart_limit(mut self, max: u32, window: Duration) -> Self {
         self.restart_limit = Some(RestartLimit { max, window });
         self.explicit.restart_limit = true;
         self
-    }
-
-    /// Caps the restarts over the child's whole life at `max` (a restart
-    /// limit with an unbounded window): the `Restart { max }` of task
-    /// registries. One more, and the child is given up
-    /// ([`ExitReason::CircuitOpen`]). `max` 0 gives it up at its first
-    /// restart; `u32::MAX` means no limit.
-    pub fn max_restarts(self, max: u32) -> Self {
-        self.restart_limit(max, Duration::MAX)
     }
 
     /// Makes the start ready-gated: the supervisor starts the next sibling

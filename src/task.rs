@@ -15,17 +15,18 @@
 //!
 //! | registry | this crate |
 //! |---|---|
-//! | `spawn_oneshot(name, fut)` / `RunOnce` | [`SupervisorHandle::spawn_task`] → [`TaskHandle<T>`] |
+//! | `spawn_oneshot(name, fut)` / `RunOnce` | [`SupervisorHandle::spawn_task`] → [`TaskHandle<T>`], synchronous, as `tokio::spawn` |
 //! | `spawn_blocking(name, f)` with a concurrency cap | [`SupervisorHandle::spawn_blocking`], cap [`Builder::blocking_limit`](crate::supervisor::Builder::blocking_limit) |
-//! | `TaskDescriptor { name, restart: Restart { max: 3, base_delay: 100ms }, factory }` | `ChildSpec::new(name, task_fn(factory)).restart(Restart::Transient).backoff(Backoff::exponential(100ms, cap)).max_restarts(3)`, then [`SupervisorHandle::start_child`] |
+//! | `TaskDescriptor { name, restart: Restart { max: 3, base_delay: 100ms }, factory }` | `ChildSpec::new(name, task_fn(factory)).restart(Restart::Transient).backoff(Backoff::exponential(100ms, cap)).restart_limit(3, Duration::MAX)`, then [`SupervisorHandle::start_child`] |
 //! | restart on panic only | a factory whose future returns `()`: `Transient` restarts it on panic, not when it returns |
 //! | restart on panic and on error | a factory whose future returns `Result<(), E>` |
 //! | `abort(name)` | [`SupervisorHandle::terminate_child`] or [`TaskHandle::abort`] |
 //! | `snapshot()` | [`SupervisorHandle::which_children`] |
 //! | `shutdown_all(timeout)` | [`SupervisorHandle::shutdown`] (each task per its `Shutdown`) |
 //!
-//! Starting a name already in use is an error (`AlreadyRunning` or
-//! `AlreadyPresent`), not a silent replacement as in some registries: a
+//! Starting a name already in use is refused (the new task's
+//! [`TaskHandle::join`] answers [`TaskError::Refused`] with `AlreadyRunning`
+//! or `AlreadyPresent`), not a silent replacement as in some registries: a
 //! replacement would leave the old task running unowned, or abort it behind
 //! its awaiter's back.
 //!
@@ -44,18 +45,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::exit::ExitReason;
 use crate::service::BoxError;
 use crate::spec::CpuTime;
-use crate::supervisor::protocol::{Command, Msg, Reply, TaskId};
-use crate::{Context, Service};
+use crate::supervisor::protocol::{Command, Msg, Reply, State, TaskId};
+use crate::{Context, ControlError, Service};
 
 /// Why a task gave no value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TaskError {
+    /// The supervisor did not start the task: its name is taken or invalid,
+    /// a dynamic supervisor is at its `max_children`, or the supervisor is
+    /// stopping or has stopped. Nothing ran.
+    #[error("task `{path}` was not started: {reason}")]
+    Refused {
+        /// The path the task would have had (`jobs/fetch`).
+        path: String,
+        /// The supervisor's answer, as [`start_child`](crate::SupervisorHandle::start_child)
+        /// would give it: [`ControlError::AlreadyRunning`],
+        /// [`ControlError::AlreadyPresent`], [`ControlError::InvalidName`],
+        /// [`ControlError::MaxChildren`], [`ControlError::ShuttingDown`],
+        /// [`ControlError::Stopped`].
+        #[source]
+        reason: ControlError,
+    },
     /// The task panicked; the panic message.
     #[error("task panicked: {0}")]
     Panicked(String),
@@ -280,6 +296,11 @@ where
 /// [`SupervisorHandle::spawn_blocking`](crate::SupervisorHandle::spawn_blocking):
 /// its typed result, and a way to abort it.
 ///
+/// It is made at once, before the supervisor has looked at the task, as
+/// `tokio::spawn` makes its `JoinHandle`: whether the task was started is
+/// known from [`join`](Self::join) or [`try_join`](Self::try_join), which
+/// answer [`TaskError::Refused`] (naming the path) if it was not.
+///
 /// # Dropping
 ///
 /// Dropping a `TaskHandle` does **not** cancel the task (as tokio's
@@ -287,14 +308,14 @@ where
 /// dropped. Call [`abort_on_drop`](Self::abort_on_drop) for the other choice.
 ///
 /// ```
-/// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor, TaskError};
+/// # use tokio_supervisor::{Supervisor, TaskError};
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let handle = Supervisor::dynamic("jobs").build()?.start().await?;
-/// let sum = handle.spawn_task("sum", async { (1..=10).sum::<u32>() }).await?;
+/// let sum = handle.spawn_task("sum", async { (1..=10).sum::<u32>() });
 /// assert_eq!(sum.join().await?, 55);
 ///
-/// let boom = handle.spawn_task("boom", async { panic!("bad input") }).await?;
+/// let boom = handle.spawn_task("boom", async { panic!("bad input") });
 /// assert_eq!(boom.join().await, Err::<(), _>(TaskError::Panicked("bad input".into())));
 /// # Ok(())
 /// # }
@@ -302,27 +323,49 @@ where
 #[must_use = "dropping a TaskHandle does not cancel the task; its result is lost"]
 pub struct TaskHandle<T> {
     path: Arc<str>,
+    start: Start,
     rx: oneshot::Receiver<Result<T, TaskError>>,
     control: Control,
     abort_on_drop: bool,
 }
 
+/// What the supervisor answered to the task's start, as far as known.
+enum Start {
+    /// Not read yet: the answer's channel, and the supervisor's state, to
+    /// tell a supervisor that stopped without reading the command.
+    Pending {
+        answer: oneshot::Receiver<Result<String, ControlError>>,
+        state: watch::Receiver<State>,
+    },
+    Started,
+    /// Boxed: a refusal is rare, a handle often kept.
+    Refused(Box<ControlError>),
+}
+
 impl<T> TaskHandle<T> {
     pub(crate) fn new(
         path: Arc<str>,
+        answer: Result<oneshot::Receiver<Result<String, ControlError>>, ControlError>,
+        state: watch::Receiver<State>,
         rx: oneshot::Receiver<Result<T, TaskError>>,
         control: Control,
     ) -> Self {
+        let start = match answer {
+            Ok(answer) => Start::Pending { answer, state },
+            Err(refused) => Start::Refused(Box::new(refused)),
+        };
         TaskHandle {
             path,
+            start,
             rx,
             control,
             abort_on_drop: false,
         }
     }
 
-    /// The task's full path (`jobs/sum`), usable with the supervisor's
-    /// commands.
+    /// The task's full path (`jobs/sum`: its supervisor's path and its
+    /// name), usable with the supervisor's commands. Known at once; a task
+    /// that was refused would have had it.
     #[must_use]
     pub fn path(&self) -> &str {
         &self.path
@@ -334,35 +377,100 @@ impl<T> TaskHandle<T> {
         self.path.rsplit_once('/').map_or(&*self.path, |(_, n)| n)
     }
 
+    fn refused(&self, reason: ControlError) -> TaskError {
+        TaskError::Refused {
+            path: self.path.to_string(),
+            reason,
+        }
+    }
+
+    /// Reads the start's answer if it has come, without waiting.
+    fn check_start(&mut self) {
+        let Start::Pending { answer, state } = &mut self.start else {
+            return;
+        };
+        self.start = match answer.try_recv() {
+            Ok(Ok(_)) => Start::Started,
+            Ok(Err(e)) => Start::Refused(Box::new(e)),
+            Err(oneshot::error::TryRecvError::Empty) => {
+                // A command sent just as the supervisor's loop ended may stay
+                // unread (see `SupervisorHandle::answer`): the stop is then
+                // the answer.
+                if !matches!(*state.borrow(), State::Stopped { .. }) {
+                    return;
+                }
+                Start::Refused(Box::new(self.control.stopped()))
+            }
+            Err(oneshot::error::TryRecvError::Closed) => {
+                Start::Refused(Box::new(self.control.stopped()))
+            }
+        };
+    }
+
+    /// Waits for the start's answer.
+    async fn started(&mut self) -> Result<(), ControlError> {
+        if let Start::Pending { answer, state } = &mut self.start {
+            let answered = tokio::select! {
+                biased;
+                answer = &mut *answer => answer.ok(),
+                _ = state.wait_for(|s| matches!(s, State::Stopped { .. })) => answer.try_recv().ok(),
+            };
+            self.start = match answered {
+                Some(Ok(_)) => Start::Started,
+                Some(Err(e)) => Start::Refused(Box::new(e)),
+                None => Start::Refused(Box::new(self.control.stopped())),
+            };
+        }
+        match &self.start {
+            Start::Refused(e) => Err((**e).clone()),
+            _ => Ok(()),
+        }
+    }
+
     /// Waits for the task's result.
     ///
     /// # Errors
     ///
-    /// [`TaskError::Panicked`] if it panicked, [`TaskError::Cancelled`] if it
-    /// was aborted or its supervisor stopped first.
+    /// [`TaskError::Refused`] if the supervisor did not start it (nothing
+    /// ran), [`TaskError::Panicked`] if it panicked,
+    /// [`TaskError::Cancelled`] if it was aborted or its supervisor stopped
+    /// first.
     ///
     /// # Cancel safety
     ///
-    /// Not cancel safe (it consumes the handle); use
-    /// [`try_join`](Self::try_join) in a loop, or select on a `&mut` of this
-    /// future's output channel by keeping the handle.
+    /// Not cancel safe: it consumes the handle, so a `join` dropped before
+    /// it completes loses the result (the task runs on, unless
+    /// [`abort_on_drop`](Self::abort_on_drop) was set). Where the wait may
+    /// be cancelled (a `select!` loop), check with
+    /// [`try_join`](Self::try_join) instead.
     pub async fn join(mut self) -> Result<T, TaskError> {
+        if let Err(e) = self.started().await {
+            self.abort_on_drop = false;
+            return Err(self.refused(e));
+        }
         let result = (&mut self.rx).await.unwrap_or(Err(TaskError::Cancelled));
         // Ended: nothing left to abort as the handle drops.
         self.abort_on_drop = false;
         result
     }
 
-    /// The result if the task has ended, or the handle back.
+    /// The result if the task has ended (or was refused), or the handle
+    /// back.
     ///
     /// # Errors
     ///
-    /// `Err(self)` while the task runs.
+    /// `Err(self)` while the task runs, or while its start is not answered
+    /// yet.
     pub fn try_join(mut self) -> Result<Result<T, TaskError>, Self> {
-        let result = match self.rx.try_recv() {
-            Ok(result) => result,
-            Err(oneshot::error::TryRecvError::Closed) => Err(TaskError::Cancelled),
-            Err(oneshot::error::TryRecvError::Empty) => return Err(self),
+        self.check_start();
+        let result = match (&self.start, self.rx.try_recv()) {
+            (Start::Refused(e), _) => Err(self.refused((**e).clone())),
+            (_, Ok(result)) => result,
+            (Start::Started, Err(oneshot::error::TryRecvError::Closed)) => {
+                Err(TaskError::Cancelled)
+            }
+            // Running, or the start's answer is on its way.
+            _ => return Err(self),
         };
         self.abort_on_drop = false;
         Ok(result)
@@ -373,8 +481,9 @@ impl<T> TaskHandle<T> {
     /// it had already produced its value. A blocking task that has started
     /// cannot be stopped: it runs to its end, and its value is dropped.
     ///
-    /// It acts on this handle's task only: once that task has ended, it does
-    /// nothing, even if another child now has the same name.
+    /// It acts on this handle's task only: once that task has ended (or if
+    /// it was refused), it does nothing, even if another child now has the
+    /// same name.
     pub fn abort(&self) {
         self.control.terminate_detached(&self.path);
     }
@@ -419,6 +528,13 @@ impl Control {
         task: Option<TaskId>,
     ) -> Self {
         Control { tx, name, task }
+    }
+
+    /// The answer of a supervisor that has stopped.
+    pub(crate) fn stopped(&self) -> ControlError {
+        ControlError::Stopped {
+            supervisor: self.name.to_string(),
+        }
     }
 
     /// `terminate_child(path)` of this task, if it is still the child at
@@ -481,7 +597,7 @@ impl<F> fmt::Debug for TaskFn<F> {
 /// }))
 /// .restart(Restart::Transient)
 /// .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)))
-/// .max_restarts(3);
+/// .restart_limit(3, Duration::MAX); // 3 restarts in its whole life
 /// ```
 ///
 /// A future returning `Result<(), E>` restarts on `Err` too.

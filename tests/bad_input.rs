@@ -354,18 +354,22 @@ async fn start_child_with_empty_or_slashed_name_is_invalid_name_with_path() {
 #[tokio::test(start_paused = true)]
 async fn spawn_task_with_a_taken_name_is_already_running() {
     let jobs = Supervisor::dynamic("jobs").start_ok().await;
-    let first = jobs
-        .spawn_task("job", async {
-            tokio::time::sleep(secs(5)).await;
-            1
-        })
+    let first = jobs.spawn_task("job", async {
+        tokio::time::sleep(secs(5)).await;
+        1
+    });
+    let e = jobs
+        .spawn_task("job", async { 2 })
+        .join()
         .await
-        .unwrap();
-    let e = jobs.spawn_task("job", async { 2 }).await.unwrap_err();
+        .unwrap_err();
     assert_eq!(
         e,
-        ControlError::AlreadyRunning {
-            path: "jobs/job".into()
+        TaskError::Refused {
+            path: "jobs/job".into(),
+            reason: ControlError::AlreadyRunning {
+                path: "jobs/job".into()
+            }
         }
     );
     assert_eq!(first.join().await, Ok(1), "the first is not replaced");
@@ -375,10 +379,7 @@ async fn spawn_task_with_a_taken_name_is_already_running() {
 #[tokio::test(start_paused = true)]
 async fn dynamic_generated_names_skip_a_name_taken_by_a_task() {
     let pool = Supervisor::dynamic("pool").start_ok().await;
-    let _task = pool
-        .spawn_task("conn-2", std::future::pending::<()>())
-        .await
-        .unwrap();
+    let _task = pool.spawn_task("conn-2", std::future::pending::<()>());
     let conn = serve("conn");
     assert_eq!(
         pool.start_child(conn.clone()).await,
@@ -526,9 +527,17 @@ async fn nested_supervisor_named_like_the_root_is_addressed_by_full_path() {
         .child(serve("x"))
         .start_ok()
         .await;
-    let own = ["app/app", "app/x"];
-    assert_eq!(paths(&h.which_children_of("").await.unwrap()), own);
-    assert_eq!(paths(&h.which_children_of("app").await.unwrap()), own);
+    assert_eq!(paths(&h.which_children().await), ["app/app", "app/x"]);
+    // The supervisor itself is no child: its own children are
+    // `which_children`'s, and "" or its name name no nested supervisor.
+    let itself = ControlError::NotFound { path: "app".into() };
+    assert_eq!(h.which_children_of("").await.unwrap_err(), itself);
+    assert_eq!(h.which_children_of("app").await.unwrap_err(), itself);
+    assert_eq!(h.start_child_in("", serve("y")).await.unwrap_err(), itself);
+    assert_eq!(
+        h.start_child_in("app", serve("y")).await.unwrap_err(),
+        itself
+    );
     assert_eq!(
         paths(&h.which_children_of("app/app").await.unwrap()),
         ["app/app/w"]
@@ -583,7 +592,7 @@ async fn intensity_zero_fails_the_supervisor_at_the_first_restart() {
             child: "app/w".into(),
             reason: ExitReason::Failed("fail".into()),
             max: 0,
-            period: secs(10),
+            window: secs(10),
         }
     );
     assert!(e.to_string().contains("app/w"), "{e}");
@@ -630,8 +639,11 @@ async fn max_children_one_refuses_a_second_child() {
     };
     assert_eq!(pool.start_child(serve("conn")).await, Err(full.clone()));
     assert_eq!(
-        pool.spawn_task("t", async {}).await.unwrap_err(),
-        full.clone()
+        pool.spawn_task("t", async {}).join().await,
+        Err(TaskError::Refused {
+            path: "pool/t".into(),
+            reason: full.clone()
+        })
     );
     assert!(full.to_string().contains("pool"));
     assert_eq!(paths(&pool.which_children().await), ["pool/conn-1"]);
@@ -1023,7 +1035,7 @@ async fn restart_limit_window_max_counts_every_restart_ever() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn intensity_period_max_counts_every_restart_ever() {
+async fn intensity_window_max_counts_every_restart_ever() {
     let (log, alive) = (Log::default(), Alive::default());
     let h = Supervisor::builder("app")
         .intensity(2, Duration::MAX)
@@ -1040,14 +1052,14 @@ async fn intensity_period_max_counts_every_restart_ever() {
             child: "app/w".into(),
             reason: ExitReason::Failed("fail".into()),
             max: 2,
-            period: Duration::MAX,
+            window: Duration::MAX,
         }
     );
     assert!(e.to_string().contains("app/w"), "{e}");
 }
 
 #[test]
-fn zero_intensity_period_is_refused_with_supervisor_path() {
+fn zero_intensity_window_is_refused_with_supervisor_path() {
     let e = Supervisor::builder("app")
         .intensity(3, Duration::ZERO)
         .child(serve("w"))
@@ -1055,7 +1067,7 @@ fn zero_intensity_period_is_refused_with_supervisor_path() {
         .unwrap_err();
     assert_eq!(
         e,
-        ConfigError::ZeroPeriod {
+        ConfigError::ZeroIntensityWindow {
             supervisor: "app".into()
         }
     );
@@ -1066,7 +1078,7 @@ fn zero_intensity_period_is_refused_with_supervisor_path() {
         .unwrap_err();
     assert_eq!(
         e,
-        ConfigError::ZeroPeriod {
+        ConfigError::ZeroIntensityWindow {
             supervisor: "pool".into()
         }
     );
@@ -1282,10 +1294,6 @@ async fn after_stop_snapshots_counts_metrics_and_tree_are_final() {
     assert!(kids
         .iter()
         .all(|c| c.phase == Phase::Terminated(ExitReason::Shutdown)));
-    assert_eq!(
-        paths(&h.which_children_of("").await.unwrap()),
-        ["app/db", "app/w"]
-    );
     assert_eq!(counts(&h).await, [2, 0, 1, 1]);
     let m = h.metrics();
     assert_eq!(m.total.starts, 3);
@@ -1312,8 +1320,17 @@ async fn after_stop_commands_answer_stopped_naming_the_supervisor() {
     assert_eq!(h.restart_child("db").await, Err(stopped.clone()));
     assert_eq!(h.delete_child("db").await, Err(stopped.clone()));
     assert_eq!(h.which_children_of("db").await, Err(stopped.clone()));
-    assert_eq!(h.spawn_task("t", async { 1 }).await.unwrap_err(), stopped);
-    assert_eq!(h.spawn_blocking("b", || 1).await.unwrap_err(), stopped);
+    let refused = |path: &str| {
+        Err(TaskError::Refused {
+            path: path.into(),
+            reason: stopped.clone(),
+        })
+    };
+    assert_eq!(
+        h.spawn_task("t", async { 1 }).join().await,
+        refused("app/t")
+    );
+    assert_eq!(h.spawn_blocking("b", || 1).join().await, refused("app/b"));
     assert!(stopped.to_string().contains("`app`"));
 }
 
@@ -1359,55 +1376,6 @@ async fn after_failure_every_waiter_gets_the_same_error() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn subscribe_after_stop_is_closed_while_a_supervisor_clone_lives() {
-    let app = Supervisor::builder("app")
-        .child(serve("w"))
-        .build()
-        .unwrap();
-    let keep = app.clone();
-    let h = app.start().await.unwrap();
-    assert_eq!(h.shutdown().await, Ok(()));
-    let mut rx = h.subscribe();
-    assert!(
-        matches!(
-            tokio::time::timeout(secs(1), rx.recv()).await,
-            Ok(Err(RecvError::Closed))
-        ),
-        "a subscription after the stop is still open"
-    );
-    drop(keep);
-}
-
-#[tokio::test(start_paused = true)]
-async fn subscribe_after_stop_is_closed_while_a_leaked_context_lives() {
-    let leaked: Arc<Mutex<Vec<Context>>> = Arc::default();
-    let l = leaked.clone();
-    let h = Supervisor::builder("app")
-        .child(ChildSpec::new(
-            "w",
-            service_fn(move |ctx: Context| {
-                l.lock().unwrap().push(ctx.clone());
-                async move {
-                    ctx.cancelled().await;
-                    Ok(())
-                }
-            }),
-        ))
-        .start_ok()
-        .await;
-    assert_eq!(h.shutdown().await, Ok(()));
-    assert_eq!(leaked.lock().unwrap().len(), 1);
-    let mut rx = h.subscribe();
-    assert!(
-        matches!(
-            tokio::time::timeout(secs(1), rx.recv()).await,
-            Ok(Err(RecvError::Closed))
-        ),
-        "a subscription after the stop is still open"
-    );
-}
-
-#[tokio::test(start_paused = true)]
 async fn subscriber_from_before_the_stop_sees_closed_after_the_stop_events() {
     let leaked: Arc<Mutex<Vec<Context>>> = Arc::default();
     let l = leaked.clone();
@@ -1425,11 +1393,20 @@ async fn subscriber_from_before_the_stop_sees_closed_after_the_stop_events() {
         .build()
         .unwrap();
     let keep = app.clone();
+    let mut rx = app.subscribe();
     let h = app.start().await.unwrap();
     let h_clone = h.clone();
-    let mut rx = h.subscribe();
+    // A stream of its own, made later from the first (the events from then
+    // on): it ends with the tree too.
+    let mut late = rx.resubscribe();
     assert_eq!(h.shutdown().await, Ok(()));
     let seen = events_until_closed(&mut rx).await;
+    let seen_late = events_until_closed(&mut late).await;
+    assert_eq!(
+        seen_late.last(),
+        Some(&("app".to_string(), EventKind::ShutdownDone)),
+        "{seen_late:?}"
+    );
     assert!(
         seen.contains(&(
             "app/w".into(),
@@ -1508,9 +1485,12 @@ async fn trees_from_clones_of_one_supervisor_send_their_own_events() {
         .child(serve("w"))
         .build()
         .unwrap();
-    let h1 = app.clone().start().await.unwrap();
+    let first = app.clone();
+    let mut r1 = first.subscribe();
+    let h1 = first.start().await.unwrap();
     let h2 = app.clone().start().await.unwrap();
-    let mut r1 = h1.subscribe();
+    settle().await;
+    drain(&mut r1); // h1's own start
     h2.terminate_child("w").await.unwrap();
     settle().await;
     assert_eq!(drain(&mut r1), [], "h2's events reached h1's subscriber");
@@ -1538,22 +1518,18 @@ fn handle_used_from_another_runtime_while_the_first_runs() {
         .enable_all()
         .build()
         .unwrap();
-    let h = a.block_on(async {
-        Supervisor::builder("app")
-            .child(serve("w"))
-            .build()
-            .unwrap()
-            .start()
-            .await
-            .unwrap()
-    });
+    let app = Supervisor::builder("app")
+        .child(serve("w"))
+        .build()
+        .unwrap();
+    let mut events = app.subscribe();
+    let h = a.block_on(async { app.start().await.unwrap() });
     let b = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     b.block_on(async {
         assert_eq!(paths(&bounded(h.which_children()).await), ["app/w"]);
-        let mut events = h.subscribe();
         assert_eq!(
             bounded(h.start_child(serve("y"))).await,
             Ok("app/y".to_string())
@@ -1579,15 +1555,12 @@ fn handle_after_its_runtime_was_dropped_answers_and_never_hangs() {
         .enable_all()
         .build()
         .unwrap();
-    let h = a.block_on(async {
-        Supervisor::builder("app")
-            .child(serve("w"))
-            .build()
-            .unwrap()
-            .start()
-            .await
-            .unwrap()
-    });
+    let app = Supervisor::builder("app")
+        .child(serve("w"))
+        .build()
+        .unwrap();
+    let mut events = app.subscribe();
+    let h = a.block_on(async { app.start().await.unwrap() });
     drop(a);
     let b = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1610,10 +1583,16 @@ fn handle_after_its_runtime_was_dropped_answers_and_never_hangs() {
             bounded(h.which_children_of("w")).await,
             Err(stopped.clone())
         );
-        assert!(matches!(
-            h.subscribe().try_recv(),
-            Err(TryRecvError::Closed)
-        ));
+        assert_eq!(
+            bounded(h.spawn_task("t", async { 1 }).join()).await,
+            Err(TaskError::Refused {
+                path: "app/t".into(),
+                reason: stopped.clone()
+            })
+        );
+        // The stream of a subscriber from before the start has ended.
+        while events.try_recv().is_ok() {} // the start's
+        assert!(matches!(events.try_recv(), Err(TryRecvError::Closed)));
         let lost = SupervisorError::Lost {
             supervisor: "app".into(),
         };
@@ -1632,16 +1611,13 @@ fn handle_after_its_runtime_was_dropped_answers_and_never_hangs() {
 #[tokio::test(start_paused = true)]
 async fn stale_task_handle_abort_spares_a_new_task_of_the_same_name() {
     let jobs = Supervisor::dynamic("jobs").start_ok().await;
-    let old = jobs.spawn_task("job", async { 1 }).await.unwrap();
+    let old = jobs.spawn_task("job", async { 1 });
     settle().await;
     assert!(jobs.which_children().await.is_empty(), "the old task ended");
-    let new = jobs
-        .spawn_task("job", async {
-            tokio::time::sleep(secs(10)).await;
-            2
-        })
-        .await
-        .unwrap();
+    let new = jobs.spawn_task("job", async {
+        tokio::time::sleep(secs(10)).await;
+        2
+    });
     old.abort();
     settle().await;
     let kids = jobs.which_children().await;
@@ -1655,20 +1631,13 @@ async fn stale_task_handle_abort_spares_a_new_task_of_the_same_name() {
 #[tokio::test(start_paused = true)]
 async fn joining_an_abort_on_drop_handle_late_spares_a_new_task_of_the_same_name() {
     let jobs = Supervisor::dynamic("jobs").start_ok().await;
-    let old = jobs
-        .spawn_task("job", async { 1 })
-        .await
-        .unwrap()
-        .abort_on_drop();
+    let old = jobs.spawn_task("job", async { 1 }).abort_on_drop();
     settle().await;
     assert!(jobs.which_children().await.is_empty(), "the old task ended");
-    let new = jobs
-        .spawn_task("job", async {
-            tokio::time::sleep(secs(10)).await;
-            2
-        })
-        .await
-        .unwrap();
+    let new = jobs.spawn_task("job", async {
+        tokio::time::sleep(secs(10)).await;
+        2
+    });
     assert_eq!(old.join().await, Ok(1));
     settle().await;
     let kids = jobs.which_children().await;
@@ -1683,18 +1652,13 @@ async fn dropping_an_abort_on_drop_handle_of_a_settled_task_spares_a_new_one() {
     let jobs = Supervisor::dynamic("jobs").start_ok().await;
     let old = jobs
         .spawn_task("job", async { panic!("bad input") })
-        .await
-        .unwrap()
         .abort_on_drop();
     settle().await;
     assert!(jobs.which_children().await.is_empty(), "the old task ended");
-    let new = jobs
-        .spawn_task("job", async {
-            tokio::time::sleep(secs(10)).await;
-            2
-        })
-        .await
-        .unwrap();
+    let new = jobs.spawn_task("job", async {
+        tokio::time::sleep(secs(10)).await;
+        2
+    });
     drop(old);
     settle().await;
     assert_eq!(
@@ -1703,10 +1667,7 @@ async fn dropping_an_abort_on_drop_handle_of_a_settled_task_spares_a_new_one() {
         "the new task was aborted"
     );
     assert_eq!(new.join().await, Ok(2));
-    let again = jobs
-        .spawn_task("job", async { panic!("bad input") })
-        .await
-        .unwrap();
+    let again = jobs.spawn_task("job", async { panic!("bad input") });
     assert_eq!(
         again.join().await,
         Err(TaskError::Panicked("bad input".into()))
@@ -1823,11 +1784,10 @@ async fn error_whose_display_panics_is_recorded_and_restarted() {
 
 #[tokio::test(start_paused = true)]
 async fn error_whose_display_panics_is_contained_with_an_event_subscriber() {
-    let h = Supervisor::builder("app")
+    let (h, mut rx) = Supervisor::builder("app")
         .child(fails_with(2, secs(1), || BadDisplay))
-        .start_ok()
+        .start_subscribed()
         .await;
-    let mut rx = h.subscribe();
     tokio::time::sleep(secs(3)).await;
     let exits: Vec<ExitReason> = drain(&mut rx)
         .into_iter()
@@ -1863,11 +1823,10 @@ async fn error_whose_drop_panics_is_contained() {
     assert!(h.is_running());
     assert_eq!(h.shutdown().await, Ok(()));
     // And with a subscriber, where the error is rendered (and let go) at once.
-    let h = Supervisor::builder("app")
+    let (h, _rx) = Supervisor::builder("app")
         .child(fails_with(2, secs(1), || BadDrop))
-        .start_ok()
+        .start_subscribed()
         .await;
-    let _rx = h.subscribe();
     tokio::time::sleep(secs(3)).await;
     assert_eq!(snap(&h, "app/w").await.starts, 3);
     assert!(h.is_running());
@@ -1907,7 +1866,7 @@ async fn panic_payload_whose_drop_panics_is_contained() {
 
 #[tokio::test(start_paused = true)]
 async fn non_string_panic_payload_is_recorded_as_a_panic() {
-    let h = Supervisor::builder("app")
+    let (h, mut rx) = Supervisor::builder("app")
         .child(
             ChildSpec::new(
                 "w",
@@ -1922,9 +1881,8 @@ async fn non_string_panic_payload_is_recorded_as_a_panic() {
             )
             .backoff(Backoff::none()),
         )
-        .start_ok()
+        .start_subscribed()
         .await;
-    let mut rx = h.subscribe();
     tokio::time::sleep(secs(2)).await;
     let w = snap(&h, "app/w").await;
     assert_eq!((w.starts, &w.phase), (2, &Phase::Running));
@@ -1952,11 +1910,10 @@ async fn error_whose_debug_panics_is_never_formatted_with_debug() {
             .with_max_level(tracing::Level::TRACE)
             .finish(),
     );
-    let h = Supervisor::builder("app")
+    let (h, mut rx) = Supervisor::builder("app")
         .child(fails_with(1, secs(1), || BadDebug))
-        .start_ok()
+        .start_subscribed()
         .await;
-    let mut rx = h.subscribe();
     tokio::time::sleep(secs(2)).await;
     let w = snap(&h, "app/w").await;
     assert_eq!((w.starts, &w.phase), (2, &Phase::Running));
@@ -2051,7 +2008,7 @@ async fn blocking_limit_zero_is_taken_as_one() {
         .blocking_limit(0)
         .start_ok()
         .await;
-    let t = h.spawn_blocking("sum", || 40 + 2).await.unwrap();
+    let t = h.spawn_blocking("sum", || 40 + 2);
     assert_eq!(t.join().await, Ok(42));
     assert_eq!(h.shutdown().await, Ok(()));
 }
@@ -2064,7 +2021,7 @@ async fn blocking_limit_above_semaphore_max_is_clamped() {
         .blocking_limit(usize::MAX)
         .start_ok()
         .await;
-    let t = h.spawn_blocking("sum", || 40 + 2).await.unwrap();
+    let t = h.spawn_blocking("sum", || 40 + 2);
     assert_eq!(t.join().await, Ok(42));
     assert_eq!(h.shutdown().await, Ok(()));
 }

@@ -10,9 +10,10 @@
 //! (`terminate_child`, `restart_child`, `delete_child`, `start_child` into
 //! static and dynamic supervisors, `spawn_task`, `which_children`,
 //! `count_children`, `tree`) against one way of stopping: `shutdown`,
-//! `kill`, `request_shutdown` then `wait`, `run_until_signal_from` (a
-//! second signal kills), `Supervisor::run_until`, an intensity escalation
-//! at the root, or an auto-shutdown by significant children.
+//! `kill`, `request_shutdown` then `wait`, `run_until` with a `kill` from
+//! elsewhere during its stop (as a second signal does), `run_until` alone,
+//! an intensity escalation at the root, or an auto-shutdown by significant
+//! children.
 //!
 //! After each case:
 //! 1. the stop returned within a generous bound (else: a hang);
@@ -176,7 +177,7 @@ struct SupCfg {
     max_children: Option<usize>,
     strategy: Strategy,
     order: Option<ShutdownOrder>,
-    /// `(max, period in ms)`.
+    /// `(max, window in ms)`.
     intensity: (u32, u64),
     auto: AutoShutdown,
     children: Vec<Node>,
@@ -203,11 +204,11 @@ enum Stop {
     Shutdown(u64),
     Kill(u64),
     RequestThenWait(u64),
-    /// `run_until_signal_from`: the first signal after `.0`, a second one
-    /// (a kill) `.1` later, if any.
+    /// `run_until` a first "signal" after `.0`, and a second one (a `kill`
+    /// from another task) `.1` later, if any.
     Signals(u64, Option<u64>),
-    /// `Supervisor::run_until` with a timer: no handle, so no commands and
-    /// only the events to check.
+    /// `run_until` with a timer on the spawned handle, and nothing else: no
+    /// commands, only the events to check.
     RunUntil(u64),
     /// The root has a low intensity over an hour, and a permanent child
     /// that fails at every run.
@@ -399,13 +400,13 @@ impl Gen {
                 (4, Some(ShutdownOrder::Concurrent)),
             ],
         );
-        let period = match self.flavor {
+        let window = match self.flavor {
             Flavor::Paused => pick(&mut self.rng, &[(1, 50), (1, 200), (2, 1_000), (2, 5_000)]),
             Flavor::Multi => pick(&mut self.rng, &[(1, 5), (1, 50), (2, 1_000)]),
         };
         let intensity = (
             pick(&mut self.rng, &[(1, 0), (3, 1), (3, 2), (2, 3), (1, 5)]),
-            period,
+            window,
         );
         let mut children = vec![];
         if !dynamic {
@@ -512,9 +513,9 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
             root.children.insert(at, Node::Worker(bomb));
         }
         Stop::AutoShutdown => {
-            // A restart loop that never trips the intensity (a period
+            // A restart loop that never trips the intensity (a window
             // shorter than the backoff) could keep restarting the trigger
-            // before it completes: over this period, any loop trips it.
+            // before it completes: over this window, any loop trips it.
             root.intensity.1 = 3_600_000;
             root.auto = if g.rng.bool() {
                 AutoShutdown::AnySignificant
@@ -926,7 +927,11 @@ async fn command(h: &SupervisorHandle, cmd: &Cmd, targets: &mut Targets, env: &E
                 if dynamic {
                     w.name = "d".into();
                 }
-                let res = h.start_child_in(&sup, worker_spec(&w, env)).await;
+                let res = if sup.is_empty() {
+                    h.start_child(worker_spec(&w, env)).await
+                } else {
+                    h.start_child_in(&sup, worker_spec(&w, env)).await
+                };
                 if let Ok(path) = &res {
                     let depth = path.matches('/').count();
                     if !(targets.spare_root_children && depth == 1) {
@@ -949,8 +954,10 @@ async fn command(h: &SupervisorHandle, cmd: &Cmd, targets: &mut Targets, env: &E
                         TaskAct::Pending => std::future::pending().await,
                     }
                 };
-                let res = h.spawn_task(name.clone(), fut).await;
-                format!("spawn_task {name}: {:?}", res.map(|t| t.path().to_owned()))
+                // Not joined: a refusal shows in the supervisor's answers to
+                // the commands after it, and the task runs on unawaited.
+                let task = h.spawn_task(name.clone(), fut);
+                format!("spawn_task {}", task.path())
             }
             Cmd::Which => format!("which_children: {}", h.which_children().await.len()),
             Cmd::WhichOf(i) => {
@@ -1268,7 +1275,8 @@ async fn execute(case: &Case, log: Arc<Mutex<Vec<String>>>) -> Result<(), String
     let collector = tokio::spawn(collect(sup.subscribe()));
 
     let handle = if let Stop::RunUntil(t) = case.stop {
-        let outcome = tokio::time::timeout_at(deadline, sup.run_until(pause(t)))
+        let h = sup.spawn().map_err(|e| format!("spawn: {e}"))?;
+        let outcome = tokio::time::timeout_at(deadline, h.run_until(pause(t)))
             .await
             .map_err(|_| hang("run_until"))?;
         log.lock().unwrap().push(format!("outcome: {outcome:?}"));
@@ -1329,20 +1337,25 @@ async fn execute(case: &Case, log: Arc<Mutex<Vec<String>>>) -> Result<(), String
                     h.wait().await
                 }
                 Stop::Signals(first, second) => {
-                    let mut calls = 0;
-                    h.run_until_signal_from(move || {
-                        calls += 1;
-                        let n = calls;
-                        async move {
-                            match (n, second) {
-                                (1, _) => pause(first).await,
-                                (_, Some(t)) => pause(t).await,
-                                (_, None) => std::future::pending().await,
+                    let run = h.run_until(pause(first));
+                    let second = async {
+                        match second {
+                            Some(t) => {
+                                pause(first).await;
+                                pause(t).await;
+                                let _ = h.kill().await;
                             }
-                            "test signal"
+                            None => std::future::pending().await,
                         }
-                    })
-                    .await
+                    };
+                    // The second "signal" only while the stop runs.
+                    let second = async {
+                        tokio::select! {
+                            () = second => {}
+                            _ = h.wait() => {}
+                        }
+                    };
+                    tokio::join!(run, second).0
                 }
                 Stop::Escalation | Stop::AutoShutdown | Stop::RunUntil(_) => h.wait().await,
             }

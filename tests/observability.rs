@@ -170,19 +170,13 @@ async fn lifecycle_logs_have_sensible_levels_and_the_path() {
 async fn tasks_record_wall_and_cpu_time_on_their_span() {
     let (cap, _guard) = capture();
     let h = Supervisor::dynamic("jobs").start_ok().await;
-    let t = h
-        .spawn_task("sleepy", async {
-            tokio::time::sleep(secs(3)).await;
-        })
-        .await
-        .unwrap();
+    let t = h.spawn_task("sleepy", async {
+        tokio::time::sleep(secs(3)).await;
+    });
     t.join().await.unwrap();
-    let b = h
-        .spawn_blocking("busy", || {
-            std::hint::black_box((0..100_000u64).sum::<u64>())
-        })
-        .await
-        .unwrap();
+    let b = h.spawn_blocking("busy", || {
+        std::hint::black_box((0..100_000u64).sum::<u64>())
+    });
     b.join().await.unwrap();
     let c = cap.0.lock().unwrap().clone();
     let span = |path: &str| {

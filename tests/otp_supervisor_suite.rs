@@ -567,7 +567,7 @@ async fn sup_flags() {
         .child(w())
         .build()
         .unwrap_err();
-    assert!(matches!(e, ConfigError::ZeroPeriod { .. }));
+    assert!(matches!(e, ConfigError::ZeroIntensityWindow { .. }));
     let e = Supervisor::dynamic("s").child(w()).build().unwrap_err();
     assert!(matches!(e, ConfigError::Dynamic { .. }));
     let e = Supervisor::dynamic("s")

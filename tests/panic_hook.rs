@@ -52,18 +52,12 @@ async fn child_panics_are_quiet_and_the_others_reach_the_previous_hook() {
     assert!(matches!(svc.last_exit, Some(ExitReason::Panicked(_))));
 
     // A one-off task and a blocking task that panic.
-    let task = h
-        .spawn_task("task", async { panic!("in a task") })
-        .await
-        .unwrap();
+    let task = h.spawn_task("task", async { panic!("in a task") });
     assert_eq!(
         task.join().await,
         Err::<(), _>(TaskError::Panicked("in a task".into()))
     );
-    let blocking = h
-        .spawn_blocking("blocking", || -> u32 { panic!("in a blocking task") })
-        .await
-        .unwrap();
+    let blocking = h.spawn_blocking("blocking", || -> u32 { panic!("in a blocking task") });
     assert_eq!(
         blocking.join().await,
         Err(TaskError::Panicked("in a blocking task".into()))

@@ -138,8 +138,8 @@ async fn stable_run_reset_never_resets_the_intensity() {
     assert_eq!(log.matching("start").len(), 4);
 }
 
-/// A limit over the child's whole life (`max_restarts`) has no window, and
-/// says so in serde output (`null`), rather than `Duration::MAX`.
+/// A limit over the child's whole life (a window of `Duration::MAX`) has no
+/// window, and says so in serde output (`null`), rather than `Duration::MAX`.
 #[tokio::test(start_paused = true)]
 async fn a_lifetime_limit_serializes_without_a_window() {
     let log = Log::default();
@@ -148,7 +148,7 @@ async fn a_lifetime_limit_serializes_without_a_window() {
         .child(
             scripted("c", &log, &alive, vec![Act::Err])
                 .backoff(tokio_supervisor::Backoff::none())
-                .max_restarts(1),
+                .restart_limit(1, std::time::Duration::MAX),
         )
         .start_ok()
         .await;

@@ -55,13 +55,13 @@ fn names() {
 }
 
 #[test]
-fn windows_and_periods() {
+fn zero_windows_are_refused() {
     let e = err(Supervisor::builder("app")
         .intensity(3, Duration::ZERO)
         .child(w("a")));
     assert_eq!(
         e,
-        ConfigError::ZeroPeriod {
+        ConfigError::ZeroIntensityWindow {
             supervisor: "app".into()
         }
     );

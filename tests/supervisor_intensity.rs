@@ -1,4 +1,4 @@
-//! Restart intensity: too many restarts within the period and the supervisor
+//! Restart intensity: too many restarts within the window and the supervisor
 //! stops its children in reverse order and fails.
 
 mod support;
@@ -30,12 +30,12 @@ async fn exceeded_stops_all_in_reverse_order_and_names_the_child() {
             child,
             reason,
             max,
-            period,
+            window,
         } => {
             assert_eq!(supervisor, "sup");
             assert_eq!(child, "sup/c");
             assert_eq!(*reason, ExitReason::Failed("fail".into()));
-            assert_eq!((*max, *period), (2, secs(1)));
+            assert_eq!((*max, *window), (2, secs(1)));
         }
         other => panic!("unexpected {other:?}"),
     }

@@ -108,14 +108,13 @@ async fn temporary_is_never_restarted_and_is_removed() {
 async fn panic_message_reaches_the_exit_event() {
     let log = Log::default();
     let alive = Alive::default();
-    let h = Supervisor::builder("sup")
+    let (h, mut rx) = Supervisor::builder("sup")
         .child(
             scripted("c", &log, &alive, vec![Act::PanicAfter(ms(5)), Act::Serve])
                 .backoff(Backoff::none()),
         )
-        .start_ok()
+        .start_subscribed()
         .await;
-    let mut rx = h.subscribe();
     tokio::time::sleep(ms(10)).await;
     let events = drain(&mut rx);
     assert!(

@@ -203,8 +203,10 @@ async fn run_until_stops_gracefully_when_the_future_completes() {
         .child(scripted("b", &log, &alive, vec![Act::Serve]))
         .build()
         .unwrap();
-    sup.run_until(tokio::time::sleep(secs(5))).await.unwrap();
+    let h = sup.spawn().unwrap();
+    h.run_until(tokio::time::sleep(secs(5))).await.unwrap();
     assert_eq!(log.matching("stop"), ["b:stop", "a:stop"]);
+    assert!(h.is_finished());
     assert_eq!(alive_tasks(), 0);
 }
 
@@ -220,7 +222,8 @@ async fn run_until_returns_the_failure_of_the_tree() {
         )
         .build()
         .unwrap();
-    let err = sup.run_until(std::future::pending()).await.unwrap_err();
+    let h = sup.spawn().unwrap();
+    let err = h.run_until(std::future::pending()).await.unwrap_err();
     assert!(matches!(err, SupervisorError::IntensityExceeded { .. }));
 }
 
@@ -325,43 +328,6 @@ async fn a_gated_child_failing_before_ready_in_a_restart_is_restarted_again() {
         ]
     );
     h.shutdown().await.unwrap();
-}
-
-/// The signal source injected: the first signal stops gracefully; a child
-/// that ignores it keeps the stop waiting (`Shutdown::Infinity`) until the
-/// second signal aborts every child.
-#[tokio::test(start_paused = true)]
-async fn a_second_signal_aborts_a_stop_in_progress() {
-    let log = Log::default();
-    let alive = Alive::default();
-    let h = Supervisor::builder("app")
-        .child(scripted("ok", &log, &alive, vec![Act::Serve]))
-        .child(
-            scripted("stubborn", &log, &alive, vec![Act::IgnoreCancel])
-                .shutdown(tokio_supervisor::Shutdown::Infinity),
-        )
-        .start_ok()
-        .await;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    let h2 = h.clone();
-    let run = tokio::spawn(async move {
-        h2.run_until_signal_from(|| {
-            let rx = rx.clone();
-            async move { rx.lock().await.recv().await.unwrap_or("closed") }
-        })
-        .await
-    });
-    tx.send("first").unwrap();
-    tokio::time::sleep(secs(3600)).await;
-    assert!(!h.is_finished(), "stubborn keeps the graceful stop waiting");
-    assert_eq!(log.matching("ignoring"), ["stubborn:ignoring"]);
-    tx.send("second").unwrap();
-    run.await.unwrap().unwrap();
-    let snap = h.which_children().await;
-    assert_eq!(snap[1].phase, Phase::Terminated(ExitReason::Aborted));
-    assert_eq!(alive.count(), 0);
-    assert_eq!(alive_tasks(), 0);
 }
 
 /// A concurrent start: every child at once, the start done once every

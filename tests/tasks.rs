@@ -8,22 +8,21 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use support::*;
 use tokio_supervisor::{
-    task_fn, Backoff, ChildSpec, ControlError, ExitReason, Phase, Restart, Supervisor, TaskError,
+    task_fn, Backoff, ChildSpec, ControlError, ExitReason, Phase, Restart, Supervisor,
+    SupervisorHandle, TaskError, TaskHandle,
 };
 
 #[tokio::test(start_paused = true)]
 async fn a_task_gives_its_typed_result_and_leaves_the_table() {
     let h = Supervisor::dynamic("jobs").start_ok().await;
-    let t = h
-        .spawn_task("compute", async {
-            tokio::time::sleep(secs(2)).await;
-            vec![1, 2, 3]
-        })
-        .await
-        .unwrap();
+    let t = h.spawn_task("compute", async {
+        tokio::time::sleep(secs(2)).await;
+        vec![1, 2, 3]
+    });
     assert_eq!(t.name(), "compute");
     assert_eq!(t.path(), "jobs/compute");
     tokio::time::sleep(secs(1)).await;
@@ -39,26 +38,17 @@ async fn a_task_gives_its_typed_result_and_leaves_the_table() {
 #[tokio::test(start_paused = true)]
 async fn panic_abort_and_shutdown_are_task_errors() {
     let h = Supervisor::dynamic("jobs").start_ok().await;
-    let p = h
-        .spawn_task("p", async { panic!("bad row 7") })
-        .await
-        .unwrap();
+    let p = h.spawn_task("p", async { panic!("bad row 7") });
     assert_eq!(
         p.join().await,
         Err::<(), _>(TaskError::Panicked("bad row 7".into()))
     );
 
-    let a = h
-        .spawn_task("a", std::future::pending::<u32>())
-        .await
-        .unwrap();
+    let a = h.spawn_task("a", std::future::pending::<u32>());
     a.abort();
     assert_eq!(a.join().await, Err(TaskError::Cancelled));
 
-    let s = h
-        .spawn_task("s", std::future::pending::<u32>())
-        .await
-        .unwrap();
+    let s = h.spawn_task("s", std::future::pending::<u32>());
     h.shutdown().await.unwrap();
     assert_eq!(s.join().await, Err(TaskError::Cancelled));
 }
@@ -68,13 +58,10 @@ async fn dropping_the_handle_does_not_cancel_abort_on_drop_does() {
     let h = Supervisor::dynamic("jobs").start_ok().await;
     let done = Arc::new(AtomicUsize::new(0));
     let d2 = done.clone();
-    let t = h
-        .spawn_task("kept", async move {
-            tokio::time::sleep(secs(1)).await;
-            d2.fetch_add(1, Ordering::SeqCst);
-        })
-        .await
-        .unwrap();
+    let t = h.spawn_task("kept", async move {
+        tokio::time::sleep(secs(1)).await;
+        d2.fetch_add(1, Ordering::SeqCst);
+    });
     drop(t);
     tokio::time::sleep(secs(2)).await;
     assert_eq!(done.load(Ordering::SeqCst), 1, "ran to its end");
@@ -85,8 +72,6 @@ async fn dropping_the_handle_does_not_cancel_abort_on_drop_does() {
             tokio::time::sleep(secs(1)).await;
             d3.fetch_add(1, Ordering::SeqCst);
         })
-        .await
-        .unwrap()
         .abort_on_drop();
     drop(t);
     tokio::time::sleep(secs(2)).await;
@@ -97,13 +82,10 @@ async fn dropping_the_handle_does_not_cancel_abort_on_drop_does() {
 #[tokio::test(start_paused = true)]
 async fn try_join_gives_the_handle_back_until_done() {
     let h = Supervisor::dynamic("jobs").start_ok().await;
-    let t = h
-        .spawn_task("t", async {
-            tokio::time::sleep(secs(1)).await;
-            42
-        })
-        .await
-        .unwrap();
+    let t = h.spawn_task("t", async {
+        tokio::time::sleep(secs(1)).await;
+        42
+    });
     let t = t.try_join().expect_err("not done yet");
     tokio::time::sleep(secs(2)).await;
     assert_eq!(t.try_join().ok(), Some(Ok(42)));
@@ -112,36 +94,158 @@ async fn try_join_gives_the_handle_back_until_done() {
 #[tokio::test(start_paused = true)]
 async fn names_in_use_are_refused_and_terminate_child_aborts_by_name() {
     let h = Supervisor::dynamic("jobs").start_ok().await;
-    let t = h
-        .spawn_task("index", std::future::pending::<()>())
-        .await
-        .unwrap();
-    let again = h.spawn_task("index", async {}).await.unwrap_err();
+    let t = h.spawn_task("index", std::future::pending::<()>());
+    let again = h.spawn_task("index", async {});
+    assert_eq!(again.path(), "jobs/index", "known before the answer");
     assert_eq!(
-        again,
-        ControlError::AlreadyRunning {
-            path: "jobs/index".into()
-        },
+        again.join().await,
+        Err(TaskError::Refused {
+            path: "jobs/index".into(),
+            reason: ControlError::AlreadyRunning {
+                path: "jobs/index".into()
+            }
+        }),
         "never a silent replacement"
     );
     h.terminate_child("index").await.unwrap();
     assert_eq!(t.join().await, Err(TaskError::Cancelled));
     // The name is free again once the task is gone.
-    let t = h.spawn_task("index", async { 1 }).await.unwrap();
+    let t = h.spawn_task("index", async { 1 });
     assert_eq!(t.join().await, Ok(1));
-    // Bad input.
-    let err = h.spawn_task("a/b", async {}).await.unwrap_err();
-    assert!(matches!(err, ControlError::InvalidName { .. }), "{err}");
-    let err = h.spawn_task("", async {}).await.unwrap_err();
-    assert!(matches!(err, ControlError::InvalidName { .. }), "{err}");
+    // Bad input: refused, reported at join, naming the path.
+    let err = h.spawn_task("a/b", async {}).join().await.unwrap_err();
+    assert!(
+        matches!(&err, TaskError::Refused { path, reason: ControlError::InvalidName { .. } } if path == "jobs/a/b"),
+        "{err}"
+    );
+    let err = h.spawn_task("", async {}).join().await.unwrap_err();
+    assert!(
+        matches!(&err, TaskError::Refused { path, reason: ControlError::InvalidName { .. } } if path == "jobs/"),
+        "{err}"
+    );
     h.shutdown().await.unwrap();
-    let err = h.spawn_task("late", async {}).await.unwrap_err();
+    let err = h.spawn_task("late", async {}).join().await.unwrap_err();
     assert_eq!(
         err,
-        ControlError::Stopped {
-            supervisor: "jobs".into()
+        TaskError::Refused {
+            path: "jobs/late".into(),
+            reason: ControlError::Stopped {
+                supervisor: "jobs".into()
+            }
         }
     );
+    assert_eq!(
+        err.to_string(),
+        "task `jobs/late` was not started: supervisor `jobs` has stopped"
+    );
+}
+
+/// `spawn_task` and `spawn_blocking` are plain functions, as `tokio::spawn`:
+/// synchronous code (a registry's `spawn`, a callback) starts a task and
+/// gets its handle at once, without an `.await`.
+#[tokio::test(start_paused = true)]
+async fn tasks_start_from_synchronous_code() {
+    struct Registry {
+        jobs: SupervisorHandle,
+    }
+    impl Registry {
+        // Not async: no `.await` is possible here.
+        fn spawn(&self, name: &str, secs_of_work: u64) -> TaskHandle<u64> {
+            self.jobs.spawn_task(name, async move {
+                tokio::time::sleep(secs(secs_of_work)).await;
+                secs_of_work
+            })
+        }
+        fn spawn_sum(&self, name: &str, n: u64) -> TaskHandle<u64> {
+            self.jobs.spawn_blocking(name, move || (1..=n).sum())
+        }
+    }
+    let registry = Registry {
+        jobs: Supervisor::dynamic("jobs").start_ok().await,
+    };
+    let slow = registry.spawn("slow", 3);
+    let sum = registry.spawn_sum("sum", 10);
+    assert_eq!((slow.path(), sum.name()), ("jobs/slow", "sum"));
+    // Listed by a query sent after the spawn: commands are read in order.
+    let listed = registry.jobs.which_children().await;
+    assert!(listed.iter().any(|c| &*c.path == "jobs/slow"));
+    let t0 = tokio::time::Instant::now();
+    assert_eq!(slow.join().await, Ok(3));
+    assert_eq!(t0.elapsed(), secs(3), "on virtual time");
+    assert_eq!(sum.join().await, Ok(55));
+    // Even from a thread outside any runtime.
+    let jobs = registry.jobs.clone();
+    let from_thread = std::thread::spawn(move || jobs.spawn_task("from-thread", async { 7 }))
+        .join()
+        .unwrap();
+    assert_eq!(from_thread.join().await, Ok(7));
+    registry.jobs.shutdown().await.unwrap();
+}
+
+/// A task refused while its supervisor stops, or at a dynamic supervisor's
+/// maximum, is reported by `join` and by `try_join`, with its path; nothing
+/// runs.
+#[tokio::test(start_paused = true)]
+async fn refusals_are_reported_at_join_and_try_join() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let work = |ran: &Arc<AtomicUsize>| {
+        let ran = ran.clone();
+        async move {
+            ran.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    let h = Supervisor::dynamic("pool").max_children(1).start_ok().await;
+    let held = h.spawn_task("held", std::future::pending::<()>());
+    let full = h.spawn_task("over", work(&ran));
+    assert_eq!(
+        full.join().await,
+        Err(TaskError::Refused {
+            path: "pool/over".into(),
+            reason: ControlError::MaxChildren {
+                supervisor: "pool".into(),
+                max: 1
+            }
+        })
+    );
+    // `try_join` gives the handle back until the answer has come.
+    let full = h.spawn_task("over", work(&ran));
+    let full = full
+        .try_join()
+        .expect_err("not answered before the supervisor runs");
+    settle().await;
+    let refused = full.try_join().expect("answered");
+    assert!(
+        matches!(&refused, Err(TaskError::Refused { path, reason: ControlError::MaxChildren { .. } }) if path == "pool/over"),
+        "{refused:?}"
+    );
+    h.shutdown().await.unwrap();
+    assert_eq!(held.join().await, Err(TaskError::Cancelled));
+
+    // Stopping: a task sent during the stop is refused, never started. The
+    // stop takes a while: a child that ignores its cancellation is waited
+    // for up to its 5 s `Graceful` timeout.
+    let (log, alive) = (Log::default(), Alive::default());
+    let app = Supervisor::builder("app")
+        .child(scripted("stubborn", &log, &alive, vec![Act::IgnoreCancel]))
+        .start_ok()
+        .await;
+    app.request_shutdown();
+    settle().await;
+    assert!(app.is_stopping());
+    let late = app.spawn_task("late", work(&ran));
+    let blocking = app.spawn_blocking("late-blocking", || ());
+    let shutting_down = |path: &str| {
+        Err(TaskError::Refused {
+            path: path.into(),
+            reason: ControlError::ShuttingDown {
+                supervisor: "app".into(),
+            },
+        })
+    };
+    assert_eq!(late.join().await, shutting_down("app/late"));
+    assert_eq!(blocking.join().await, shutting_down("app/late-blocking"));
+    app.wait().await.unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "no refused task ran");
 }
 
 #[tokio::test(start_paused = true)]
@@ -162,7 +266,7 @@ async fn a_factory_task_restarts_on_panic_with_backoff_up_to_its_maximum() {
     )
     .restart(Restart::Transient)
     .backoff(Backoff::exponential(ms(100), secs(10)))
-    .max_restarts(3);
+    .restart_limit(3, Duration::MAX);
     let h = Supervisor::dynamic("jobs").start_ok().await;
     let path = h.start_child(spec).await.unwrap();
     let t0 = tokio::time::Instant::now();
@@ -210,7 +314,7 @@ async fn a_factory_task_restarts_on_error_only_when_it_returns_a_result() {
         }),
     )
     .backoff(Backoff::none())
-    .max_restarts(5);
+    .restart_limit(5, Duration::MAX);
     let h = Supervisor::dynamic("jobs").start_ok().await;
     h.start_child(unit).await.unwrap();
     settle().await;
@@ -237,17 +341,13 @@ async fn blocking_tasks_never_exceed_the_cap() {
     let mut tasks = vec![];
     for i in 0..10 {
         let (running, peak, release) = (running.clone(), peak.clone(), release_rx.clone());
-        tasks.push(
-            h.spawn_blocking(format!("job{i}"), move || {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                release.lock().unwrap().recv().unwrap();
-                running.fetch_sub(1, Ordering::SeqCst);
-                i * 10
-            })
-            .await
-            .unwrap(),
-        );
+        tasks.push(h.spawn_blocking(format!("job{i}"), move || {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            release.lock().unwrap().recv().unwrap();
+            running.fetch_sub(1, Ordering::SeqCst);
+            i * 10
+        }));
     }
     // Wait (without a clock) until the first three hold their permits.
     while running.load(Ordering::SeqCst) < 3 {
@@ -276,10 +376,7 @@ async fn blocking_tasks_never_exceed_the_cap() {
 #[tokio::test(start_paused = true)]
 async fn a_blocking_panic_is_captured() {
     let h = Supervisor::dynamic("cpu").start_ok().await;
-    let t = h
-        .spawn_blocking("parse", || -> u32 { panic!("malformed input") })
-        .await
-        .unwrap();
+    let t = h.spawn_blocking("parse", || -> u32 { panic!("malformed input") });
     assert_eq!(
         t.join().await,
         Err(TaskError::Panicked("malformed input".into()))
@@ -293,18 +390,15 @@ async fn a_blocking_task_shows_its_cpu_time() {
     let h = Supervisor::dynamic("cpu").start_ok().await;
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
     let (spun_tx, spun_rx) = tokio::sync::oneshot::channel::<()>();
-    let t = h
-        .spawn_blocking("spin", move || {
-            // Burn CPU until the thread has used at least 20 ms of it.
-            let start = cpu_ns();
-            while cpu_ns() - start < 20_000_000 {
-                std::hint::black_box((0..1000u64).sum::<u64>());
-            }
-            let _ = spun_tx.send(());
-            go_rx.recv().unwrap();
-        })
-        .await
-        .unwrap();
+    let t = h.spawn_blocking("spin", move || {
+        // Burn CPU until the thread has used at least 20 ms of it.
+        let start = cpu_ns();
+        while cpu_ns() - start < 20_000_000 {
+            std::hint::black_box((0..1000u64).sum::<u64>());
+        }
+        let _ = spun_tx.send(());
+        go_rx.recv().unwrap();
+    });
     spun_rx.await.unwrap();
     let snap = h.which_children().await;
     let cpu = snap[0].cpu_time.expect("readable on Linux");
@@ -330,18 +424,12 @@ async fn shutdown_with_tasks_pending_running_and_finished() {
         .blocking_limit(1)
         .start_ok()
         .await;
-    let finished = h.spawn_task("finished", async { "done" }).await.unwrap();
+    let finished = h.spawn_task("finished", async { "done" });
     settle().await;
-    let running = h
-        .spawn_task("running", std::future::pending::<()>())
-        .await
-        .unwrap();
+    let running = h.spawn_task("running", std::future::pending::<()>());
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let holding = h
-        .spawn_blocking("holding", move || release_rx.recv().map(|_| 7))
-        .await
-        .unwrap();
-    let pending = h.spawn_blocking("pending", || 8).await.unwrap();
+    let holding = h.spawn_blocking("holding", move || release_rx.recv().map(|_| 7));
+    let pending = h.spawn_blocking("pending", || 8);
     settle().await;
     let snap = h.which_children().await;
     let phase = |n: &str| snap.iter().find(|c| &*c.name == n).unwrap().phase.clone();
@@ -373,10 +461,7 @@ async fn shutdown_with_tasks_pending_running_and_finished() {
 async fn a_blocking_task_that_cannot_stop_is_reported_not_waited_for() {
     let h = Supervisor::dynamic("jobs").start_ok().await;
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let stuck = h
-        .spawn_blocking("stuck", move || release_rx.recv())
-        .await
-        .unwrap();
+    let stuck = h.spawn_blocking("stuck", move || release_rx.recv());
     settle().await;
     h.request_shutdown();
     settle().await;

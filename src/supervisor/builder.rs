@@ -9,16 +9,9 @@ use crate::restart_limit::RestartLimit;
 use crate::spec::{check_name, ChildDefaults};
 use crate::{ChildSpec, ConfigError, Restart};
 
-/// The default restart intensity: 10 restarts within 10 seconds.
-///
-/// OTP's default (1 in 5 s) assumes restarts without delay. With the default
-/// exponential backoff (100 ms doubling), one child that fails over and over
-/// restarts at most 7 times in any 10 s, so it alone never exceeds this
-/// intensity: its backoff (and its own restart limit, if set) deals with it.
-/// Two or more children failing together, or children without backoff in a
-/// tight loop, exceed it within seconds, and the supervisor escalates: the
-/// failure is wider than one child.
-pub const DEFAULT_INTENSITY: RestartLimit = RestartLimit {
+/// The default restart intensity: 10 restarts within 10 seconds (see
+/// `Builder::intensity`).
+pub(crate) const DEFAULT_INTENSITY: RestartLimit = RestartLimit {
     max: 10,
     window: Duration::from_secs(10),
 };
@@ -196,7 +189,7 @@ impl Builder {
     }
 
     /// The time the whole stop may take, however it begins (`shutdown`,
-    /// [`run_until_signal`](crate::Supervisor::run_until_signal), a failure):
+    /// [`run_until_signal`](crate::SupervisorHandle::run_until_signal), a failure):
     /// the ordered stop runs within it, each child per its own
     /// [`Shutdown`](crate::Shutdown), and whatever still runs when it runs
     /// out is aborted (the children of a nested supervisor too). Then the
@@ -232,22 +225,28 @@ impl Builder {
         self
     }
 
-    /// Sets the restart intensity: more than `max` restarts within `period`
-    /// and the supervisor stops all its children (in reverse order) and
-    /// fails. `max` may be 0 (the first restart fails the supervisor);
-    /// `u32::MAX` means no limit. `period` must be greater than zero
-    /// (`build` refuses zero with
-    /// [`ConfigError::ZeroPeriod`](crate::ConfigError::ZeroPeriod));
-    /// `Duration::MAX` counts every restart of the supervisor's life. See
-    /// [`DEFAULT_INTENSITY`] for the default.
+    /// Sets the restart intensity: more than `max` restarts (of any of its
+    /// children) within a sliding `window` and the supervisor stops all its
+    /// children (in reverse order) and fails. `max` may be 0 (the first
+    /// restart fails the supervisor); `u32::MAX` means no limit. `window`
+    /// (OTP's *period*) must be greater than zero (`build` refuses zero with
+    /// [`ConfigError::ZeroIntensityWindow`](crate::ConfigError::ZeroIntensityWindow));
+    /// `Duration::MAX` counts every restart of the supervisor's life.
     ///
     /// The supervisor remembers the time of at most `max + 1` restarts (as
-    /// OTP, which keeps every restart of the period).
-    pub fn intensity(mut self, max: u32, period: Duration) -> Self {
-        self.intensity = RestartLimit {
-            max,
-            window: period,
-        };
+    /// OTP, which keeps every restart of the window).
+    ///
+    /// # Default: 10 restarts within 10 seconds
+    ///
+    /// OTP's default (1 in 5 s) assumes restarts without delay. With the
+    /// default exponential backoff (100 ms doubling), one child that fails
+    /// over and over restarts at most 7 times in any 10 s, so it alone never
+    /// exceeds this intensity: its backoff (and its own restart limit, if
+    /// set) deals with it. Two or more children failing together, or
+    /// children without backoff in a tight loop, exceed it within seconds,
+    /// and the supervisor escalates: the failure is wider than one child.
+    pub fn intensity(mut self, max: u32, window: Duration) -> Self {
+        self.intensity = RestartLimit { max, window };
         self
     }
 
@@ -304,7 +303,7 @@ impl Builder {
     ///
     /// A [`ConfigError`] naming the path of the first problem found: an
     /// empty name or one with `/` (the supervisor's or a child's), a
-    /// duplicate child name, a zero intensity period, a zero restart-limit
+    /// duplicate child name, a zero intensity window, a zero restart-limit
     /// window, backoff parameters out of range, a significant child that is
     /// `Permanent` or under `AutoShutdown::Never`, or an option a dynamic
     /// supervisor does not take. A static supervisor may have no children:
@@ -320,7 +319,7 @@ impl Builder {
         }
         let sup = &self.name;
         if self.intensity.window.is_zero() {
-            return Err(ConfigError::ZeroPeriod {
+            return Err(ConfigError::ZeroIntensityWindow {
                 supervisor: sup.clone(),
             });
         }

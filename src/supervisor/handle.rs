@@ -3,18 +3,19 @@
 use std::fmt;
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::Reply;
 use super::protocol::{Command, Msg, State, TaskId};
-use crate::event::Event;
 use crate::lifecycle::ChildSnapshot;
 use crate::supervisor::ChildCounts;
 use crate::{ChildSpec, ControlError, SupervisorError, TaskHandle};
 
-/// A handle to a running supervisor: ask what runs, subscribe to events,
-/// stop it, wait for it.
+/// A handle to a running supervisor: ask what runs, change its children,
+/// run it until a signal, stop it, wait for it. (Events are subscribed to
+/// on the [`Supervisor`](crate::Supervisor), before it starts:
+/// [`Supervisor::subscribe`](crate::Supervisor::subscribe).)
 ///
 /// Cheap to clone (`Arc`), `Send + Sync`. Every method keeps working after
 /// the supervisor has stopped, and after its runtime is gone: it answers
@@ -23,12 +24,20 @@ use crate::{ChildSpec, ControlError, SupervisorError, TaskHandle};
 /// # Paths
 ///
 /// A child is named by a path of names separated by `/`. A path given to
-/// the handle is read one way only: `""` or the supervisor's own name is
-/// the supervisor itself; a path that starts with its name and `/` is a
-/// full path, as in snapshots (`"app/db/pool"`); any other is relative to
-/// it (`"db/pool"`). So a child that has its supervisor's name is reached
-/// by its full path (`"app/app"`). A path with an empty segment (`"db/"`)
-/// names no child.
+/// the handle is read one way only: a path that starts with the
+/// supervisor's name and `/` is a full path, as in snapshots
+/// (`"app/db/pool"`); any other is relative to it (`"db/pool"`). So a child
+/// that has its supervisor's name is reached by its full path
+/// (`"app/app"`). `""` and the supervisor's own name name the supervisor
+/// itself, which is no child: every method that takes a path answers
+/// [`ControlError::NotFound`] for them. A path with an empty segment
+/// (`"db/"`) names no child either.
+///
+/// The methods without a path act on this supervisor
+/// ([`start_child`](Self::start_child), [`which_children`](Self::which_children));
+/// their `_in` / `_of` forms take the path of a nested supervisor
+/// ([`start_child_in`](Self::start_child_in),
+/// [`which_children_of`](Self::which_children_of)).
 ///
 /// # Calls from inside a child
 ///
@@ -83,9 +92,6 @@ struct Inner {
     name: Arc<str>,
     tx: mpsc::UnboundedSender<Msg>,
     state: watch::Receiver<State>,
-    /// Weak: once the supervisor has stopped and the tree is gone, a new
-    /// subscriber gets a closed receiver.
-    tree: std::sync::Weak<super::Tree>,
     metrics: Arc<crate::metrics::Registry>,
     blocking: Arc<tokio::sync::Semaphore>,
     stop: CancellationToken,
@@ -105,7 +111,6 @@ impl SupervisorHandle {
                 name,
                 tx,
                 state,
-                tree: Arc::downgrade(tree),
                 metrics: tree.metrics.clone(),
                 blocking,
                 stop,
@@ -119,7 +124,9 @@ impl SupervisorHandle {
         &self.inner.name
     }
 
-    /// Snapshots of the children, in start order.
+    /// Snapshots of this supervisor's children, in start order; for the
+    /// children of a nested supervisor,
+    /// [`which_children_of`](Self::which_children_of).
     ///
     /// After the supervisor has stopped, the snapshots taken as it stopped.
     ///
@@ -153,21 +160,21 @@ impl SupervisorHandle {
     }
 
     /// Snapshots of the children of the nested supervisor at `path`
-    /// (`"db"`; `""` is this supervisor), in start order.
+    /// (`"db"`, or full: `"app/db"`; see [Paths](Self#paths)), in start
+    /// order. `path` names a child: this supervisor's own children are
+    /// [`which_children`](Self::which_children)'s.
     ///
     /// # Errors
     ///
-    /// [`ControlError::NotFound`], [`ControlError::NotASupervisor`] (a worker,
-    /// or a nested supervisor that is not running), [`ControlError::Stopped`].
+    /// [`ControlError::NotFound`] (also for `""` or this supervisor's own
+    /// name, which name no child), [`ControlError::NotASupervisor`] (a
+    /// worker, or a nested supervisor that is not running),
+    /// [`ControlError::Stopped`].
     ///
     /// # Cancel safety
     ///
     /// Cancel safe.
     pub async fn which_children_of(&self, path: &str) -> Result<Vec<ChildSnapshot>, ControlError> {
-        let rel = self.relative(path);
-        if rel.is_empty() {
-            return Ok(self.which_children().await);
-        }
         let path = self.child_at(path)?;
         self.request(|reply| Command::WhichChildrenAt { path, reply })
             .await
@@ -336,17 +343,37 @@ impl SupervisorHandle {
     /// The command is carried out even if this future is dropped; only the
     /// answer is lost.
     pub async fn start_child(&self, spec: ChildSpec) -> Result<String, ControlError> {
-        self.start_child_in("", spec).await
+        self.start_at(String::new(), spec).await
     }
 
     /// [`start_child`](Self::start_child) into the nested supervisor at
-    /// `supervisor` (a path such as `"db"`; `""` is this supervisor).
+    /// `supervisor` (a path such as `"db"`, or full: `"app/db"`; see
+    /// [Paths](Self#paths)). `supervisor` names a child: a child of this
+    /// supervisor itself is started with [`start_child`](Self::start_child).
+    ///
+    /// ```
+    /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let conn = ChildSpec::new("conn", service_fn(|ctx| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok(())
+    /// }));
+    /// let db = Supervisor::dynamic("db").build()?;
+    /// let app = Supervisor::builder("app").child(db).build()?.start().await?;
+    /// assert_eq!(app.start_child_in("db", conn).await?, "app/db/conn-1");
+    /// assert_eq!(app.which_children_of("db").await?.len(), 1);
+    /// # app.shutdown().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
     /// As [`start_child`](Self::start_child), and
     /// [`ControlError::NotFound`] / [`ControlError::NotASupervisor`] for the
-    /// path.
+    /// path (`NotFound` also for `""` or this supervisor's own name, which
+    /// name no child).
     ///
     /// # Cancel safety
     ///
@@ -356,10 +383,12 @@ impl SupervisorHandle {
         supervisor: &str,
         spec: ChildSpec,
     ) -> Result<String, ControlError> {
-        let at = match self.relative(supervisor) {
-            "" => String::new(),
-            _ => self.child_at(supervisor)?,
-        };
+        let at = self.child_at(supervisor)?;
+        self.start_at(at, spec).await
+    }
+
+    /// Starts `spec` in the supervisor at `at`, relative (empty: this one).
+    async fn start_at(&self, at: String, spec: ChildSpec) -> Result<String, ControlError> {
         self.request(|reply| Command::Start {
             at,
             spec: Box::new(spec),
@@ -372,45 +401,69 @@ impl SupervisorHandle {
     /// Runs `future` as a one-off task named `name`: a `Temporary` child of
     /// this supervisor (listed by `which_children` while it runs, gone when
     /// it ends, stopped with the tree, aborted by
-    /// [`terminate_child`](Self::terminate_child)). Returns once it is
-    /// spawned; its [`TaskHandle`] gives the typed result.
+    /// [`terminate_child`](Self::terminate_child)). As `tokio::spawn`, it
+    /// is a plain function: it returns the task's [`TaskHandle`] at once,
+    /// from async or synchronous code alike, and [`join`](TaskHandle::join)
+    /// gives the typed result.
     ///
     /// The future gets no [`Context`](crate::Context), so stopping the task
     /// aborts it ([`Shutdown::Brutal`](crate::Shutdown::Brutal)). For a task
     /// that restarts, or stops gracefully, start a [`ChildSpec`] (see
     /// [`task_fn`](crate::task_fn)).
     ///
-    /// ```
-    /// # use tokio_supervisor::Supervisor;
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let jobs = Supervisor::dynamic("jobs").build()?.start().await?;
-    /// let task = jobs.spawn_task("fetch", async { "page".len() }).await?;
-    /// assert_eq!(task.path(), "jobs/fetch");
-    /// assert_eq!(task.join().await?, 4);
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// It needs no runtime context: any thread may call it (the supervisor's
+    /// own runtime runs the task).
     ///
-    /// The name is kept as given, in a [dynamic](crate::Supervisor::dynamic)
-    /// supervisor too (where `start_child` numbers its children), so that a
-    /// task can be found and aborted by its name.
+    /// # Naming
+    ///
+    /// The task's path is this supervisor's path and `name` (`jobs/fetch`),
+    /// known at once from [`TaskHandle::path`]. The name is kept as given,
+    /// in a [dynamic](crate::Supervisor::dynamic) supervisor too (where
+    /// `start_child` numbers its children), so that a task can be found and
+    /// aborted by it. It follows the rules of every child's name: non-empty,
+    /// no `/` (a task is started in this supervisor, never in a nested one),
+    /// unique among the children present. A name in use is refused, never
+    /// silently replaced; it is free again once the task has ended (a
+    /// `Temporary` child is removed then).
     ///
     /// # Errors
     ///
-    /// As [`start_child`](Self::start_child): a name in use
-    /// (`AlreadyRunning` / `AlreadyPresent`, never a silent replacement),
-    /// an invalid name, `MaxChildren`, `ShuttingDown` / `Stopped`.
+    /// None here: the supervisor checks the task as it reads the command,
+    /// in the order of the commands sent to it (a `which_children` sent after
+    /// this call lists the task, unless it has ended by then). A refusal reaches
+    /// [`join`](TaskHandle::join) / [`try_join`](TaskHandle::try_join) as
+    /// [`TaskError::Refused`](crate::TaskError::Refused), with the task's
+    /// path and the reason `start_child` would give: a name in use
+    /// (`AlreadyRunning` / `AlreadyPresent`), an invalid name,
+    /// `MaxChildren`, `ShuttingDown` / `Stopped`.
     ///
-    /// # Cancel safety
+    /// ```
+    /// use tokio_supervisor::{ControlError, Supervisor, SupervisorHandle, TaskError, TaskHandle};
     ///
-    /// If dropped before it answers, the task may have started: it runs
-    /// under the supervisor with nobody awaiting it.
-    pub fn spawn_task<F>(
-        &self,
-        name: impl Into<String>,
-        future: F,
-    ) -> impl std::future::Future<Output = Result<TaskHandle<F::Output>, ControlError>> + Send + '_
+    /// // Synchronous code, as a registry's `spawn` that must not await.
+    /// fn fetch(jobs: &SupervisorHandle, url: &str) -> TaskHandle<usize> {
+    ///     let url = url.to_owned();
+    ///     jobs.spawn_task(format!("fetch-{}", url.len()), async move { url.len() })
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let jobs = Supervisor::dynamic("jobs").build()?.start().await?;
+    /// let task = fetch(&jobs, "page");
+    /// assert_eq!(task.path(), "jobs/fetch-4");
+    /// let twin = fetch(&jobs, "four"); // the same name, while the first runs
+    /// assert_eq!(task.join().await?, 4);
+    /// assert_eq!(
+    ///     twin.join().await,
+    ///     Err(TaskError::Refused {
+    ///         path: "jobs/fetch-4".into(),
+    ///         reason: ControlError::AlreadyRunning { path: "jobs/fetch-4".into() },
+    ///     })
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn spawn_task<F>(&self, name: impl Into<String>, future: F) -> TaskHandle<F::Output>
     where
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
@@ -429,7 +482,8 @@ impl SupervisorHandle {
     /// supervisor's at once: one over the cap waits its turn, listed as
     /// [`Phase::Starting`](crate::Phase::Starting) until it holds a permit.
     /// A panic in `f` is captured (`TaskError::Panicked`); its snapshot shows
-    /// its CPU time (Linux).
+    /// its CPU time (Linux). Like [`spawn_task`](Self::spawn_task), it
+    /// returns the [`TaskHandle`] at once, from synchronous code too.
     ///
     /// Blocking work cannot be aborted. A task still waiting for its permit
     /// is simply dropped when aborted or stopped; one that runs is waited for
@@ -443,24 +497,18 @@ impl SupervisorHandle {
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let jobs = Supervisor::dynamic("jobs").blocking_limit(2).build()?.start().await?;
-    /// let hash = jobs.spawn_blocking("hash", || (0..1_000u64).sum::<u64>()).await?;
+    /// let hash = jobs.spawn_blocking("hash", || (0..1_000u64).sum::<u64>());
     /// assert_eq!(hash.join().await?, 499_500);
     /// # Ok(())
     /// # }
     /// ```
     ///
-    /// # Errors
+    /// # Naming and errors
     ///
-    /// As [`spawn_task`](Self::spawn_task).
-    ///
-    /// # Cancel safety
-    ///
-    /// As [`spawn_task`](Self::spawn_task).
-    pub fn spawn_blocking<F, R>(
-        &self,
-        name: impl Into<String>,
-        f: F,
-    ) -> impl std::future::Future<Output = Result<TaskHandle<R>, ControlError>> + Send + '_
+    /// As [`spawn_task`](Self::spawn_task) (its Naming and Errors): a refusal reaches
+    /// [`join`](TaskHandle::join) as
+    /// [`TaskError::Refused`](crate::TaskError::Refused).
+    pub fn spawn_blocking<F, R>(&self, name: impl Into<String>, f: F) -> TaskHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -477,23 +525,36 @@ impl SupervisorHandle {
         self.start_task(spec, rx)
     }
 
-    async fn start_task<T>(
+    /// Sends the start of a task, and makes its handle without waiting for
+    /// the answer, which the handle reads when joined.
+    fn start_task<T>(
         &self,
         spec: ChildSpec,
         rx: oneshot::Receiver<Result<T, crate::TaskError>>,
-    ) -> Result<TaskHandle<T>, ControlError> {
+    ) -> TaskHandle<T> {
         // Invariant: both callers set the task's completion hook.
         let id = spec.on_exit.as_ref().map(|hook| TaskId::of(hook));
-        let path = self
-            .request(|reply| Command::Start {
-                at: String::new(),
-                spec: Box::new(spec),
-                task: true,
-                reply,
-            })
-            .await?;
+        // A task keeps its name, also in a dynamic supervisor: its path is
+        // known before the supervisor answers.
+        let path: Arc<str> = format!("{}/{}", self.inner.name, spec.name).into();
+        let (reply, answer) = Reply::new(self.inner.name.clone());
+        let sent = self.inner.tx.send(Msg::Command(Command::Start {
+            at: String::new(),
+            spec: Box::new(spec),
+            task: true,
+            reply,
+        }));
+        let answer = match sent {
+            Ok(()) => Ok(answer),
+            Err(unsent) => {
+                // The user's future, never run, is dropped here: its panics
+                // contained.
+                crate::contain::drop_contained(unsent);
+                Err(self.gone())
+            }
+        };
         let control = crate::task::Control::new(self.inner.tx.clone(), self.inner.name.clone(), id);
-        Ok(TaskHandle::new(path.into(), rx, control))
+        TaskHandle::new(path, answer, self.inner.state.clone(), rx, control)
     }
 
     /// Stops the child at `path` per its [`Shutdown`](crate::Shutdown) and
@@ -614,18 +675,6 @@ impl SupervisorHandle {
         Ok(rel.to_owned())
     }
 
-    /// Subscribes to the events of the whole tree from now on.
-    ///
-    /// See the [`event`](crate::event) module for the lag behaviour. Once
-    /// the supervisor has stopped, the receiver is closed.
-    #[must_use]
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        match self.inner.tree.upgrade() {
-            Some(tree) => tree.subscribe(),
-            None => broadcast::channel(1).1,
-        }
-    }
-
     /// Asks the supervisor to stop: its children are stopped in reverse
     /// start order, each per its [`Shutdown`](crate::Shutdown). Returns at
     /// once; [`wait`](Self::wait) for the end.
@@ -738,13 +787,38 @@ impl SupervisorHandle {
     }
 
     /// Runs until SIGINT or SIGTERM (Ctrl+C off unix), then stops the
-    /// supervisor gracefully and returns its outcome; a second signal during
-    /// the stop aborts every child at once. Returns early if the supervisor
-    /// ends on its own (its failure, for `main` to exit non-zero).
+    /// supervisor gracefully (its children in reverse order) and returns
+    /// its outcome; a second signal during the stop aborts every child at
+    /// once. Returns early if the supervisor ends on its own.
     ///
-    /// [`Supervisor::run_until_signal`](crate::Supervisor::run_until_signal)
-    /// for a handle, when `main` needs it first (to serve health endpoints,
-    /// say): `let h = app.spawn()?; ...; h.run_until_signal().await`.
+    /// Meant for `main`: a failure (a failed start, an exceeded intensity)
+    /// is returned as an error, so that the process exits non-zero and
+    /// systemd or Kubernetes restart it.
+    ///
+    /// ```no_run
+    /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
+    /// #[tokio::main]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let app = Supervisor::builder("app")
+    ///         .child(ChildSpec::new("w", service_fn(|ctx| async move {
+    ///             ctx.cancelled().await;
+    ///             Ok(())
+    ///         })))
+    ///         .build()?;
+    ///     let handle = app.spawn()?;
+    ///     // ... serve health endpoints with `handle`, say ...
+    ///     handle.run_until_signal().await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// Call it on the handle [`Supervisor::spawn`](crate::Supervisor::spawn)
+    /// returns, at once: the signal handlers are installed as it is first
+    /// polled, so that a signal during the children's start stops what has
+    /// started (rather than kill the process). After
+    /// [`Supervisor::start`](crate::Supervisor::start), a signal during the
+    /// start is not seen. For a stop request of your own,
+    /// [`run_until`](Self::run_until).
     ///
     /// # Errors
     ///
@@ -755,17 +829,10 @@ impl SupervisorHandle {
             supervisor: self.inner.name.to_string(),
             message: e.to_string(),
         })?;
-        self.run_with_signals(signals).await
-    }
-
-    pub(crate) async fn run_with_signals(
-        &self,
-        signals: crate::signal::Signals,
-    ) -> Result<(), SupervisorError> {
-        // The listener installed before the start serves the first signal; a
-        // fresh one (installed at once after it) the second.
+        // The listener installed first serves the first signal; a fresh one
+        // (installed at once after it) the second.
         let mut first = Some(signals);
-        self.run_until_signal_from(move || {
+        self.stop_on_signals(move || {
             let listener = first
                 .take()
                 .map(Ok)
@@ -783,31 +850,31 @@ impl SupervisorHandle {
         .await
     }
 
-    /// [`run_until_signal`](Self::run_until_signal) with a signal source of
-    /// your own: `next()` is awaited for the first signal (a graceful stop)
-    /// and again for the second (abort every child), and returns the
-    /// signal's name for the logs. For tests, or for stop requests that come
-    /// from elsewhere than the OS.
+    /// Runs until `shutdown` completes, then stops the supervisor
+    /// gracefully and returns its outcome; returns early if the supervisor
+    /// ends on its own (its failure, for `main` to exit non-zero).
+    ///
+    /// [`run_until_signal`](Self::run_until_signal) with a stop request of
+    /// your own: a channel, a test's timer, an admin endpoint. To abort the
+    /// children of a stop that takes too long, call [`kill`](Self::kill)
+    /// from elsewhere, or set
+    /// [`Builder::shutdown_budget`](crate::supervisor::Builder::shutdown_budget).
     ///
     /// ```
     /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
-    /// let rx = tokio::sync::Mutex::new(rx);
+    /// let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     /// let app = Supervisor::builder("app")
     ///     .child(ChildSpec::new("w", service_fn(|ctx| async move {
     ///         ctx.cancelled().await;
     ///         Ok(())
     ///     })))
     ///     .build()?
-    ///     .start()
-    ///     .await?;
-    /// tx.send("test stop")?;
-    /// app.run_until_signal_from(|| async {
-    ///     rx.lock().await.recv().await.unwrap_or("closed")
-    /// })
-    /// .await?;
+    ///     .spawn()?;
+    /// stop_tx.send(()).unwrap();
+    /// app.run_until(async { let _ = stop_rx.await; }).await?;
+    /// assert!(app.is_finished());
     /// # Ok(())
     /// # }
     /// ```
@@ -815,7 +882,25 @@ impl SupervisorHandle {
     /// # Errors
     ///
     /// The supervisor's failure.
-    pub async fn run_until_signal_from<F, Fut>(&self, mut next: F) -> Result<(), SupervisorError>
+    ///
+    /// # Cancel safety
+    ///
+    /// A stop, once asked, goes on if this future is dropped.
+    pub async fn run_until<F>(&self, shutdown: F) -> Result<(), SupervisorError>
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        tokio::select! {
+            res = self.wait() => return res,
+            () = shutdown => {}
+        }
+        self.shutdown().await
+    }
+
+    /// The stop on signals: `next()` is awaited for the first signal (a
+    /// graceful stop) and again for the second (abort every child); it
+    /// names the signal for the logs.
+    async fn stop_on_signals<F, Fut>(&self, mut next: F) -> Result<(), SupervisorError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = &'static str>,
@@ -897,5 +982,64 @@ impl fmt::Debug for SupervisorHandle {
             .field("name", &self.inner.name)
             .field("state", &state)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::{service_fn, ChildSpec, ExitReason, Phase, Shutdown, Supervisor};
+
+    /// The signal source injected: the first signal stops gracefully; a
+    /// child that ignores it keeps the stop waiting (`Shutdown::Infinity`)
+    /// until the second signal aborts every child.
+    #[tokio::test(start_paused = true)]
+    async fn a_second_signal_aborts_a_stop_in_progress() {
+        let ok = ChildSpec::new(
+            "ok",
+            service_fn(|ctx| async move {
+                ctx.cancelled().await;
+                Ok(())
+            }),
+        );
+        let stubborn = ChildSpec::new(
+            "stubborn",
+            service_fn(|ctx| async move {
+                ctx.cancelled().await;
+                std::future::pending::<()>().await;
+                Ok(())
+            }),
+        )
+        .shutdown(Shutdown::Infinity);
+        let h = Supervisor::builder("app")
+            .child(ok)
+            .child(stubborn)
+            .build()
+            .unwrap()
+            .start()
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let h2 = h.clone();
+        let run = tokio::spawn(async move {
+            h2.stop_on_signals(|| {
+                let rx = rx.clone();
+                async move { rx.lock().await.recv().await.unwrap_or("closed") }
+            })
+            .await
+        });
+        tx.send("first").unwrap();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(h.is_stopping(), "stubborn keeps the graceful stop waiting");
+        tx.send("second").unwrap();
+        run.await.unwrap().unwrap();
+        let snap = h.which_children().await;
+        assert!(h.is_finished());
+        // Stopped in reverse order: `ok` was still waiting its turn.
+        assert_eq!(snap[1].phase, Phase::Terminated(ExitReason::Aborted));
+        assert_eq!(snap[0].phase, Phase::Terminated(ExitReason::Aborted));
     }
 }

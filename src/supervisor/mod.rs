@@ -14,14 +14,13 @@ mod driver;
 mod handle;
 pub(crate) mod protocol;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use builder::{Builder, DEFAULT_INTENSITY};
+pub use builder::Builder;
 pub use handle::SupervisorHandle;
 pub use protocol::ChildCounts;
 
@@ -261,7 +260,7 @@ impl Scope {
 ///         )
 ///         .build()?;
 ///
-///     // In a real program: `app.run_until_signal().await?`.
+///     // In a real program: `app.spawn()?.run_until_signal().await?`.
 ///     let handle = app.start().await?;
 ///     handle.shutdown().await?;
 ///     Ok(())
@@ -325,7 +324,7 @@ impl Supervisor {
     }
 
     /// Subscribes to the events of the tree that the next
-    /// [`start`](Self::start) (or `spawn`, or `run_until_signal`) of this
+    /// [`start`](Self::start) (or [`spawn`](Self::spawn)) of this
     /// supervisor or of a clone runs, before it starts, so that not even
     /// the first `Started` is missed. The receiver ends once that tree has
     /// stopped.
@@ -335,6 +334,12 @@ impl Supervisor {
     /// supervisor nested in another sends its events to its root's
     /// subscribers. See the [`event`](crate::event) module for the lag
     /// behaviour.
+    ///
+    /// This is the one way to subscribe: a subscription made after the
+    /// start would miss its first events. A part of the program that wants
+    /// its own stream later gets one from a receiver made here, with
+    /// [`Receiver::resubscribe`](tokio::sync::broadcast::Receiver::resubscribe)
+    /// (the events from then on).
     ///
     /// ```
     /// # use tokio_supervisor::{service_fn, ChildSpec, EventKind, Supervisor};
@@ -368,8 +373,11 @@ impl Supervisor {
     /// the children are still starting in the background; await
     /// [`SupervisorHandle::started`] to know when they have all started.
     ///
-    /// Prefer [`start`](Self::start), unless you need the handle during a
-    /// slow ready-gated start (to stop it, say).
+    /// The start of `main`: `app.spawn()?.run_until_signal().await` (see
+    /// [`SupervisorHandle::run_until_signal`]) runs the tree until SIGINT or
+    /// SIGTERM, a signal during the start included. [`start`](Self::start)
+    /// is for when the next step needs every child started (a test, a
+    /// program that runs its own loop beside the tree).
     ///
     /// # Errors
     ///
@@ -436,68 +444,6 @@ impl Supervisor {
         handle.started().await?;
         guard.0 = None;
         Ok(handle)
-    }
-
-    /// Starts the supervisor, runs it until SIGINT or SIGTERM (Ctrl+C off
-    /// unix), stops it gracefully in reverse order, and returns its outcome.
-    /// A second signal during the graceful stop aborts every child at once.
-    /// A signal during start-up stops what has started.
-    ///
-    /// Meant for `main`: a failure (a failed start, exceeded intensity) is
-    /// returned as an error so the process can exit non-zero and let systemd
-    /// or Kubernetes restart it.
-    ///
-    /// # Errors
-    ///
-    /// The supervisor's failure; [`SupervisorError::Signal`] if the signal
-    /// handlers could not be installed.
-    pub async fn run_until_signal(self) -> Result<(), SupervisorError> {
-        // Install the handlers before the start, so that a signal during a
-        // long start-up is seen (and does not kill the process).
-        let signals = crate::signal::Signals::new().map_err(|e| SupervisorError::Signal {
-            supervisor: self.config.name.to_string(),
-            message: e.to_string(),
-        })?;
-        self.spawn()?.run_with_signals(signals).await
-    }
-
-    /// Starts the supervisor, runs it until `shutdown` completes (even during
-    /// start-up), then stops it gracefully and returns its outcome; returns
-    /// early if the supervisor fails on its own.
-    ///
-    /// [`run_until_signal`](Self::run_until_signal) with a signal of your own.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use tokio_supervisor::{service_fn, ChildSpec, Supervisor};
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    /// let app = Supervisor::builder("app")
-    ///     .child(ChildSpec::new("w", service_fn(|ctx| async move {
-    ///         ctx.cancelled().await;
-    ///         Ok(())
-    ///     })))
-    ///     .build()?;
-    /// stop_tx.send(()).unwrap();
-    /// app.run_until(async { let _ = stop_rx.await; }).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// The supervisor's failure.
-    pub async fn run_until<F>(self, shutdown: F) -> Result<(), SupervisorError>
-    where
-        F: Future<Output = ()>,
-    {
-        let handle = self.spawn()?;
-        tokio::select! {
-            res = handle.wait() => return res,
-            () = shutdown => {}
-        }
-        handle.shutdown().await
     }
 }
 
@@ -613,5 +559,11 @@ mod tests {
     fn handle_is_send_sync_clone() {
         assert_send_sync::<SupervisorHandle>();
         assert_send_sync::<Supervisor>();
+    }
+
+    #[test]
+    fn task_handle_is_send_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::TaskHandle<String>>();
     }
 }

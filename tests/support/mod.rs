@@ -174,11 +174,30 @@ pub fn alive_tasks() -> usize {
 /// `builder.build().unwrap().start().await.unwrap()`.
 pub trait StartOk {
     async fn start_ok(self) -> tokio_supervisor::SupervisorHandle;
+    /// `start_ok()`, with a receiver of the tree's events subscribed
+    /// before the start.
+    async fn start_subscribed(
+        self,
+    ) -> (
+        tokio_supervisor::SupervisorHandle,
+        tokio::sync::broadcast::Receiver<Event>,
+    );
 }
 
 impl StartOk for tokio_supervisor::supervisor::Builder {
     async fn start_ok(self) -> tokio_supervisor::SupervisorHandle {
         self.build().unwrap().start().await.unwrap()
+    }
+
+    async fn start_subscribed(
+        self,
+    ) -> (
+        tokio_supervisor::SupervisorHandle,
+        tokio::sync::broadcast::Receiver<Event>,
+    ) {
+        let sup = self.build().unwrap();
+        let events = sup.subscribe();
+        (sup.start().await.unwrap(), events)
     }
 }
 

@@ -190,7 +190,7 @@ impl<R> Core<R> {
                     child: child.path().to_string(),
                     reason,
                     max: self.intensity.max(),
-                    period: self.intensity.window(),
+                    window: self.intensity.window(),
                 };
                 tracing::error!(supervisor = %self.path, error = %err, "restart intensity exceeded");
                 self.metrics.intensity_exceeded(&self.path);
