@@ -669,7 +669,7 @@ impl Harness {
                     child: format!("{}/c{i}/leaf", self.name),
                     reason: tokio_supervisor::ExitReason::Failed("boom".into()),
                     max: 0,
-                    period: Duration::from_secs(1),
+                    window: Duration::from_secs(1),
                 }),
             },
         };
