@@ -240,6 +240,7 @@ mod fatal;
 #[cfg(feature = "health")]
 pub mod health;
 mod lifecycle;
+pub mod mailbox;
 pub mod metrics;
 mod panic_hook;
 #[cfg(feature = "prometheus")]
@@ -263,6 +264,9 @@ pub use error::{ConfigError, ControlError, SupervisorError};
 pub use event::{Event, EventKind};
 pub use fatal::Fatal;
 pub use lifecycle::{ChildSnapshot, ExitReason, Phase};
+pub use mailbox::{
+    mailbox_fn, Inbox, Mailbox, MailboxError, MailboxSender, MailboxService, MailboxStats, Reply,
+};
 pub use metrics::MetricsSnapshot;
 pub use panic_hook::quiet_child_panics;
 pub use restart_limit::RestartLimit;

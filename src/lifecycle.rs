@@ -210,6 +210,11 @@ pub struct ChildSnapshot {
     /// How long the child has been in its current phase (backing off for
     /// how long, terminated since when).
     pub in_phase_for: Duration,
+    /// The child's mailbox, if it has one
+    /// ([`ChildSpec::with_mailbox`](crate::ChildSpec::with_mailbox)): its
+    /// queue depth, and the messages dropped or refused.
+    #[serde(default)]
+    pub mailbox: Option<crate::mailbox::MailboxStats>,
 }
 
 #[cfg(test)]

@@ -125,6 +125,9 @@ fn invalid_transition(path: &str, from: &Phase, to: &Phase) {
 
 impl Child {
     pub(crate) fn new(spec: Arc<ChildSpec>, counters: Arc<ChildCounters>, now: Instant) -> Self {
+        // Mailbox hook: the mailbox learns its path and accepts messages;
+        // the counters keep it, for the metrics and lookups by path.
+        counters.attach_mailbox(spec.mailbox.as_ref());
         Child {
             restart_state: RestartState::new(&spec),
             spec,
@@ -210,6 +213,11 @@ impl Child {
         if !self.phase.can_transition_to(&next) {
             invalid_transition(self.path(), &self.phase, &next);
         }
+        // Mailbox hook: running, terminated (closed, queue dropped), or
+        // pending again.
+        if let Some(mailbox) = &self.spec.mailbox {
+            mailbox.phase(&next);
+        }
         self.phase = next;
         self.phase_since = now;
     }
@@ -258,6 +266,7 @@ impl Child {
             next_restart_in: next_restart.map(|t| t.saturating_duration_since(now)),
             cpu_time: self.spec.cpu.as_ref().and_then(|p| p.cpu_time()),
             in_phase_for: now.saturating_duration_since(self.phase_since),
+            mailbox: self.spec.mailbox.as_ref().map(|m| m.stats()),
         }
     }
 }
