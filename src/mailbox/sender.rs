@@ -334,7 +334,8 @@ impl<T: Send + 'static> MailboxSender<T> {
 }
 
 impl<T> MailboxSender<T> {
-    /// The child's full path (its name alone until a supervisor has it).
+    /// The child's full path: its name alone until a supervisor has it,
+    /// empty until the mailbox is given to a spec.
     #[must_use]
     pub fn path(&self) -> String {
         self.shared.path().to_string()
