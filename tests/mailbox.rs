@@ -318,3 +318,35 @@ async fn a_dynamic_childs_mailbox_is_reached_by_its_path() {
     ));
     jobs.shutdown().await.unwrap();
 }
+
+#[cfg(feature = "prometheus")]
+#[tokio::test(start_paused = true)]
+async fn prometheus_exports_each_mailbox() {
+    let (tx, mb) = mailbox::channel::<u32>(1);
+    let app = Supervisor::builder("app")
+        .child(ChildSpec::with_mailbox(
+            "idle",
+            mb,
+            mailbox_fn(|ctx, _inbox| async move {
+                ctx.cancelled().await;
+                Ok(())
+            }),
+        ))
+        .start_ok()
+        .await;
+    tx.send(1).await.unwrap();
+    assert!(tx.try_send(2).is_err());
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register_collector(Box::new(app.prometheus_collector()));
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    for line in [
+        r#"supervisor_mailbox_queued{path="app/idle"} 1"#,
+        r#"supervisor_mailbox_capacity{path="app/idle"} 1"#,
+        r#"supervisor_mailbox_dropped_total{path="app/idle"} 0"#,
+        r#"supervisor_mailbox_refused_total{path="app/idle"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    app.shutdown().await.unwrap();
+}
