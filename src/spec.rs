@@ -239,16 +239,26 @@ impl ChildSpec {
     /// it is typed at compile time, and a run cannot forget it or ask for
     /// the wrong type.
     ///
-    /// ```
-    /// use tokio_supervisor::{mailbox, mailbox_fn, ChildSpec};
+    /// A closure is simpler with [`with_mailbox_fn`](Self::with_mailbox_fn).
     ///
-    /// let (tx, mailbox) = mailbox::channel::<String>(64);
-    /// let spec = ChildSpec::with_mailbox("log", mailbox, mailbox_fn(|_ctx, mut inbox| async move {
-    ///     while let Some(line) = inbox.recv().await {
-    ///         println!("{line}");
+    /// ```
+    /// use tokio_supervisor::{mailbox, BoxError, ChildSpec, Context, Inbox, MailboxService};
+    ///
+    /// struct Log {
+    ///     prefix: &'static str,
+    /// }
+    ///
+    /// impl MailboxService<String> for Log {
+    ///     async fn run(&self, _ctx: Context, mut inbox: Inbox<String>) -> Result<(), BoxError> {
+    ///         while let Some(line) = inbox.recv().await {
+    ///             println!("{}{line}", self.prefix);
+    ///         }
+    ///         Ok(())
     ///     }
-    ///     Ok(())
-    /// }));
+    /// }
+    ///
+    /// let (tx, mailbox) = mailbox::channel(64);
+    /// let spec = ChildSpec::with_mailbox("log", mailbox, Log { prefix: "> " });
     /// assert!(spec.has_mailbox());
     /// # let _ = tx;
     /// ```
@@ -266,6 +276,36 @@ impl ChildSpec {
         let mut spec = ChildSpec::new(name, service);
         spec.mailbox = Some(port);
         spec
+    }
+
+    /// [`with_mailbox`](Self::with_mailbox) for a closure of the run's
+    /// context and inbox, called once per run (as [`service_fn`](crate::service_fn)):
+    /// the message type comes from the mailbox, so the closure needs no
+    /// annotation.
+    ///
+    /// ```
+    /// use tokio_supervisor::{mailbox, ChildSpec};
+    ///
+    /// let (tx, mailbox) = mailbox::channel::<(u64, u64)>(128);
+    /// let spec = ChildSpec::with_mailbox_fn("sum", mailbox, |_ctx, mut inbox| async move {
+    ///     while let Some((a, b)) = inbox.recv().await {
+    ///         tracing::info!(sum = a + b);
+    ///     }
+    ///     Ok(())
+    /// });
+    /// # let _ = (tx, spec);
+    /// ```
+    pub fn with_mailbox_fn<T, F, Fut>(
+        name: impl Into<String>,
+        mailbox: crate::Mailbox<T>,
+        f: F,
+    ) -> Self
+    where
+        T: Send + 'static,
+        F: Fn(crate::Context, crate::Inbox<T>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), crate::BoxError>> + Send + 'static,
+    {
+        ChildSpec::with_mailbox(name, mailbox, crate::mailbox::MailboxFn { f })
     }
 
     /// Whether the child has a mailbox ([`with_mailbox`](Self::with_mailbox)).

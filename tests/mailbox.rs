@@ -3,12 +3,11 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use support::*;
 use tokio_supervisor::{
-    mailbox, mailbox_fn, Backoff, ChildSpec, ExitReason, MailboxError, Phase, Reply, Restart,
-    Strategy, Supervisor,
+    mailbox, Backoff, ChildSpec, ExitReason, MailboxError, Phase, Reply, Restart, Strategy,
+    Supervisor,
 };
 
 #[derive(Debug)]
@@ -28,25 +27,21 @@ type Got = Arc<Mutex<Vec<(u32, u32)>>>;
 /// A child that records the values it receives as `(attempt, value)`.
 fn recorder(name: &str, mailbox: tokio_supervisor::Mailbox<Msg>, got: &Got) -> ChildSpec {
     let got = got.clone();
-    ChildSpec::with_mailbox(
-        name,
-        mailbox,
-        mailbox_fn(move |ctx, mut inbox| {
-            let got = got.clone();
-            async move {
-                while let Some(msg) = inbox.recv().await {
-                    match msg {
-                        Msg::Val(v) => got.lock().unwrap().push((ctx.attempt(), v)),
-                        Msg::Panic | Msg::PanicWith(_) => panic!("asked to"),
-                        Msg::Attempt(reply) => {
-                            let _ = reply.send(ctx.attempt());
-                        }
+    ChildSpec::with_mailbox_fn(name, mailbox, move |ctx, mut inbox| {
+        let got = got.clone();
+        async move {
+            while let Some(msg) = inbox.recv().await {
+                match msg {
+                    Msg::Val(v) => got.lock().unwrap().push((ctx.attempt(), v)),
+                    Msg::Panic | Msg::PanicWith(_) => panic!("asked to"),
+                    Msg::Attempt(reply) => {
+                        let _ = reply.send(ctx.attempt());
                     }
                 }
-                Ok(())
             }
-        }),
-    )
+            Ok(())
+        }
+    })
 }
 
 fn got(g: &Got) -> Vec<(u32, u32)> {
@@ -139,21 +134,17 @@ async fn a_full_mailbox_refuses_try_send_and_times_out_send_timeout() {
     let (tx, mb) = mailbox::channel::<u32>(2);
     let gate = Arc::new(tokio::sync::Notify::new());
     let app = Supervisor::builder("app")
-        .child(ChildSpec::with_mailbox(
-            "slow",
-            mb,
-            mailbox_fn({
+        .child(ChildSpec::with_mailbox_fn("slow", mb, {
+            let gate = gate.clone();
+            move |_ctx, mut inbox| {
                 let gate = gate.clone();
-                move |_ctx, mut inbox| {
-                    let gate = gate.clone();
-                    async move {
-                        gate.notified().await;
-                        while inbox.recv().await.is_some() {}
-                        Ok(())
-                    }
+                async move {
+                    gate.notified().await;
+                    while inbox.recv().await.is_some() {}
+                    Ok(())
                 }
-            }),
-        ))
+            }
+        }))
         .start_ok()
         .await;
     tx.send(1).await.unwrap();
@@ -324,13 +315,13 @@ async fn a_dynamic_childs_mailbox_is_reached_by_its_path() {
 async fn prometheus_exports_each_mailbox() {
     let (tx, mb) = mailbox::channel::<u32>(1);
     let app = Supervisor::builder("app")
-        .child(ChildSpec::with_mailbox(
+        .child(ChildSpec::with_mailbox_fn(
             "idle",
             mb,
-            mailbox_fn(|ctx, _inbox| async move {
+            |ctx, _inbox| async move {
                 ctx.cancelled().await;
                 Ok(())
-            }),
+            },
         ))
         .start_ok()
         .await;

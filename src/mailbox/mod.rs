@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use tokio_supervisor::{mailbox, mailbox_fn, ChildSpec, Restart, Supervisor};
+//! use tokio_supervisor::{mailbox, ChildSpec, Restart, Supervisor};
 //!
 //! #[tokio::main]
 //! # async fn _hidden() {}
@@ -32,7 +32,7 @@
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let (jobs, mailbox) = mailbox::channel::<u32>(100);
 //!     let app = Supervisor::builder("app")
-//!         .child(ChildSpec::with_mailbox("worker", mailbox, mailbox_fn(
+//!         .child(ChildSpec::with_mailbox_fn("worker", mailbox,
 //!             |_ctx, mut inbox| async move {
 //!                 while let Some(job) = inbox.recv().await {
 //!                     if job == 13 {
@@ -41,7 +41,7 @@
 //!                 }
 //!                 Ok(())
 //!             },
-//!         )).restart(Restart::Permanent))
+//!         ).restart(Restart::Permanent))
 //!         .build()?
 //!         .start()
 //!         .await?;
@@ -112,7 +112,8 @@ pub use error::{MailboxError, SendError};
 pub use inbox::Inbox;
 pub use reply::Reply;
 pub use sender::MailboxSender;
-pub use service::{mailbox_fn, MailboxFn, MailboxService};
+pub(crate) use service::MailboxFn;
+pub use service::MailboxService;
 
 pub(crate) use shared::Port;
 use shared::Shared;

@@ -30,7 +30,7 @@ use super::{MailboxError, Reply, SendError};
 /// as its child's spec or any sender, and its run never sees it close.
 ///
 /// ```
-/// use tokio_supervisor::{mailbox, mailbox_fn, ChildSpec, Supervisor};
+/// use tokio_supervisor::{mailbox, ChildSpec, Supervisor};
 ///
 /// #[tokio::main]
 /// # async fn _hidden() {}
@@ -40,14 +40,14 @@ use super::{MailboxError, Reply, SendError};
 ///     tx.send("queued before the start".into()).await?;
 ///
 ///     let app = Supervisor::builder("app")
-///         .child(ChildSpec::with_mailbox("printer", mailbox, mailbox_fn(
+///         .child(ChildSpec::with_mailbox_fn("printer", mailbox,
 ///             |_ctx, mut inbox| async move {
 ///                 while let Some(line) = inbox.recv().await {
 ///                     println!("{line}");
 ///                 }
 ///                 Ok(()) // asked to stop
 ///             },
-///         )))
+///         ))
 ///         .build()?
 ///         .start()
 ///         .await?;
@@ -224,7 +224,7 @@ impl<T: Send + 'static> MailboxSender<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use tokio_supervisor::{mailbox, mailbox_fn, ChildSpec, Reply, Supervisor};
+    /// use tokio_supervisor::{mailbox, ChildSpec, Reply, Supervisor};
     ///
     /// enum Counter {
     ///     Add(u64),
@@ -235,7 +235,7 @@ impl<T: Send + 'static> MailboxSender<T> {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let (tx, mailbox) = mailbox::channel(16);
     /// let app = Supervisor::builder("app")
-    ///     .child(ChildSpec::with_mailbox("counter", mailbox, mailbox_fn(
+    ///     .child(ChildSpec::with_mailbox_fn("counter", mailbox,
     ///         |_ctx, mut inbox| async move {
     ///             let mut total = 0;
     ///             while let Some(msg) = inbox.recv().await {
@@ -246,7 +246,7 @@ impl<T: Send + 'static> MailboxSender<T> {
     ///             }
     ///             Ok(())
     ///         },
-    ///     )))
+    ///     ))
     ///     .build()?
     ///     .start()
     ///     .await?;

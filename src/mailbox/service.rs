@@ -1,5 +1,5 @@
-//! A service with a mailbox: [`MailboxService`], [`mailbox_fn`], and the
-//! [`Service`] that lends the inbox to each run.
+//! A service with a mailbox: [`MailboxService`], a closure as one
+//! (`MailboxFn`), and the [`Service`] that lends the inbox to each run.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -39,42 +39,11 @@ pub trait MailboxService<T>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), BoxError>> + Send;
 }
 
-/// A [`MailboxService`] made from a closure; see [`mailbox_fn`].
-#[derive(Clone)]
-pub struct MailboxFn<F> {
-    f: F,
-}
-
-impl<F> std::fmt::Debug for MailboxFn<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MailboxFn").finish_non_exhaustive()
-    }
-}
-
-/// Makes a [`MailboxService`] from a closure of the run's [`Context`] and
-/// [`Inbox`], called once per run (as [`service_fn`](crate::service_fn)).
-///
-/// ```
-/// use tokio_supervisor::{mailbox, mailbox_fn, ChildSpec};
-///
-/// let (tx, mailbox) = mailbox::channel::<u64>(128);
-/// let spec = ChildSpec::with_mailbox("sum", mailbox, mailbox_fn(|_ctx, mut inbox| async move {
-///     let mut sum = 0;
-///     while let Some(n) = inbox.recv().await {
-///         sum += n;
-///     }
-///     tracing::info!(sum, "stopping");
-///     Ok(())
-/// }));
-/// # let _ = (tx, spec);
-/// ```
-#[must_use]
-pub fn mailbox_fn<T, F, Fut>(f: F) -> MailboxFn<F>
-where
-    F: Fn(Context, Inbox<T>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-{
-    MailboxFn { f }
+/// A [`MailboxService`] made from a closure of the run's [`Context`] and
+/// [`Inbox`], called once per run
+/// ([`ChildSpec::with_mailbox_fn`](crate::ChildSpec::with_mailbox_fn)).
+pub(crate) struct MailboxFn<F> {
+    pub(crate) f: F,
 }
 
 impl<T, F, Fut> MailboxService<T> for MailboxFn<F>

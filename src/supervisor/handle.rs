@@ -160,17 +160,17 @@ impl SupervisorHandle {
     /// removed, its sends are refused with [`MailboxError::Removed`].
     ///
     /// ```
-    /// # use tokio_supervisor::{mailbox, mailbox_fn, ChildSpec, Supervisor};
+    /// # use tokio_supervisor::{mailbox, ChildSpec, Supervisor};
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let jobs = Supervisor::dynamic("jobs").build()?.start().await?;
     /// let (_, mailbox) = mailbox::channel::<String>(8);
-    /// let path = jobs.start_child(ChildSpec::with_mailbox("mail", mailbox, mailbox_fn(
+    /// let path = jobs.start_child(ChildSpec::with_mailbox_fn("mail", mailbox,
     ///     |_ctx, mut inbox| async move {
     ///         while let Some(_msg) = inbox.recv().await {}
     ///         Ok(())
     ///     },
-    /// )))
+    /// ))
     /// .await?; // "jobs/mail-1": a dynamic child's name gets a number
     /// let tx = jobs.mailbox::<String>(&path)?;
     /// assert_eq!(tx.path(), path);
