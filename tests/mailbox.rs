@@ -33,7 +33,11 @@ fn recorder(name: &str, mailbox: tokio_supervisor::Mailbox<Msg>, got: &Got) -> C
             while let Some(msg) = inbox.recv().await {
                 match msg {
                     Msg::Val(v) => got.lock().unwrap().push((ctx.attempt(), v)),
-                    Msg::Panic | Msg::PanicWith(_) => panic!("asked to"),
+                    Msg::Panic => panic!("asked to"),
+                    Msg::PanicWith(reply) => {
+                        assert!(!reply.is_closed());
+                        panic!("asked to, with the reply in hand");
+                    }
                     Msg::Attempt(reply) => {
                         let _ = reply.send(ctx.attempt());
                     }
