@@ -105,6 +105,9 @@ impl<T: Send + 'static> MailboxSender<T> {
         if self.shared.state() == CLOSED {
             return Err(self.closed(msg));
         }
+        // What tokio's own `send` does: a task that sends in a loop and
+        // never finds the mailbox full still yields when its budget is spent.
+        tokio::task::consume_budget().await;
         match self.tx.try_reserve() {
             Ok(permit) => {
                 permit.send(msg);
@@ -159,6 +162,9 @@ impl<T: Send + 'static> MailboxSender<T> {
         if self.shared.state() == CLOSED {
             return Err(self.closed(msg));
         }
+        // What tokio's own `send` does: a task that sends in a loop and
+        // never finds the mailbox full still yields when its budget is spent.
+        tokio::task::consume_budget().await;
         match self.tx.try_reserve() {
             Ok(permit) => {
                 permit.send(msg);
@@ -278,6 +284,7 @@ impl<T: Send + 'static> MailboxSender<T> {
         if self.shared.state() == CLOSED {
             return Err(self.closed(msg).into());
         }
+        tokio::task::consume_budget().await;
         match self.tx.try_reserve() {
             Ok(permit) => permit.send(msg),
             Err(_) => self.send_slow(msg, deadline, timeout).await?,
