@@ -4,9 +4,13 @@
 //! Two scenarios, each a producer task sending `MESSAGES` `u64`s to a
 //! consumer that counts them:
 //!
-//! * `throughput`: bare, a consumer task on `mpsc::channel(CAPACITY)`;
-//!   supervised, a child made with `ChildSpec::with_mailbox_fn` receiving
-//!   from its `Inbox` (every `recv` also watches the run's cancellation).
+//! * `throughput`: bare, a consumer task on `mpsc::channel(CAPACITY)`
+//!   fed with tokio's `send().await`; supervised, a child made with
+//!   `ChildSpec::with_mailbox_fn` receiving from its `Inbox` (every `recv`
+//!   also watches the run's cancellation).
+//! * `throughput, try_reserve`: the same, the bare producer taking a free
+//!   slot with `try_reserve` first, as the mailbox's `send` does: what the
+//!   mailbox itself adds.
 //! * `restart every 1000`: the consumer ends after every 1 000 messages
 //!   and is started again, its queue kept. Bare, the hand-rolled way: a
 //!   loop that respawns a task that locks an `Arc<Mutex<Receiver>>`;
@@ -80,7 +84,15 @@ where
     t0.elapsed()
 }
 
-async fn bare(restart_every: Option<u64>) -> Duration {
+/// How the bare producer sends: tokio's `send().await`, or a free slot
+/// taken with `try_reserve` first (what the mailbox's `send` does).
+#[derive(Clone, Copy)]
+enum Send {
+    Plain,
+    TryFirst,
+}
+
+async fn bare(restart_every: Option<u64>, how: Send) -> Duration {
     let (tx, rx) = mpsc::channel::<u64>(CAPACITY);
     let count = Arc::new(Count::default());
     // Spawned from a task of its own, as the supervisor's loop spawns a
@@ -120,7 +132,16 @@ async fn bare(restart_every: Option<u64>) -> Duration {
     let took = produce(&count, |i| {
         let tx = &tx;
         async move {
-            tx.send(i).await.unwrap();
+            match how {
+                Send::Plain => tx.send(i).await.unwrap(),
+                Send::TryFirst => {
+                    tokio::task::consume_budget().await;
+                    match tx.try_reserve() {
+                        Ok(permit) => permit.send(i),
+                        Err(_) => tx.send(i).await.unwrap(),
+                    }
+                }
+            }
         }
     })
     .await;
@@ -168,18 +189,23 @@ async fn supervised(restart_every: Option<u64>) -> Duration {
 }
 
 /// Runs one side's round inside a task of the runtime.
-fn round(rt: &Runtime, supervised_side: bool, restart_every: Option<u64>) -> Duration {
+fn round(rt: &Runtime, side: Side, restart_every: Option<u64>) -> Duration {
     rt.block_on(async move {
         tokio::spawn(async move {
-            if supervised_side {
-                supervised(restart_every).await
-            } else {
-                bare(restart_every).await
+            match side {
+                Side::Bare(how) => bare(restart_every, how).await,
+                Side::Mailbox => supervised(restart_every).await,
             }
         })
         .await
         .unwrap()
     })
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Bare(Send),
+    Mailbox,
 }
 
 fn quantile(v: &[f64], q: f64) -> f64 {
@@ -189,23 +215,25 @@ fn quantile(v: &[f64], q: f64) -> f64 {
 fn paired(rt: &Runtime, quick: bool) {
     let rounds = if quick { 11 } else { 41 };
     println!(
-        "{:<22} {:>13} {:>13} {:>7}  {:<13} rounds",
+        "{:<26} {:>13} {:>13} {:>7}  {:<13} rounds",
         "scenario", "bare", "mailbox", "ratio", "ratio q1–q3"
     );
-    for (name, restart_every) in [
-        ("throughput", None),
-        ("restart every 1000", Some(RESTART_EVERY)),
+    for (name, restart_every, how) in [
+        ("throughput", None, Send::Plain),
+        ("throughput, try_reserve", None, Send::TryFirst),
+        ("restart every 1000", Some(RESTART_EVERY), Send::Plain),
     ] {
-        round(rt, false, restart_every);
-        round(rt, true, restart_every);
+        let (bare_side, mailbox) = (Side::Bare(how), Side::Mailbox);
+        round(rt, bare_side, restart_every);
+        round(rt, mailbox, restart_every);
         let (mut b, mut s, mut r) = (vec![], vec![], vec![]);
         for i in 0..rounds {
             let (bare, sup) = if i % 2 == 0 {
-                let bare = round(rt, false, restart_every);
-                (bare, round(rt, true, restart_every))
+                let bare = round(rt, bare_side, restart_every);
+                (bare, round(rt, mailbox, restart_every))
             } else {
-                let sup = round(rt, true, restart_every);
-                (round(rt, false, restart_every), sup)
+                let sup = round(rt, mailbox, restart_every);
+                (round(rt, bare_side, restart_every), sup)
             };
             let per = |d: Duration| d.as_secs_f64() * 1e9 / MESSAGES as f64;
             b.push(per(bare));
@@ -216,7 +244,7 @@ fn paired(rt: &Runtime, quick: bool) {
             v.sort_by(f64::total_cmp);
         }
         println!(
-            "{name:<22} {:>7.1} ns/msg {:>7.1} ns/msg {:>6.2}×  {:.2}–{:.2}×{:>8}",
+            "{name:<26} {:>7.1} ns/msg {:>7.1} ns/msg {:>6.2}×  {:.2}–{:.2}×{:>8}",
             quantile(&b, 0.5),
             quantile(&s, 0.5),
             quantile(&r, 0.5),
@@ -237,13 +265,12 @@ fn criterion_pass(rt: &Runtime, c: &mut Criterion) {
             .warm_up_time(Duration::from_millis(500))
             .measurement_time(Duration::from_secs(3))
             .throughput(criterion::Throughput::Elements(MESSAGES));
-        for (side, supervised_side) in [("bare mpsc", false), ("mailbox", true)] {
-            g.bench_function(side, |b| {
-                b.iter_custom(|iters| {
-                    (0..iters)
-                        .map(|_| round(rt, supervised_side, restart_every))
-                        .sum()
-                })
+        for (label, side) in [
+            ("bare mpsc", Side::Bare(Send::Plain)),
+            ("mailbox", Side::Mailbox),
+        ] {
+            g.bench_function(label, |b| {
+                b.iter_custom(|iters| (0..iters).map(|_| round(rt, side, restart_every)).sum())
             });
         }
         g.finish();

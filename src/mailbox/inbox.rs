@@ -1,6 +1,9 @@
 //! The receiving end of a child's mailbox, lent to one run: [`Inbox`].
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
 
 use tokio::sync::mpsc;
 
@@ -43,14 +46,87 @@ pub struct Inbox<T> {
     rx: Option<mpsc::Receiver<T>>,
     shared: Arc<Shared<T>>,
     ctx: Context,
+    /// `ctx.cancelled()`, made once a run: its waiter is registered with
+    /// the run's stop signal at the first park, and stays registered.
+    cancelled: Pin<Box<dyn Future<Output = ()> + Send + Sync>>,
+    /// The waker `cancelled` was last polled with (see `poll_recv`).
+    registered: Option<Waker>,
 }
 
 impl<T> Inbox<T> {
     pub(super) fn new(rx: mpsc::Receiver<T>, shared: Arc<Shared<T>>, ctx: Context) -> Self {
+        let cancelled = {
+            let ctx = ctx.clone();
+            Box::pin(async move { ctx.cancelled().await })
+        };
         Inbox {
             rx: Some(rx),
             shared,
             ctx,
+            cancelled,
+            registered: None,
+        }
+    }
+
+    /// Whether the run is asked to stop; if not, makes sure that a stop
+    /// wakes the task that polls with `cx`.
+    ///
+    /// Why no wakeup is lost: the stop flag is read first; then, unless
+    /// the `cancelled` future was last polled with a waker that wakes the
+    /// same task (`will_wake`, a pointer comparison), it is polled again,
+    /// which registers this waker (tokio's `Notified` keeps the latest).
+    /// A stop after the flag was read wakes the registered waker; a stop
+    /// before it was read is seen by the read. Polling `cancelled` only
+    /// when the waker changes spares the park of every `recv` the lock
+    /// of the stop signal's waiter list: one lock a run, not two a park.
+    fn poll_stop(&mut self, cx: &mut TaskContext<'_>) -> bool {
+        if self.ctx.is_cancelled() {
+            return true;
+        }
+        if self
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return false;
+        }
+        if self.cancelled.as_mut().poll(cx).is_ready() {
+            return true;
+        }
+        self.registered = Some(cx.waker().clone());
+        false
+    }
+
+    pub(super) fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<T>> {
+        if self.ctx.is_cancelled() {
+            return Poll::Ready(None);
+        }
+        let Some(rx) = self.rx.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match rx.poll_recv(cx) {
+            Poll::Ready(msg) => Poll::Ready(msg),
+            Poll::Pending if self.poll_stop(cx) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_recv_many(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        buf: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
+        if self.ctx.is_cancelled() {
+            return Poll::Ready(0);
+        }
+        let Some(rx) = self.rx.as_mut() else {
+            return Poll::Ready(0);
+        };
+        match rx.poll_recv_many(cx, buf, limit) {
+            Poll::Ready(n) => Poll::Ready(n),
+            Poll::Pending if self.poll_stop(cx) => Poll::Ready(0),
+            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -63,15 +139,7 @@ impl<T> Inbox<T> {
     /// Cancel safe: a message is taken off the queue only when this
     /// completes with it, so in `tokio::select!` no message is lost.
     pub async fn recv(&mut self) -> Option<T> {
-        let rx = self.rx.as_mut()?;
-        if self.ctx.is_cancelled() {
-            return None;
-        }
-        tokio::select! {
-            biased;
-            msg = rx.recv() => msg,
-            () = self.ctx.cancelled() => None,
-        }
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Receives up to `limit` messages into `buf`, waiting for at least
@@ -82,15 +150,7 @@ impl<T> Inbox<T> {
     ///
     /// Cancel safe, as [`recv`](Self::recv).
     pub async fn recv_many(&mut self, buf: &mut Vec<T>, limit: usize) -> usize {
-        let Some(rx) = self.rx.as_mut() else { return 0 };
-        if self.ctx.is_cancelled() {
-            return 0;
-        }
-        tokio::select! {
-            biased;
-            n = rx.recv_many(buf, limit) => n,
-            () = self.ctx.cancelled() => 0,
-        }
+        std::future::poll_fn(|cx| self.poll_recv_many(cx, buf, limit)).await
     }
 
     /// Receives a message if one is queued, without waiting (even once the

@@ -171,3 +171,35 @@ fn a_lookup_of_the_wrong_type_is_an_error() {
         Err(MailboxError::WrongType { .. })
     ));
 }
+
+/// A waker that records that it was woken.
+fn flag_waker() -> (std::task::Waker, Arc<std::sync::atomic::AtomicBool>) {
+    struct Flag(Arc<std::sync::atomic::AtomicBool>);
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    (Arc::new(Flag(flag.clone())).into(), flag)
+}
+
+/// The stop signal is polled again only when the waker changes: a stop
+/// wakes whichever task parked last, never a stale one only.
+#[test]
+fn a_stop_wakes_the_waker_of_the_last_park() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::task::{Context as Cx, Poll};
+    let (_tx, m) = channel::<u32>(1);
+    let ctx = Context::detached("app/w");
+    let mut inbox = inbox(&m, &ctx);
+    let (a, woke_a) = flag_waker();
+    let (b, woke_b) = flag_waker();
+    assert!(inbox.poll_recv(&mut Cx::from_waker(&a)).is_pending());
+    assert!(inbox.poll_recv(&mut Cx::from_waker(&a)).is_pending());
+    assert!(inbox.poll_recv(&mut Cx::from_waker(&b)).is_pending());
+    ctx.token().cancel();
+    assert!(woke_b.load(SeqCst), "the last waker is woken");
+    assert!(!woke_a.load(SeqCst));
+    assert_eq!(inbox.poll_recv(&mut Cx::from_waker(&b)), Poll::Ready(None));
+}
