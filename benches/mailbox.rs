@@ -92,6 +92,8 @@ enum Send {
     TryFirst,
 }
 
+// The consumer's `JoinHandle` comes back from the task that spawned it.
+#[allow(clippy::async_yields_async)]
 async fn bare(restart_every: Option<u64>, how: Send) -> Duration {
     let (tx, rx) = mpsc::channel::<u64>(CAPACITY);
     let count = Arc::new(Count::default());

@@ -1,6 +1,5 @@
 //! The sending end of a child's mailbox: [`MailboxSender`].
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -381,12 +380,10 @@ impl<T> MailboxSender<T> {
 }
 
 /// Completes at `deadline`, or never.
-fn sleep_until(deadline: Option<Instant>) -> impl Future<Output = ()> {
-    async move {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 
