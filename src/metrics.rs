@@ -489,7 +489,7 @@ pub struct ChildMetrics {
     /// Its mailbox, if it has one: queue depth, messages dropped and
     /// refused.
     #[serde(default)]
-    pub mailbox: Option<crate::mailbox::MailboxStats>,
+    pub mailbox: Option<crate::lifecycle::MailboxStats>,
 }
 
 /// A supervisor's own counters in a [`MetricsSnapshot`].

@@ -345,3 +345,24 @@ async fn prometheus_exports_each_mailbox() {
     }
     app.shutdown().await.unwrap();
 }
+
+/// The handles and the futures of the public async methods are `Send`
+/// (and the handles `Sync`), checked at compile time.
+#[allow(dead_code)]
+fn auto_traits() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let (tx, mb) = mailbox::channel::<Msg>(1);
+    send_sync(&tx);
+    send_sync(&mb);
+    send(&tx.send(Msg::Val(1)));
+    send(&tx.send_timeout(Msg::Val(1), secs(1)));
+    send(&tx.request(Msg::Attempt, secs(1)));
+    send(&tx.wait_running(secs(1)));
+    fn inbox(mut inbox: tokio_supervisor::Inbox<Msg>) {
+        send_sync(&inbox);
+        send(&inbox.recv());
+        send(&inbox.recv_many(&mut Vec::new(), 1));
+    }
+    let _ = inbox;
+}

@@ -106,8 +106,7 @@ mod shared;
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::lifecycle::MailboxStats;
 pub use error::{MailboxError, SendError};
 pub use inbox::Inbox;
 pub use reply::Reply;
@@ -201,22 +200,6 @@ pub(crate) fn sender_of<T: Send + 'static>(
             actual,
         }),
     }
-}
-
-/// A child's mailbox as its snapshot and its metrics show it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct MailboxStats {
-    /// How many messages it holds at most.
-    pub capacity: usize,
-    /// Messages queued now, not yet received.
-    pub queued: usize,
-    /// Messages that were queued and dropped unreceived, because the child
-    /// terminated or was removed.
-    pub dropped: u64,
-    /// Sends refused: the mailbox was full (`try_send`), closed, or stayed
-    /// full until the send's timeout.
-    pub refused: u64,
 }
 
 #[cfg(test)]
