@@ -366,3 +366,49 @@ fn auto_traits() {
     }
     let _ = inbox;
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_aborted_run_gives_the_inbox_back() {
+    let (tx, mb) = mailbox::channel::<u32>(4);
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let app = Supervisor::builder("app")
+        .child(
+            ChildSpec::with_mailbox_fn("stubborn", mb, {
+                let got = got.clone();
+                move |ctx, mut inbox| {
+                    let got = got.clone();
+                    async move {
+                        if ctx.attempt() == 1 {
+                            // Holds its inbox and ignores the stop: aborted.
+                            std::future::pending::<()>().await;
+                        }
+                        while let Some(v) = inbox.recv().await {
+                            got.lock().unwrap().push(v);
+                        }
+                        Ok(())
+                    }
+                }
+            })
+            .shutdown(tokio_supervisor::Shutdown::Graceful(ms(10))),
+        )
+        .start_ok()
+        .await;
+    tx.send(1).await.unwrap();
+    app.terminate_child("stubborn").await.unwrap();
+    let s = snapshot(&app, "stubborn").await;
+    assert_eq!(s.last_exit, Some(ExitReason::Aborted));
+    assert_eq!(
+        s.mailbox.unwrap().dropped,
+        1,
+        "stopped: its queue is dropped"
+    );
+    app.restart_child("stubborn").await.unwrap();
+    tx.send(2).await.unwrap();
+    settle().await;
+    assert_eq!(
+        *got.lock().unwrap(),
+        [2],
+        "the next run took the inbox back"
+    );
+    app.shutdown().await.unwrap();
+}
