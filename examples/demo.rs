@@ -9,6 +9,10 @@
 //! └── venue                a venue adapter that keeps failing: its circuit opens
 //! ```
 //!
+//! The stages talk through mailboxes: the feed sends to the enricher's, the
+//! enricher to the writer's, and neither notices when the other restarts
+//! (ticks queue meanwhile; the one a panic had in hand is lost).
+//!
 //! Children start in order (sink first, source last) and stop in reverse
 //! (source first, so the sink can flush). Every lifecycle event is printed as
 //! it happens; Ctrl+\ (SIGQUIT) prints the whole tree. Stop it with Ctrl+C (a
@@ -25,18 +29,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{mpsc, Mutex};
 use tokio::time::{sleep, Instant};
 use tokio_supervisor::{
-    Backoff, BoxError, ChildSpec, Context, EventKind, Restart, Service, Shutdown, Supervisor,
+    mailbox, Backoff, BoxError, ChildSpec, Context, EventKind, Inbox, MailboxSender,
+    MailboxService, Restart, Service, Shutdown, Supervisor,
 };
-
-type Rx<T> = Arc<Mutex<mpsc::Receiver<T>>>;
 
 /// Connects to a (simulated) exchange and forwards ticks; the connection
 /// drops after a few seconds.
 struct Feed {
-    out: mpsc::Sender<u64>,
+    out: MailboxSender<u64>,
     seq: Arc<AtomicU64>,
 }
 
@@ -54,9 +56,9 @@ impl Service for Feed {
                 }
                 _ = sleep(Duration::from_millis(50)) => {
                     let tick = self.seq.fetch_add(1, Ordering::Relaxed);
-                    if self.out.send(tick).await.is_err() {
-                        return Err("enricher is gone".into());
-                    }
+                    // Queued while the enricher restarts; refused (an
+                    // error naming it) only if it was given up.
+                    self.out.send(tick).await?;
                 }
             }
         }
@@ -65,52 +67,48 @@ impl Service for Feed {
 
 /// Enriches ticks; a malformed one (about 1 in 40) makes it panic.
 struct Enricher {
-    input: Rx<u64>,
-    out: mpsc::Sender<String>,
+    out: MailboxSender<String>,
 }
 
-impl Service for Enricher {
-    async fn run(&self, ctx: Context) -> Result<(), BoxError> {
-        // The receiver outlives restarts: each run borrows it for its lifetime.
-        let mut input = self.input.lock().await;
-        loop {
-            tokio::select! {
-                _ = ctx.cancelled() => return Ok(()),
-                tick = input.recv() => {
-                    let Some(tick) = tick else { return Ok(()) };
-                    if fastrand::u32(0..40) == 0 {
-                        panic!("malformed tick #{tick}");
-                    }
-                    let _ = self.out.send(format!("EURUSD #{tick} 1.08{:02}", tick % 100)).await;
-                }
+impl MailboxService<u64> for Enricher {
+    async fn run(&self, _ctx: Context, mut input: Inbox<u64>) -> Result<(), BoxError> {
+        // `None` once asked to stop; what is queued waits for the next run.
+        while let Some(tick) = input.recv().await {
+            if fastrand::u32(0..40) == 0 {
+                panic!("malformed tick #{tick}");
             }
+            self.out
+                .send(format!("EURUSD #{tick} 1.08{:02}", tick % 100))
+                .await?;
         }
+        Ok(())
     }
 }
 
 /// Writes enriched ticks in batches; on stop it flushes what it holds.
 struct Writer {
-    input: Rx<String>,
     written: Arc<AtomicU64>,
 }
 
-impl Service for Writer {
-    async fn run(&self, ctx: Context) -> Result<(), BoxError> {
-        let mut input = self.input.lock().await;
+impl MailboxService<String> for Writer {
+    async fn run(&self, _ctx: Context, mut input: Inbox<String>) -> Result<(), BoxError> {
         let mut batch = Vec::new();
         let mut flush = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                _ = ctx.cancelled() => break,
                 line = input.recv() => match line {
                     Some(line) => batch.push(line),
-                    None => break,
+                    None => break, // asked to stop
                 },
                 _ = flush.tick() => {
                     self.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     batch.clear();
                 }
             }
+        }
+        // Stopped last: what is still queued is written too.
+        while let Some(line) = input.try_recv() {
+            batch.push(line);
         }
         sleep(Duration::from_millis(100)).await; // the final flush
         self.written
@@ -134,23 +132,18 @@ impl Service for Venue {
 }
 
 fn tree() -> Result<Supervisor, tokio_supervisor::ConfigError> {
-    let (tick_tx, tick_rx) = mpsc::channel(1024);
-    let (line_tx, line_rx) = mpsc::channel(1024);
+    // Addresses made before the tree: valid across every restart.
+    let (tick_tx, ticks) = mailbox::channel(1024);
+    let (line_tx, lines) = mailbox::channel(1024);
 
     let pipeline = Supervisor::builder("pipeline")
         .child(
-            ChildSpec::new(
-                "enricher",
-                Enricher {
-                    input: Arc::new(Mutex::new(tick_rx)),
-                    out: line_tx,
-                },
-            )
-            .restart(Restart::Permanent)
-            .backoff(Backoff::exponential(
-                Duration::from_millis(100),
-                Duration::from_secs(2),
-            )),
+            ChildSpec::with_mailbox("enricher", ticks, Enricher { out: line_tx })
+                .restart(Restart::Permanent)
+                .backoff(Backoff::exponential(
+                    Duration::from_millis(100),
+                    Duration::from_secs(2),
+                )),
         )
         .child(
             ChildSpec::new(
@@ -172,10 +165,10 @@ fn tree() -> Result<Supervisor, tokio_supervisor::ConfigError> {
     Supervisor::builder("app")
         .intensity(20, Duration::from_secs(10))
         .child(
-            ChildSpec::new(
+            ChildSpec::with_mailbox(
                 "writer",
+                lines,
                 Writer {
-                    input: Arc::new(Mutex::new(line_rx)),
                     written: Arc::default(),
                 },
             )
@@ -283,6 +276,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "  {:<22} {:>6} {:>8} {:>8}  {last}",
             c.path, c.starts, c.restarts, c.failures
         );
+    }
+    for c in handle.metrics().children {
+        if let Some(m) = c.mailbox {
+            println!(
+                "  {:<22} mailbox: {} queued, {} dropped, {} refused",
+                c.path, m.queued, m.dropped, m.refused
+            );
+        }
     }
     match outcome {
         Ok(()) => {

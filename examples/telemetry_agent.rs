@@ -2,7 +2,9 @@
 //! in-house agent supervisor does (an initialization phase distinct from
 //! running, a failed init that stops start-up with the full path, one-for-all
 //! subtrees with restart intensity, a subtree on a runtime of its own,
-//! reverse-order shutdown), with this crate.
+//! reverse-order shutdown), with this crate. The stages are linked by
+//! mailboxes, whose senders do not notice the transforms' group restart:
+//! records queue meanwhile.
 //!
 //! ```text
 //! agent
@@ -29,14 +31,12 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
 use tokio::time::sleep;
 use tokio_supervisor::runtime::RuntimeConfig;
 use tokio_supervisor::{
-    service_fn, BoxError, ChildSpec, Context, EventKind, Restart, Service, Strategy, Supervisor,
+    mailbox, service_fn, BoxError, ChildSpec, Context, EventKind, Inbox, Mailbox, MailboxSender,
+    MailboxService, Restart, Service, Strategy, Supervisor,
 };
-
-type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<String>>>;
 
 /// A component that binds a local address before it is ready: its
 /// initialization. With `taken`, the address is already in use.
@@ -60,42 +60,35 @@ impl Service for Bound {
     }
 }
 
-/// A transform stage: reads its queue, writes the next; `panic_at` makes it
-/// panic once, at that message.
+/// A transform stage: reads its mailbox, writes the next stage's;
+/// `panic_at` makes it panic once, at that message.
 struct Stage {
-    input: Queue,
-    output: Option<mpsc::Sender<String>>,
+    output: Option<MailboxSender<String>>,
     seen: Arc<AtomicUsize>,
     panic_at: Option<usize>,
 }
 
-impl Service for Stage {
-    async fn run(&self, ctx: Context) -> Result<(), BoxError> {
-        let mut input = self.input.lock().await;
+impl MailboxService<String> for Stage {
+    async fn run(&self, ctx: Context, mut input: Inbox<String>) -> Result<(), BoxError> {
         ctx.ready();
-        loop {
-            tokio::select! {
-                _ = ctx.cancelled() => return Ok(()),
-                msg = input.recv() => {
-                    let Some(msg) = msg else { return Ok(()) };
-                    let n = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
-                    if Some(n) == self.panic_at {
-                        panic!("enrich: unexpected field in record #{n}");
-                    }
-                    if let Some(out) = &self.output {
-                        let _ = out.send(format!("{msg}+")).await;
-                    }
-                }
+        // `None` once asked to stop; what is queued waits for the next run.
+        while let Some(msg) = input.recv().await {
+            let n = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
+            if Some(n) == self.panic_at {
+                panic!("enrich: unexpected field in record #{n}");
+            }
+            if let Some(out) = &self.output {
+                out.send(format!("{msg}+")).await?;
             }
         }
+        Ok(())
     }
 }
 
 fn tree(fail_init: Option<std::net::SocketAddr>) -> Supervisor {
-    let (to_parse, parse_rx) = mpsc::channel(256);
-    let (to_enrich, enrich_rx) = mpsc::channel(256);
-    let (to_batch, batch_rx) = mpsc::channel(256);
-    let queue = |rx| Arc::new(tokio::sync::Mutex::new(rx));
+    let (to_parse, parse_rx) = mailbox::channel(256);
+    let (to_enrich, enrich_rx) = mailbox::channel(256);
+    let (to_batch, batch_rx) = mailbox::channel(256);
     let gated = |name: &str, s: Bound| {
         ChildSpec::new(name, s)
             .restart(Restart::Permanent)
@@ -113,11 +106,11 @@ fn tree(fail_init: Option<std::net::SocketAddr>) -> Supervisor {
         .build()
         .expect("valid configuration");
 
-    let stage = |name: &str, input, output, panic_at| {
-        ChildSpec::new(
+    let stage = |name: &str, input: Mailbox<String>, output, panic_at| {
+        ChildSpec::with_mailbox(
             name,
+            input,
             Stage {
-                input,
                 output,
                 seen: Arc::default(),
                 panic_at,
@@ -130,9 +123,9 @@ fn tree(fail_init: Option<std::net::SocketAddr>) -> Supervisor {
         .strategy(Strategy::OneForAll)
         .intensity(3, Duration::from_secs(30))
         .dedicated_runtime(RuntimeConfig::multi_thread(2).thread_name("transforms"))
-        .child(stage("parse", queue(parse_rx), Some(to_enrich), None))
-        .child(stage("enrich", queue(enrich_rx), Some(to_batch), Some(40)))
-        .child(stage("batch", queue(batch_rx), None, None))
+        .child(stage("parse", parse_rx, Some(to_enrich), None))
+        .child(stage("enrich", enrich_rx, Some(to_batch), Some(40)))
+        .child(stage("batch", batch_rx, None, None))
         .build()
         .expect("valid configuration");
 

@@ -165,6 +165,42 @@
 //! ([`ControlError`]). A [`Supervisor::dynamic`] supervisor starts empty and
 //! takes its children at run time, up to a maximum.
 //!
+//! # Mailboxes
+//!
+//! A child can have a [mailbox]: a typed, bounded queue whose senders are
+//! made before the tree starts and stay valid across every restart. Each
+//! run receives from an [`Inbox`], given back to the mailbox when the run
+//! ends; messages sent while the child restarts wait for the next run.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tokio_supervisor::{mailbox, ChildSpec, Reply, Supervisor};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (tx, mailbox) = mailbox::channel::<(u32, Reply<u32>)>(64);
+//! let app = Supervisor::builder("app")
+//!     .child(ChildSpec::with_mailbox_fn("double", mailbox, |_ctx, mut inbox| async move {
+//!         while let Some((n, reply)) = inbox.recv().await { // None once asked to stop
+//!             let _ = reply.send(2 * n);
+//!         }
+//!         Ok(())
+//!     }))
+//!     .build()?
+//!     .start()
+//!     .await?;
+//! assert_eq!(tx.request(|r| (21, r), Duration::from_secs(1)).await?, 42);
+//! # app.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A send to a child that was given up, stopped or removed is a typed
+//! [`MailboxError`] naming its path; a request whose reply was lost to a
+//! crash fails with [`MailboxError::ReplyLost`] rather than hang. The
+//! [`mailbox`] module says what happens to each message on a crash, a
+//! restart, a give-up and a removal.
+//!
 //! # Tasks
 //!
 //! One-off jobs belong to the same tree:
@@ -244,6 +280,7 @@ pub mod health;
 mod lifecycle;
 #[cfg(feature = "machine")]
 pub mod machine;
+pub mod mailbox;
 pub mod metrics;
 mod panic_hook;
 #[cfg(feature = "prometheus")]
@@ -267,6 +304,9 @@ pub use error::{ConfigError, ControlError, SupervisorError};
 pub use event::{Event, EventKind};
 pub use fatal::Fatal;
 pub use lifecycle::{ChildSnapshot, ExitReason, Phase};
+pub use mailbox::{
+    Inbox, Mailbox, MailboxError, MailboxSender, MailboxService, MailboxStats, Reply,
+};
 pub use metrics::MetricsSnapshot;
 pub use panic_hook::quiet_child_panics;
 pub use service::{service_fn, BoxError, Service, ServiceFn};

@@ -210,6 +210,29 @@ pub struct ChildSnapshot {
     /// How long the child has been in its current phase (backing off for
     /// how long, terminated since when).
     pub in_phase_for: Duration,
+    /// The child's mailbox, if it has one
+    /// ([`ChildSpec::with_mailbox`](crate::ChildSpec::with_mailbox)): its
+    /// queue depth, and the messages dropped or refused.
+    #[serde(default)]
+    pub mailbox: Option<MailboxStats>,
+}
+
+/// A child's [mailbox](crate::mailbox) as its snapshot and its metrics
+/// show it. Defined here, with the snapshot, so that the lifecycle depends
+/// on no other module.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MailboxStats {
+    /// How many messages it holds at most.
+    pub capacity: usize,
+    /// Messages queued now, not yet received.
+    pub queued: usize,
+    /// Messages that were queued and dropped unreceived, because the child
+    /// terminated or was removed.
+    pub dropped: u64,
+    /// Sends refused: the mailbox was full (`try_send`), closed, or stayed
+    /// full until the send's timeout.
+    pub refused: u64,
 }
 
 #[cfg(test)]

@@ -81,9 +81,21 @@ pub(crate) struct ChildCounters {
     slot: std::sync::atomic::AtomicUsize,
     counters: Counters,
     active: AtomicBool,
+    /// The child's mailbox, if it has one: read by snapshots and lookups
+    /// by path, told when the child leaves the registry.
+    mailbox: std::sync::OnceLock<Arc<dyn crate::mailbox::Port>>,
 }
 
 impl ChildCounters {
+    /// Keeps the child's mailbox, if any, and tells it its path (it takes
+    /// messages again, if it was closed).
+    pub(crate) fn attach_mailbox(&self, mailbox: Option<&Arc<dyn crate::mailbox::Port>>) {
+        if let Some(m) = mailbox {
+            m.attach(&self.path);
+            let _ = self.mailbox.set(m.clone());
+        }
+    }
+
     pub(crate) fn path(&self) -> &Arc<str> {
         &self.path
     }
@@ -94,6 +106,7 @@ impl ChildCounters {
             slot: std::sync::atomic::AtomicUsize::new(usize::MAX),
             counters: Counters::default(),
             active: AtomicBool::new(false),
+            mailbox: std::sync::OnceLock::new(),
         })
     }
 }
@@ -325,14 +338,35 @@ impl Registry {
     }
 
     /// Unregisters many children under one lock (a nested supervisor's end).
+    ///
+    /// A child leaves the registry when it leaves its supervisor: its
+    /// mailbox, if any, is closed as removed (outside the lock, as it drops
+    /// the queued messages).
     pub(crate) fn unregister_all<'a>(&self, children: impl IntoIterator<Item = &'a ChildCounters>) {
-        let mut slab = self.children.lock();
-        for c in children {
-            let slot = c.slot.swap(usize::MAX, Ordering::Relaxed);
-            if slab.get(slot).is_some_and(|x| std::ptr::eq(&**x, c)) {
-                slab.remove(slot);
+        let mut removed = Vec::new();
+        {
+            let mut slab = self.children.lock();
+            for c in children {
+                let slot = c.slot.swap(usize::MAX, Ordering::Relaxed);
+                if slab.get(slot).is_some_and(|x| std::ptr::eq(&**x, c)) {
+                    slab.remove(slot);
+                    removed.extend(c.mailbox.get().cloned());
+                }
             }
         }
+        for m in removed {
+            m.removed();
+        }
+    }
+
+    /// The mailbox of the child at `path` (full), if it is in the tree and
+    /// has one.
+    pub(crate) fn mailbox(&self, path: &str) -> Option<Arc<dyn crate::mailbox::Port>> {
+        self.children
+            .lock()
+            .iter()
+            .find(|(_, c)| &*c.path == path)
+            .and_then(|(_, c)| c.mailbox.get().cloned())
     }
 
     pub(crate) fn blocking_detached(&self) {
@@ -360,6 +394,7 @@ impl Registry {
                 path: c.path.clone(),
                 counts: c.counters.read(),
                 active: c.active.load(Ordering::Relaxed),
+                mailbox: c.mailbox.get().map(|m| m.stats()),
             })
             .collect();
         children.sort_by(|a, b| a.path.cmp(&b.path));
@@ -451,6 +486,10 @@ pub struct ChildMetrics {
     pub counts: Counts,
     /// Whether it has a live task now.
     pub active: bool,
+    /// Its mailbox, if it has one: queue depth, messages dropped and
+    /// refused.
+    #[serde(default)]
+    pub mailbox: Option<crate::lifecycle::MailboxStats>,
 }
 
 /// A supervisor's own counters in a [`MetricsSnapshot`].

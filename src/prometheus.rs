@@ -15,6 +15,13 @@
 //! | `supervisor_circuit_open_total` | counter | `path` |
 //! | `supervisor_intensity_exceeded_total` | counter | `supervisor` |
 //! | `supervisor_child_uptime_seconds` | histogram (of ended runs) | |
+//! | `supervisor_mailbox_queued` | gauge | `path` |
+//! | `supervisor_mailbox_capacity` | gauge | `path` |
+//! | `supervisor_mailbox_dropped_total` | counter | `path` |
+//! | `supervisor_mailbox_refused_total` | counter | `path` |
+//!
+//! The `supervisor_mailbox_*` series exist for the children with a
+//! [mailbox](crate::mailbox).
 //!
 //! Per-path series exist for the children currently in the tree; a removed
 //! child's series go with it (the label set stays bounded), the totals of
@@ -82,6 +89,55 @@ fn counter_per_path(
     Ok(())
 }
 
+/// The mailbox series, for the children that have one.
+fn mailboxes(encoder: &mut DescriptorEncoder<'_>, s: &MetricsSnapshot) -> Result<(), fmt::Error> {
+    let with_mailbox = || {
+        s.children
+            .iter()
+            .filter_map(|c| Some((c.path.to_string(), c.mailbox?)))
+    };
+    type Value = fn(&crate::MailboxStats) -> u64;
+    let gauges: [(&str, &str, Value); 2] = [
+        (
+            "supervisor_mailbox_queued",
+            "Messages queued in the child's mailbox",
+            |m| m.queued as u64,
+        ),
+        (
+            "supervisor_mailbox_capacity",
+            "Capacity of the child's mailbox",
+            |m| m.capacity as u64,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let mut e = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for (path, m) in with_mailbox() {
+            e.encode_family(&[("path", path)])?
+                .encode_gauge(&(value(&m) as i64))?;
+        }
+    }
+    let counters: [(&str, &str, Value); 2] = [
+        (
+            "supervisor_mailbox_dropped",
+            "Messages dropped unreceived from the child's mailbox as it terminated or was removed",
+            |m| m.dropped,
+        ),
+        (
+            "supervisor_mailbox_refused",
+            "Sends refused by the child's mailbox (full, closed, or timed out)",
+            |m| m.refused,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let mut e = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for (path, m) in with_mailbox() {
+            e.encode_family(&[("path", path)])?
+                .encode_counter::<NoLabelSet, _, u64>(&value(&m), None)?;
+        }
+    }
+    Ok(())
+}
+
 impl Collector for PrometheusCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
         let s = self.registry.snapshot();
@@ -142,6 +198,7 @@ impl Collector for PrometheusCollector {
                     .encode_counter::<NoLabelSet, _, u64>(&sup.intensity_exceeded, None)?;
             }
         }
+        mailboxes(&mut encoder, &s)?;
         // Per-bucket counts: the encoder accumulates them itself.
         let count = s.uptime_buckets.iter().map(|(_, n)| n).sum();
         encoder

@@ -151,6 +151,8 @@ pub struct ChildSpec {
     pub(crate) nested: Option<Arc<dyn std::any::Any + Send + Sync>>,
     /// A blocking task's CPU-time probe.
     pub(crate) cpu: Option<Arc<dyn CpuTime>>,
+    /// The child's mailbox, as its supervisor sees it (see `with_mailbox`).
+    pub(crate) mailbox: Option<Arc<dyn crate::mailbox::Port>>,
 }
 
 /// Which settings a spec was given itself.
@@ -222,7 +224,94 @@ impl ChildSpec {
             on_exit: None,
             nested: None,
             cpu: None,
+            mailbox: None,
         }
+    }
+
+    /// A spec for a `service` that receives the messages of `mailbox`:
+    /// each run gets the receiving end as an [`Inbox`](crate::Inbox),
+    /// beside its context, and gives it back when it ends; the senders
+    /// ([`mailbox::channel`](crate::mailbox::channel)) stay valid across
+    /// every restart. The [`mailbox`](crate::mailbox) module says what
+    /// happens to messages on a crash, a restart, a give-up or a removal.
+    ///
+    /// The inbox comes as an argument rather than from the [`Context`](crate::Context):
+    /// it is typed at compile time, and a run cannot forget it or ask for
+    /// the wrong type.
+    ///
+    /// A closure is simpler with [`with_mailbox_fn`](Self::with_mailbox_fn).
+    ///
+    /// ```
+    /// use tokio_supervisor::{mailbox, BoxError, ChildSpec, Context, Inbox, MailboxService};
+    ///
+    /// struct Log {
+    ///     prefix: &'static str,
+    /// }
+    ///
+    /// impl MailboxService<String> for Log {
+    ///     async fn run(&self, _ctx: Context, mut inbox: Inbox<String>) -> Result<(), BoxError> {
+    ///         while let Some(line) = inbox.recv().await {
+    ///             println!("{}{line}", self.prefix);
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let (tx, mailbox) = mailbox::channel(64);
+    /// let spec = ChildSpec::with_mailbox("log", mailbox, Log { prefix: "> " });
+    /// assert!(spec.has_mailbox());
+    /// # let _ = tx;
+    /// ```
+    pub fn with_mailbox<T, S>(
+        name: impl Into<String>,
+        mailbox: crate::Mailbox<T>,
+        service: S,
+    ) -> Self
+    where
+        T: Send + 'static,
+        S: crate::MailboxService<T>,
+    {
+        let name = name.into();
+        let (service, port) = mailbox.into_service(&name, service);
+        let mut spec = ChildSpec::new(name, service);
+        spec.mailbox = Some(port);
+        spec
+    }
+
+    /// [`with_mailbox`](Self::with_mailbox) for a closure of the run's
+    /// context and inbox, called once per run (as [`service_fn`](crate::service_fn)):
+    /// the message type comes from the mailbox, so the closure needs no
+    /// annotation.
+    ///
+    /// ```
+    /// use tokio_supervisor::{mailbox, ChildSpec};
+    ///
+    /// let (tx, mailbox) = mailbox::channel::<(u64, u64)>(128);
+    /// let spec = ChildSpec::with_mailbox_fn("sum", mailbox, |_ctx, mut inbox| async move {
+    ///     while let Some((a, b)) = inbox.recv().await {
+    ///         tracing::info!(sum = a + b);
+    ///     }
+    ///     Ok(())
+    /// });
+    /// # let _ = (tx, spec);
+    /// ```
+    pub fn with_mailbox_fn<T, F, Fut>(
+        name: impl Into<String>,
+        mailbox: crate::Mailbox<T>,
+        f: F,
+    ) -> Self
+    where
+        T: Send + 'static,
+        F: Fn(crate::Context, crate::Inbox<T>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), crate::BoxError>> + Send + 'static,
+    {
+        ChildSpec::with_mailbox(name, mailbox, crate::mailbox::MailboxFn { f })
+    }
+
+    /// Whether the child has a mailbox ([`with_mailbox`](Self::with_mailbox)).
+    #[must_use]
+    pub fn has_mailbox(&self) -> bool {
+        self.mailbox.is_some()
     }
 
     /// Sets the restart policy.
@@ -399,6 +488,7 @@ impl fmt::Debug for ChildSpec {
             .field("restart_limit", &self.restart_limit)
             .field("ready", &self.ready)
             .field("significant", &self.significant)
+            .field("mailbox", &self.mailbox.as_ref().map(|m| m.stats()))
             .finish_non_exhaustive()
     }
 }

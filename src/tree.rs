@@ -89,6 +89,9 @@ fn write_level(f: &mut fmt::Formatter<'_>, nodes: &[TreeNode], prefix: &str) -> 
             phase_text(&c.phase),
             c.restarts,
         )?;
+        if let Some(m) = c.mailbox {
+            write!(f, "  mailbox {}/{}", m.queued, m.capacity)?;
+        }
         if let Some(up) = c.uptime {
             write!(f, "  up {}", short(up))?;
         } else if let Some(next) = c.next_restart_in {

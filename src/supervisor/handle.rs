@@ -159,6 +159,63 @@ impl SupervisorHandle {
         self.inner.metrics.snapshot()
     }
 
+    /// A sender to the mailbox of the child at `path` (see [Paths](Self#paths)),
+    /// anywhere in the tree: how to reach a dynamic child that was started
+    /// with [`ChildSpec::with_mailbox`] without keeping its sender.
+    ///
+    /// The sender is valid across the child's restarts; once the child is
+    /// removed, its sends are refused with [`MailboxError::Removed`].
+    ///
+    /// ```
+    /// # use tokio_supervisor::{mailbox, ChildSpec, Supervisor};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let jobs = Supervisor::dynamic("jobs").build()?.start().await?;
+    /// let (_, mailbox) = mailbox::channel::<String>(8);
+    /// let path = jobs.start_child(ChildSpec::with_mailbox_fn("mail", mailbox,
+    ///     |_ctx, mut inbox| async move {
+    ///         while let Some(_msg) = inbox.recv().await {}
+    ///         Ok(())
+    ///     },
+    /// ))
+    /// .await?; // "jobs/mail-1": a dynamic child's name gets a number
+    /// let tx = jobs.mailbox::<String>(&path)?;
+    /// assert_eq!(tx.path(), path);
+    /// tx.send("hello".into()).await?;
+    /// # jobs.shutdown().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MailboxError::NotFound`] if no child at `path` has a mailbox;
+    /// [`MailboxError::WrongType`] if its messages are not `T`.
+    ///
+    /// [`MailboxError::Removed`]: crate::MailboxError::Removed
+    /// [`MailboxError::NotFound`]: crate::MailboxError::NotFound
+    /// [`MailboxError::WrongType`]: crate::MailboxError::WrongType
+    pub fn mailbox<T: Send + 'static>(
+        &self,
+        path: &str,
+    ) -> Result<crate::MailboxSender<T>, crate::MailboxError> {
+        let full = match self.child_at(path) {
+            Ok(rel) => format!("{}/{rel}", self.inner.name),
+            Err(e) => {
+                return Err(crate::MailboxError::NotFound {
+                    path: match e {
+                        ControlError::NotFound { path } => path,
+                        other => other.to_string(),
+                    },
+                })
+            }
+        };
+        match self.inner.metrics.mailbox(&full) {
+            Some(port) => crate::mailbox::sender_of(port, &full),
+            None => Err(crate::MailboxError::NotFound { path: full }),
+        }
+    }
+
     /// Snapshots of the children of the nested supervisor at `path`
     /// (`"db"`, or full: `"app/db"`; see [Paths](Self#paths)), in start
     /// order. `path` names a child: this supervisor's own children are

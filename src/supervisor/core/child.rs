@@ -71,6 +71,9 @@ fn invalid_transition(path: &str, from: &Phase, to: &Phase) {
 
 impl Child {
     pub(crate) fn new(spec: Arc<ChildSpec>, counters: Arc<ChildCounters>, now: Instant) -> Self {
+        // The mailbox learns its path and accepts messages; the counters
+        // keep it, for the metrics and lookups by path.
+        counters.attach_mailbox(spec.mailbox.as_ref());
         Child {
             restart_state: RestartState::new(&spec),
             spec,
@@ -152,6 +155,11 @@ impl Child {
                 {
                     invalid_transition(self.path(), &from, &to);
                 }
+                // The mailbox follows: running, terminated (closed, its
+                // queue dropped), or pending again.
+                if let Some(mailbox) = &self.spec.mailbox {
+                    mailbox.phase(&to);
+                }
                 self.since = now;
             }
         }
@@ -207,6 +215,7 @@ impl Child {
             next_restart_in: next_restart.map(|t| t.saturating_duration_since(now)),
             cpu_time: self.spec.cpu.as_ref().and_then(|p| p.cpu_time()),
             in_phase_for: now.saturating_duration_since(self.since),
+            mailbox: self.spec.mailbox.as_ref().map(|m| m.stats()),
         }
     }
 }
