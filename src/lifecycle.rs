@@ -6,9 +6,10 @@
 //! Hand-written supervisors keep a child's state in a loose enum that any
 //! code path may overwrite. Bugs then show up as impossible states: a child
 //! "running" while its restart timer is armed, or "terminated" and restarted
-//! by a stale timer. Here every change of phase goes through
-//! [`Phase::can_transition_to`]; the supervisor refuses (and logs, and in
-//! debug builds asserts on) any change that the diagram below does not allow.
+//! by a stale timer. Here a child's state is one enum whose variants carry
+//! their own data, so that such states cannot be written, and the phase is
+//! derived from it; the crate's debug builds (its tests) assert that every
+//! change of phase is one [`Phase::can_transition_to`] allows.
 //!
 //! The allowed transitions are drawn on [`Phase`].
 
@@ -23,7 +24,7 @@ use crate::spec::Restart;
 
 /// Where a child is in its lifecycle.
 ///
-/// Every change goes through [`Phase::can_transition_to`]; the allowed ones:
+/// Every change is one [`Phase::can_transition_to`] allows:
 ///
 /// ```text
 ///            ┌──────────────────────────────────────────────┐
@@ -146,9 +147,10 @@ impl fmt::Display for Phase {
 }
 
 /// A change of [`Phase`] that the lifecycle does not allow: a bug of this
-/// crate's, logged (see `Child::set_phase`).
+/// crate's, asserted on in debug builds (see `Child::set`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid lifecycle transition from {from} to {to}")]
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 pub(crate) struct InvalidTransition {
     /// The phase the child was in.
     pub(crate) from: &'static str,

@@ -44,7 +44,8 @@ pub(crate) struct Child {
     pub(crate) last_exit: Option<ExitReason>,
     /// The last failure, kept only while `last_exit` is not one (a failure
     /// followed by a clean exit).
-    pub(crate) earlier_failure: Option<ExitReason>,
+    /// Boxed: rare, and this sits in every slot of the table.
+    pub(crate) earlier_failure: Option<Box<ExitReason>>,
     /// A nested supervisor's own error, kept to report a failed start with
     /// the deepest path.
     pub(crate) last_supervisor_error: Option<Box<SupervisorError>>,
@@ -58,6 +59,7 @@ pub(crate) struct Child {
 }
 
 /// `set`'s report of a bug, out of the hot path.
+#[cfg(debug_assertions)]
 #[cold]
 #[inline(never)]
 fn invalid_transition(path: &str, from: &Phase, to: &Phase) {
@@ -136,34 +138,35 @@ impl Child {
             .any(|w| matches!(w, Waiter::Added(_) | Waiter::Restarted(_)))
     }
 
-    /// Moves to `next`, and returns the state it leaves. A change of the
-    /// phase shown that the lifecycle does not allow is a bug of this
-    /// crate: it is logged (and asserted on in debug builds), and the state
-    /// is set all the same, so that the supervisor stays consistent with
-    /// the child's real state.
+    /// Moves to `next`, and returns the state it leaves. In debug builds,
+    /// a change of the phase shown that the lifecycle does not allow (a bug
+    /// of this crate) is asserted on.
     #[inline]
     pub(crate) fn set(&mut self, next: State, now: Instant) -> State {
-        if !self.state.same_phase(&next) {
-            let (from, to) = (self.state.phase(), next.phase());
-            if from != to {
-                // A start that is ready at once passes through `Starting`
-                // or `Restarting` within the one input.
-                let through = |m: Phase| from.can_transition_to(&m) && m.can_transition_to(&to);
-                if !from.can_transition_to(&to)
-                    && !through(Phase::Starting)
-                    && !through(Phase::Restarting)
-                {
-                    invalid_transition(self.path(), &from, &to);
-                }
-                // The mailbox follows: running, terminated (closed, its
-                // queue dropped), or pending again.
-                if let Some(mailbox) = &self.spec.mailbox {
-                    mailbox.phase(&to);
-                }
-                self.since = now;
+        if self.state.shown_index() != next.shown_index() {
+            #[cfg(debug_assertions)]
+            self.check_transition(&next);
+            // The mailbox follows: running, terminated (closed, its queue
+            // dropped), or pending again.
+            if let Some(mailbox) = &self.spec.mailbox {
+                mailbox.phase(&next.phase());
             }
+            self.since = now;
         }
         std::mem::replace(&mut self.state, next)
+    }
+
+    /// Asserts that the lifecycle allows the change of phase to `next`'s.
+    #[cfg(debug_assertions)]
+    fn check_transition(&self, next: &State) {
+        let (from, to) = (self.state.shown(), next.shown());
+        // A start that is ready at once passes through `Starting` or
+        // `Restarting` within the one input.
+        let through = |m: Phase| from.can_transition_to(&m) && m.can_transition_to(&to);
+        if !from.can_transition_to(&to) && !through(Phase::Starting) && !through(Phase::Restarting)
+        {
+            invalid_transition(self.path(), &from, &to);
+        }
     }
 
     /// The phase shown to the outside.
@@ -177,7 +180,7 @@ impl Child {
             self.failures += 1;
             self.earlier_failure = None;
         } else if let Some(prev) = self.last_exit.take().filter(ExitReason::is_failure) {
-            self.earlier_failure = Some(prev);
+            self.earlier_failure = Some(Box::new(prev));
         }
         self.last_exit = Some(reason);
     }
@@ -197,7 +200,7 @@ impl Child {
         let last_exit = self.last_exit.clone();
         let last_error = match &last_exit {
             Some(r) if r.is_failure() => Some(r.message()),
-            _ => self.earlier_failure.as_ref().map(ExitReason::message),
+            _ => self.earlier_failure.as_deref().map(ExitReason::message),
         };
         ChildSnapshot {
             path: self.path().clone(),

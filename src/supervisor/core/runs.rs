@@ -98,7 +98,7 @@ impl<R> Core<R> {
         if let Some(gave_up @ SupervisorError::IntensityExceeded { .. }) = &sup_err {
             // Not a failure of the child (OTP's `shutdown`), but what its
             // snapshot's `last_error` tells.
-            child.earlier_failure = Some(ExitReason::Failed(gave_up.to_string().into()));
+            child.earlier_failure = Some(Box::new(ExitReason::Failed(gave_up.to_string().into())));
         }
         child.last_supervisor_error = sup_err.map(Box::new);
         let exited = self

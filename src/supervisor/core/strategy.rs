@@ -258,8 +258,14 @@ impl<R> Core<R> {
         self.clear_plan();
         self.group_trigger = Some(trigger);
         let concurrent = self.config.shutdown_order == ShutdownOrder::Concurrent;
+        // The live members to stop and start again, by their place in
+        // `order` (no search of the plan for each child).
+        let mut regroup = vec![false; order.len()];
         // In bounds: `from` is a position in `order`, or 0.
-        for &slot in order[from..].iter().rev().filter(|&&s| s != trigger) {
+        for (pos, &slot) in order.iter().enumerate().skip(from).rev() {
+            if slot == trigger {
+                continue;
+            }
             let Some(child) = self.table.get_mut(slot) else {
                 continue;
             };
@@ -274,6 +280,7 @@ impl<R> Core<R> {
                     self.stop_child_as(slot, then, true);
                 }
                 State::Starting { .. } | State::Running { .. } => {
+                    regroup[pos] = then == Then::Regroup;
                     self.plan.push_back(Step::Stop(slot, then));
                 }
                 State::Stopping { then: t, .. } => {
@@ -304,12 +311,13 @@ impl<R> Core<R> {
         self.plan.push_back(Step::Wait(delay));
         // Start, in start order, every child pending or to be pending once
         // stopped.
-        for slot in order {
-            let restarts = self.table.get(slot).is_some_and(|c| match c.state {
-                State::Pending { .. } => true,
-                State::Stopping { then, .. } => then == Then::Regroup,
-                _ => false,
-            }) || self.plan.contains(&Step::Stop(slot, Then::Regroup));
+        for (pos, slot) in order.into_iter().enumerate() {
+            let restarts = regroup[pos]
+                || self.table.get(slot).is_some_and(|c| match c.state {
+                    State::Pending { .. } => true,
+                    State::Stopping { then, .. } => then == Then::Regroup,
+                    _ => false,
+                });
             if restarts {
                 self.plan.push_back(Step::Start(slot));
             }

@@ -104,6 +104,9 @@ pub(crate) struct Driver {
     stop: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Set to the core's earliest deadline.
     timer: Option<Pin<Box<Sleep>>>,
+    /// The time of the input being handled: one reading of the clock per
+    /// input, shared by what it leads to.
+    now: Instant,
     /// The systemd watchdog's next ping (root only, feature `systemd`).
     watchdog: Option<Pin<Box<Sleep>>>,
     tree: Arc<Tree>,
@@ -138,6 +141,7 @@ impl Driver {
             rx: w.rx,
             stop: Box::pin(w.stop.cancelled_owned()),
             timer: None,
+            now: Instant::now(),
             watchdog: None,
             tree: w.scope.tree.clone(),
             scope: w.scope,
@@ -155,8 +159,8 @@ impl Driver {
         // would hold the driver twice.
         async move {
             self.core.set_listening(self.listening());
-            self.core
-                .begin(Instant::now().into_std(), &mut self.actions);
+            self.now = Instant::now();
+            self.core.begin(self.now.into_std(), &mut self.actions);
             self.execute();
             while !self.core.finished() {
                 let woken = poll_fn(|cx| self.poll_event(cx)).await;
@@ -244,6 +248,7 @@ impl Driver {
 
     /// Hands `input` to the core, and carries out what it leads to.
     fn feed(&mut self, input: Input<Pending>, now: Instant) {
+        self.now = now;
         self.core.set_listening(self.listening());
         self.core.handle(input, now.into_std(), &mut self.actions);
         self.execute();
@@ -269,7 +274,7 @@ impl Driver {
                         .link(slot)
                         .and_then(|l| l.ctx.last_heartbeat())
                         .map(Instant::into_std);
-                    let now = Instant::now().into_std();
+                    let now = self.now.into_std();
                     self.core
                         .handle(Input::Beat { slot, run, last }, now, &mut self.actions);
                 }
@@ -302,20 +307,19 @@ impl Driver {
         let (Some(spec), Some(path)) = (self.core.spec(slot), self.core.child_path_of(slot)) else {
             return;
         };
-        let (spec, path) = (spec.clone(), path.clone());
         #[cfg(feature = "systemd")]
         if self.systemd && attempt > 1 {
             crate::systemd::status(&format!("restarting {path} (attempt {attempt})"));
         }
-        let span = run_span(&path, attempt);
+        let span = run_span(path, attempt);
         let ctx = Context::new(
-            path,
+            path.clone(),
             attempt,
             self.tx.clone(),
             self.scope.clone(),
             slot,
             run,
-            Instant::now(),
+            self.now,
         );
         // A nested supervisor's inbox is made here, so that its parent can
         // reach it (to forward commands, to kill its subtree) from the start.
