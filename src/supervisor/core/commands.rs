@@ -247,3 +247,98 @@ fn is_restarting(child: &Child) -> bool {
             }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{child, done, Bench};
+    use super::super::{Answer, End, Request};
+    use crate::{ControlError, Supervisor};
+
+    fn bench() -> Bench {
+        let sup = Supervisor::builder("app")
+            .child(child("a"))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        b.log();
+        b
+    }
+
+    #[test]
+    fn terminate_is_answered_once_the_run_has_ended() {
+        let mut b = bench();
+        b.request(Request::Terminate {
+            name: "a".into(),
+            only: None,
+            reply: 1,
+        });
+        assert_eq!(b.log(), ["cancel a"], "not answered yet");
+        b.end("a", End::Returned);
+        assert_eq!(b.log(), [done(1)]);
+    }
+
+    #[test]
+    fn restart_and_delete_need_a_terminated_child() {
+        let mut b = bench();
+        b.request(Request::Delete {
+            name: "a".into(),
+            reply: 1,
+        });
+        let running = Answer::Done(Err(ControlError::Running {
+            path: "app/a".into(),
+        }));
+        assert_eq!(b.log(), [format!("answer 1 {running:?}")]);
+        b.request(Request::Terminate {
+            name: "a".into(),
+            only: None,
+            reply: 2,
+        });
+        b.end("a", End::Returned);
+        b.log();
+        b.request(Request::Restart {
+            name: "a".into(),
+            reply: 3,
+        });
+        assert_eq!(b.log(), ["spawn a", &done(3)]);
+        b.request(Request::Terminate {
+            name: "a".into(),
+            only: None,
+            reply: 4,
+        });
+        b.end("a", End::Returned);
+        assert_eq!(b.log(), ["cancel a", &done(4)]);
+        b.request(Request::Delete {
+            name: "a".into(),
+            reply: 5,
+        });
+        assert_eq!(b.log(), [done(5)]);
+        assert_eq!(b.core.counts().specs, 0);
+    }
+
+    #[test]
+    fn a_dynamic_supervisor_numbers_its_children_and_keeps_to_its_maximum() {
+        let sup = Supervisor::dynamic("pool").max_children(1).build().unwrap();
+        let mut b = Bench::start(sup);
+        b.log();
+        let start = |reply| Request::Start {
+            spec: Box::new(child("w")),
+            task: false,
+            reply,
+        };
+        b.request(start(1));
+        let added = Answer::Added(Ok("pool/w-1".into()));
+        assert_eq!(
+            b.log(),
+            ["spawn w-1".to_owned(), format!("answer 1 {added:?}")]
+        );
+        b.request(start(2));
+        let full = Answer::Added(Err(ControlError::MaxChildren {
+            supervisor: "pool".into(),
+            max: 1,
+        }));
+        assert_eq!(b.log(), [format!("answer 2 {full:?}")]);
+        // Ended for good: removed, and the room is free again.
+        b.end("w-1", End::Returned);
+        assert_eq!(b.core.counts().specs, 0);
+    }
+}

@@ -721,3 +721,141 @@ pub(crate) fn child_path(parent: &str, name: &str, buf: &mut String) -> Arc<str>
     buf.push_str(name);
     Arc::from(buf.as_str())
 }
+
+/// A core on a clock moved by hand, and what it asked for, for the unit
+/// tests of the core's modules.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::collections::VecDeque;
+    use std::time::{Duration, Instant};
+
+    use super::{Action, Answer, Core, End, Input, Request};
+    use crate::{service_fn, ChildSpec, Phase, Supervisor};
+
+    /// A child that does nothing (the core never runs it).
+    pub(crate) fn child(name: &str) -> ChildSpec {
+        ChildSpec::new(name, service_fn(|_| async { Ok(()) }))
+    }
+
+    pub(crate) struct Bench {
+        pub(crate) core: Core<u32>,
+        t0: Instant,
+        now: Duration,
+        out: VecDeque<Action<u32>>,
+        /// Each slot's live run.
+        runs: std::collections::HashMap<usize, u64>,
+    }
+
+    impl Bench {
+        /// Builds `sup` and begins it at time zero.
+        pub(crate) fn start(sup: Supervisor) -> Self {
+            let t0 = Instant::now();
+            let config = sup.config.clone();
+            let mut b = Bench {
+                core: Core::new(
+                    config.clone(),
+                    config.name.clone(),
+                    Default::default(),
+                    vec![config],
+                    t0,
+                ),
+                t0,
+                now: Duration::ZERO,
+                out: VecDeque::new(),
+                runs: Default::default(),
+            };
+            b.core.begin(t0, &mut b.out);
+            b
+        }
+
+        fn at(&self) -> Instant {
+            self.t0 + self.now
+        }
+
+        pub(crate) fn feed(&mut self, input: Input<u32>) {
+            let at = self.at();
+            self.core.handle(input, at, &mut self.out);
+        }
+
+        /// Moves the clock `ms` on and lets the deadlines due pass.
+        pub(crate) fn advance(&mut self, ms: u64) {
+            self.now += Duration::from_millis(ms);
+            self.feed(Input::Tick);
+        }
+
+        pub(crate) fn slot(&self, name: &str) -> usize {
+            self.core.slot_of(name).expect("a child of that name")
+        }
+
+        pub(crate) fn phase(&self, name: &str) -> Option<Phase> {
+            let snaps = self.core.snapshots(self.at());
+            snaps
+                .into_iter()
+                .find(|c| &*c.name == name)
+                .map(|c| c.phase)
+        }
+
+        /// What the core asked for since the last call, one line each
+        /// (`spawn c1`, `cancel c0`, `abort c2`, `answer …`), events left out.
+        pub(crate) fn log(&mut self) -> Vec<String> {
+            let mut log = Vec::new();
+            while let Some(a) = self.out.pop_front() {
+                let name = |core: &Core<u32>, slot: usize| {
+                    core.child_path_of(slot)
+                        .map(|p| p.rsplit('/').next().unwrap_or("").to_owned())
+                        .unwrap_or_default()
+                };
+                log.push(match a {
+                    Action::Spawn { slot, run, .. } => {
+                        self.runs.insert(slot, run);
+                        format!("spawn {}", name(&self.core, slot))
+                    }
+                    Action::Cancel { slot } => format!("cancel {}", name(&self.core, slot)),
+                    Action::Abort { slot } => format!("abort {}", name(&self.core, slot)),
+                    Action::Beat { slot, .. } => format!("beat {}", name(&self.core, slot)),
+                    Action::Answer { reply, answer } => format!("answer {reply} {answer:?}"),
+                    Action::Started => "started".to_owned(),
+                    Action::Stopping => "stopping".to_owned(),
+                    Action::Event { .. } | Action::Settle { .. } => continue,
+                });
+            }
+            log
+        }
+
+        /// The live run of `name` ends as `end`.
+        pub(crate) fn end(&mut self, name: &str, end: End) {
+            let slot = self.slot(name);
+            let run = self.runs.remove(&slot).expect("a live run");
+            self.feed(Input::Exit {
+                slot,
+                run: run as u32,
+                end,
+            });
+        }
+
+        /// The live run of `name` calls `ready()`.
+        pub(crate) fn ready(&mut self, name: &str) {
+            let slot = self.slot(name);
+            let run = self.runs[&slot];
+            self.feed(Input::Ready { slot, run });
+        }
+
+        pub(crate) fn request(&mut self, request: Request<u32>) {
+            self.feed(Input::Request(request));
+        }
+    }
+
+    /// An error, as a run's end.
+    pub(crate) fn failed() -> End {
+        End::Failed {
+            text: "boom".into(),
+            fatal: false,
+            supervisor: None,
+        }
+    }
+
+    /// `answer 1 Done(Ok(()))`, as `log` writes it.
+    pub(crate) fn done(reply: u32) -> String {
+        format!("answer {reply} {:?}", Answer::Done(Ok(())))
+    }
+}

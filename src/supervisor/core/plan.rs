@@ -229,3 +229,82 @@ impl<R> Core<R> {
         self.abort_runs();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::testing::{child, Bench};
+    use crate::{Phase, ShutdownOrder, StartOrder, Supervisor};
+
+    fn gated(name: &str) -> crate::ChildSpec {
+        child(name).wait_ready(Duration::from_secs(5))
+    }
+
+    #[test]
+    fn the_start_waits_for_each_ready_gated_child_in_order() {
+        let sup = Supervisor::builder("app")
+            .child(gated("a"))
+            .child(gated("b"))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        assert_eq!(b.log(), ["spawn a"], "b waits for a's readiness");
+        b.ready("a");
+        assert_eq!(b.log(), ["spawn b"]);
+        b.ready("b");
+        assert_eq!(b.log(), ["started"]);
+    }
+
+    #[test]
+    fn a_concurrent_start_spawns_all_then_waits_for_every_one() {
+        let sup = Supervisor::builder("app")
+            .start_order(StartOrder::Concurrent)
+            .child(gated("a"))
+            .child(gated("b"))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        assert_eq!(b.log(), ["spawn a", "spawn b"]);
+        b.ready("b");
+        assert!(b.log().is_empty(), "a is not ready yet");
+        b.ready("a");
+        assert_eq!(b.log(), ["started"]);
+    }
+
+    #[test]
+    fn the_stop_goes_in_reverse_order_one_at_a_time() {
+        let sup = Supervisor::builder("app")
+            .children(["a", "b", "c"].map(child))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        b.log();
+        b.feed(super::super::Input::Stop);
+        assert_eq!(b.log(), ["stopping", "cancel c"]);
+        b.end("c", super::super::End::Returned);
+        assert_eq!(b.log(), ["cancel b"]);
+        b.end("b", super::super::End::Returned);
+        assert_eq!(b.log(), ["cancel a"]);
+        b.end("a", super::super::End::Returned);
+        assert!(b.core.finished());
+        assert_eq!(
+            b.phase("c"),
+            Some(Phase::Terminated(crate::ExitReason::Shutdown))
+        );
+    }
+
+    #[test]
+    fn a_concurrent_stop_asks_every_child_at_once() {
+        let sup = Supervisor::builder("app")
+            .shutdown_order(ShutdownOrder::Concurrent)
+            .children(["a", "b"].map(child))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        b.log();
+        b.feed(super::super::Input::Stop);
+        assert_eq!(b.log(), ["stopping", "cancel b", "cancel a"]);
+        assert!(!b.core.finished(), "until the runs end");
+    }
+}

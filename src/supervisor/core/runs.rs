@@ -516,3 +516,78 @@ fn log_exit(path: &str, reason: &ExitReason, stopping: bool) {
         tracing::warn!(path, %reason, "child failed");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::testing::{child, Bench};
+    use super::super::{End, Input};
+    use crate::{Backoff, ExitReason, Phase, Shutdown, Supervisor};
+
+    #[test]
+    fn a_child_not_ready_in_time_is_aborted_and_the_start_fails() {
+        let sup = Supervisor::builder("app")
+            .child(child("a").wait_ready(Duration::from_millis(50)))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        assert_eq!(b.log(), ["spawn a"]);
+        b.advance(50);
+        assert_eq!(b.log(), ["abort a"]);
+        b.end("a", End::Aborted);
+        assert_eq!(b.log(), ["stopping"]);
+        assert_eq!(
+            b.phase("a"),
+            Some(Phase::Terminated(ExitReason::ReadyTimeout {
+                timeout: Duration::from_millis(50)
+            }))
+        );
+        assert!(b.core.outcome().is_err());
+    }
+
+    #[test]
+    fn a_child_with_no_heartbeat_is_cancelled_as_hung_then_killed() {
+        let sup = Supervisor::builder("app")
+            .child(
+                child("a")
+                    .heartbeat(Duration::from_millis(100))
+                    .shutdown(Shutdown::Graceful(Duration::from_millis(10)))
+                    .backoff(Backoff::none()),
+            )
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        b.log();
+        b.advance(100);
+        assert_eq!(b.log(), ["beat a"], "the driver is asked when it last beat");
+        let slot = b.slot("a");
+        b.feed(Input::Beat {
+            slot,
+            run: 1,
+            last: None,
+        });
+        assert_eq!(b.log(), ["cancel a"]);
+        assert_eq!(b.phase("a"), Some(Phase::Running), "hung, not stopping");
+        b.advance(10);
+        assert_eq!(b.log(), ["abort a"]);
+        b.end("a", End::Aborted);
+        assert_eq!(b.log(), ["spawn a"], "a failure, restarted");
+    }
+
+    #[test]
+    fn a_stale_ready_is_ignored() {
+        let sup = Supervisor::builder("app")
+            .child(child("a").wait_ready(Duration::from_secs(1)))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        b.log();
+        let slot = b.slot("a");
+        b.feed(Input::Ready { slot, run: 99 });
+        assert_eq!(b.phase("a"), Some(Phase::Starting));
+        b.ready("a");
+        assert_eq!(b.log(), ["started"]);
+        assert_eq!(b.phase("a"), Some(Phase::Running));
+    }
+}

@@ -344,3 +344,81 @@ impl<R> Core<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::testing::{child, failed, Bench};
+    use super::super::End;
+    use crate::{Backoff, Phase, Strategy, Supervisor, SupervisorError};
+
+    fn group(strategy: Strategy) -> Bench {
+        let sup = Supervisor::builder("app")
+            .strategy(strategy)
+            .children(["a", "b", "c"].map(|n| child(n).backoff(Backoff::none())))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        b.log();
+        b
+    }
+
+    #[test]
+    fn rest_for_one_stops_the_later_ones_in_reverse_and_starts_them_in_order() {
+        let mut b = group(Strategy::RestForOne);
+        b.end("b", failed());
+        assert_eq!(b.log(), ["cancel c"]);
+        b.end("c", End::Returned);
+        assert_eq!(b.log(), ["spawn b", "spawn c"]);
+    }
+
+    #[test]
+    fn a_siblings_own_exit_during_a_group_stop_is_folded_into_it() {
+        let mut b = group(Strategy::OneForAll);
+        b.end("c", failed());
+        assert_eq!(b.log(), ["cancel b"]);
+        // `a` fails on its own before its turn: no second restart, no
+        // second count.
+        b.end("a", failed());
+        assert!(b.log().is_empty());
+        b.end("b", End::Returned);
+        assert_eq!(b.log(), ["spawn a", "spawn b", "spawn c"]);
+    }
+
+    #[test]
+    fn one_restart_too_many_stops_the_supervisor_with_an_error() {
+        let sup = Supervisor::builder("app")
+            .intensity(1, Duration::from_secs(5))
+            .child(child("a").backoff(Backoff::none()))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        b.log();
+        b.end("a", failed());
+        assert_eq!(b.log(), ["spawn a"]);
+        b.end("a", failed());
+        assert_eq!(b.log(), ["stopping"]);
+        assert!(b.core.finished());
+        assert!(matches!(
+            b.core.outcome(),
+            Err(SupervisorError::IntensityExceeded { .. })
+        ));
+    }
+
+    #[test]
+    fn a_backoff_waits_for_its_deadline() {
+        let sup = Supervisor::builder("app")
+            .child(child("a").backoff(Backoff::fixed(Duration::from_millis(30))))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        b.log();
+        b.end("a", failed());
+        assert_eq!(b.phase("a"), Some(Phase::BackingOff));
+        b.advance(29);
+        assert!(b.log().is_empty());
+        b.advance(1);
+        assert_eq!(b.log(), ["spawn a"]);
+    }
+}
