@@ -285,6 +285,7 @@ pub mod metrics;
 mod panic_hook;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+mod restart;
 mod restart_limit;
 mod run;
 pub mod runtime;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::exit::ExitReason;
-use crate::spec::Restart;
+use crate::restart::Restart;
 
 /// Where a child is in its lifecycle.
 ///
