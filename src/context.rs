@@ -1,30 +1,21 @@
 //! What a running child gets from its supervisor: [`Context`].
 //!
 //! A context belongs to one run of one child. A restart gets a fresh context
-//! (new token, next attempt number). Cloning it is cheap (one `Arc`).
+//! (new token, next attempt number). Cloning it is cheap (one `Arc`). It is
+//! the child's view of the run; the supervisor's side is `link::RunLink`,
+//! which says how the stop reaches a context without losing a wakeup.
 //!
-//! # Invariants
-//!
-//! * Only the supervisor stops a context (`request_stop`): it sets the `stop`
-//!   flag, then wakes the `Notify`. [`Context::cancelled`] creates its
-//!   `Notified` future before it reads the flag, and a `Notified` future gets
-//!   `notify_waiters` from the moment it is created, so no wakeup is lost.
-//!   [`Context::is_cancelled`] is one atomic load.
-//! * A [`CancellationToken`] is made only if the child asks for one
-//!   ([`Context::token`]); `request_stop` cancels it if it exists, and
-//!   `token` cancels it itself if the stop came first, so either order ends
-//!   cancelled. Most runs never allocate one.
-//! * [`Context::ready`] sends at most one message per run.
+//! [`Context::is_cancelled`] is one atomic load; [`Context::ready`] sends at
+//! most one message per run; a [`CancellationToken`] is made only if the
+//! child asks for one ([`Context::token`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::supervisor::protocol::Msg;
-use crate::supervisor::Scope;
+use crate::link::Shared;
 
 /// The handle a running child gets: cancellation, readiness, heartbeat, and
 /// who it is.
@@ -49,88 +40,13 @@ use crate::supervisor::Scope;
 /// ```
 #[derive(Clone)]
 pub struct Context {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    path: Arc<str>,
-    attempt: u32,
-    /// Made on demand by `token()`.
-    token: OnceLock<CancellationToken>,
-    stop: AtomicBool,
-    stopped: Notify,
-    ready: AtomicBool,
-    /// Nanoseconds since `born` at the last heartbeat.
-    heartbeat: AtomicU64,
-    born: Instant,
-    notify: Option<Notifier>,
-    /// A nested supervisor's inbox, made by its parent (see `take_inbox`);
-    /// boxed, so that every other run's context pays one pointer for it.
-    inbox: Option<Box<parking_lot::Mutex<Option<Inbox>>>>,
-}
-
-/// A supervisor's inbox: both ends of its channel.
-pub(crate) type Inbox = (mpsc::UnboundedSender<Msg>, mpsc::UnboundedReceiver<Msg>);
-
-struct Notifier {
-    tx: mpsc::UnboundedSender<Msg>,
-    scope: Arc<Scope>,
-    slot: usize,
-    run: u64,
-}
-
-impl Inner {
-    /// A run's fresh state: not stopped, not ready, no heartbeat yet.
-    fn new(path: Arc<str>, attempt: u32, notify: Option<Notifier>, born: Instant) -> Self {
-        Inner {
-            path,
-            attempt,
-            token: OnceLock::new(),
-            stop: AtomicBool::new(false),
-            stopped: Notify::new(),
-            ready: AtomicBool::new(false),
-            heartbeat: AtomicU64::new(0),
-            born,
-            notify,
-            inbox: None,
-        }
-    }
+    inner: Arc<Shared>,
 }
 
 impl Context {
-    pub(crate) fn new(
-        path: Arc<str>,
-        attempt: u32,
-        tx: mpsc::UnboundedSender<Msg>,
-        scope: Arc<Scope>,
-        slot: usize,
-        run: u64,
-        born: Instant,
-    ) -> Self {
-        let notifier = Notifier {
-            tx,
-            scope,
-            slot,
-            run,
-        };
-        Context {
-            inner: Arc::new(Inner::new(path, attempt, Some(notifier), born)),
-        }
-    }
-
-    /// Tells the supervisor that this run ended, and how: the last thing a
-    /// run's task does (see `service::Report`).
-    #[inline]
-    pub(crate) fn report_end(self, outcome: crate::supervisor::protocol::Outcome) {
-        if let Some(n) = &self.inner.notify {
-            // The supervisor gone (a runtime shutting down): nobody to tell.
-            let _ = n.tx.send(Msg::Exit(crate::supervisor::protocol::Exit {
-                slot: n.slot,
-                // A child has one run at a time: the low bits tell runs apart.
-                run: n.run as u32,
-                outcome,
-            }));
-        }
+    /// The child's view of a run's shared record (see `link`).
+    pub(crate) fn of(inner: Arc<Shared>) -> Self {
+        Context { inner }
     }
 
     /// A context that belongs to no supervisor, for running a service
@@ -147,7 +63,7 @@ impl Context {
     #[must_use]
     pub fn detached(path: &str) -> Self {
         Context {
-            inner: Arc::new(Inner::new(path.into(), 1, None, Instant::now())),
+            inner: Arc::new(Shared::new(path.into(), 1, None, Instant::now())),
         }
     }
 
@@ -212,10 +128,7 @@ impl Context {
         if !self.inner.ready.swap(true, Ordering::AcqRel) {
             if let Some(n) = &self.inner.notify {
                 // The supervisor may be gone already: nothing to tell then.
-                let _ = n.tx.send(Msg::Ready {
-                    slot: n.slot,
-                    run: n.run,
-                });
+                n.to.ready(n.slot, n.run);
             }
         }
     }
@@ -242,10 +155,7 @@ impl Context {
     /// ever.
     #[must_use]
     pub fn last_heartbeat(&self) -> Option<Instant> {
-        match self.inner.heartbeat.load(Ordering::Acquire) {
-            0 => None,
-            n => Some(self.inner.born + std::time::Duration::from_nanos(n)),
-        }
+        self.inner.last_heartbeat()
     }
 
     /// The child's full path from the root supervisor, `app/db/pool`.
@@ -267,43 +177,6 @@ impl Context {
     pub fn attempt(&self) -> u32 {
         self.inner.attempt
     }
-
-    // --- supervisor side ---
-
-    pub(crate) fn path_arc(&self) -> &Arc<str> {
-        &self.inner.path
-    }
-
-    /// Asks the child to stop: sets the flag, then cancels the token.
-    pub(crate) fn request_stop(&self) {
-        self.inner.stop.store(true, Ordering::Release);
-        self.inner.stopped.notify_waiters();
-        if let Some(token) = self.inner.token.get() {
-            token.cancel();
-        }
-    }
-
-    /// The inbox the parent made for this run, a nested supervisor's
-    /// (`with_inbox`), once.
-    pub(crate) fn take_inbox(&self) -> Option<Inbox> {
-        self.inner.inbox.as_ref()?.lock().take()
-    }
-
-    /// This new context, for a nested supervisor's run, with the inbox its
-    /// parent made for it (the parent keeps the sender, to forward
-    /// commands and to kill it).
-    pub(crate) fn with_inbox(mut self, inbox: Inbox) -> Self {
-        // Invariant: called on a context just made, which nothing shares.
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.inbox = Some(Box::new(parking_lot::Mutex::new(Some(inbox))));
-        }
-        self
-    }
-
-    /// The tree and supervisors this context's child runs inside.
-    pub(crate) fn scope(&self) -> Option<&Arc<Scope>> {
-        self.inner.notify.as_ref().map(|n| &n.scope)
-    }
 }
 
 impl std::fmt::Debug for Context {
@@ -320,22 +193,27 @@ impl std::fmt::Debug for Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::link::RunLink;
+    use crate::supervisor::protocol::Msg;
+    use crate::supervisor::Scope;
+    use tokio::sync::mpsc;
 
     #[tokio::test]
     async fn stop_request_reaches_flag_token_and_child_tokens() {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let ctx = Context::new(
+        let link = RunLink::new(
             "app/x".into(),
             3,
-            tx,
+            Arc::new(tx),
             Scope::detached(),
             7,
             42,
             Instant::now(),
         );
+        let ctx = link.context();
         let child = ctx.token();
         assert!(!ctx.is_cancelled());
-        ctx.request_stop();
+        link.request_stop();
         assert!(ctx.is_cancelled());
         ctx.cancelled().await;
         assert!(child.is_cancelled());
@@ -355,15 +233,16 @@ mod tests {
     #[tokio::test]
     async fn a_childs_own_cancel_does_not_stop_the_context() {
         let (tx, _rx) = mpsc::unbounded_channel();
-        let ctx = Context::new(
+        let ctx = RunLink::new(
             "app/x".into(),
             1,
-            tx,
+            Arc::new(tx),
             Scope::detached(),
             0,
             0,
             Instant::now(),
-        );
+        )
+        .context();
         ctx.token().cancel();
         assert!(!ctx.is_cancelled());
         assert!(!ctx.inner.token.get().unwrap().is_cancelled());

@@ -278,6 +278,7 @@ mod fatal;
 #[cfg(feature = "health")]
 pub mod health;
 mod lifecycle;
+mod link;
 #[cfg(feature = "machine")]
 pub mod machine;
 pub mod mailbox;

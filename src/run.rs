@@ -12,7 +12,6 @@
 //! down, reports `Aborted` from a drop guard. No `JoinSet` and no map from
 //! task ids to children: the report names the child.
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -23,43 +22,35 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::contain::Contained;
+use crate::link::{Outcome, RunLink};
 use crate::panic_hook::in_child;
 use crate::service::{BoxError, Service};
-use crate::Context;
-
-/// How a run ended. The user's values in it are dropped with their panics
-/// contained, wherever the message ends up.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    /// `run` returned.
-    Returned(Result<(), Contained<BoxError>>),
-    /// `run` panicked (or its future's destructor did): the payload.
-    Panicked(Contained<Box<dyn Any + Send>>),
-    /// The task was aborted (or dropped unfinished, as a runtime shuts
-    /// down).
-    Aborted,
-}
 
 /// Object-safe form of [`Service`]: it spawns the run itself, so that the
 /// task holds the concrete future inline, with no box per run.
 pub(crate) trait ErasedService: Send + Sync + 'static {
     /// Spawns a run of the child, inside `span` when a subscriber wants it;
-    /// its end is reported on `ctx`'s supervisor channel.
-    fn spawn(self: Arc<Self>, ctx: Context, span: Option<tracing::Span>) -> JoinHandle<()>;
+    /// its end is reported on `link`.
+    fn spawn(self: Arc<Self>, link: RunLink, span: Option<tracing::Span>) -> JoinHandle<()>;
 }
 
 impl<S: Service> ErasedService for S {
-    fn spawn(self: Arc<Self>, ctx: Context, span: Option<tracing::Span>) -> JoinHandle<()> {
-        let run = {
-            let ctx = ctx.clone();
-            async move { self.run(ctx).await }
-        };
-        let name = ctx.path_arc().clone();
-        let report = Report::new(run, ctx);
-        match span {
-            None => spawn_named(report, &name),
-            Some(span) => spawn_named(report.instrument(span), &name),
-        }
+    fn spawn(self: Arc<Self>, link: RunLink, span: Option<tracing::Span>) -> JoinHandle<()> {
+        let ctx = link.context();
+        spawn_run(async move { self.run(ctx).await }, link, span)
+    }
+}
+
+/// Spawns `run`, reported on `link`, inside `span` if any.
+pub(crate) fn spawn_run<F>(run: F, link: RunLink, span: Option<tracing::Span>) -> JoinHandle<()>
+where
+    F: Future<Output = Result<(), BoxError>> + Send + 'static,
+{
+    let name = link.path().clone();
+    let report = Report::new(run, link);
+    match span {
+        None => spawn_named(report, &name),
+        Some(span) => spawn_named(report.instrument(span), &name),
     }
 }
 
@@ -86,12 +77,12 @@ where
 
 /// Sends a run's [`Exit`], exactly once: from [`Report::poll`] when the run
 /// ends, or else as it is dropped.
-struct EndGuard(Option<Context>);
+struct EndGuard(Option<RunLink>);
 
 impl EndGuard {
     fn send(&mut self, outcome: Outcome) {
-        if let Some(ctx) = self.0.take() {
-            ctx.report_end(outcome);
+        if let Some(link) = self.0.take() {
+            link.report_end(outcome);
         }
     }
 }
@@ -123,11 +114,11 @@ pin_project_lite::pin_project! {
 }
 
 impl<F> Report<F> {
-    /// `run`, whose end is reported on `ctx`.
-    fn new(run: F, ctx: Context) -> Self {
+    /// `run`, whose end is reported on `link`.
+    fn new(run: F, link: RunLink) -> Self {
         Report {
             run: Some(run),
-            end: EndGuard(Some(ctx)),
+            end: EndGuard(Some(link)),
         }
     }
 }
@@ -190,14 +181,14 @@ mod tests {
         }
     }
 
-    /// The context of run 9 of the child in slot 3, and its supervisor's
-    /// end of the channel.
-    fn run_context() -> (Context, mpsc::UnboundedReceiver<Msg>) {
+    /// The link of run 9 of the child in slot 3, and its supervisor's end
+    /// of the channel.
+    fn run_context() -> (RunLink, mpsc::UnboundedReceiver<Msg>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let ctx = Context::new(
+        let ctx = RunLink::new(
             "sup/c".into(),
             1,
-            tx,
+            Arc::new(tx),
             Scope::detached(),
             3,
             9,

@@ -165,9 +165,15 @@ impl ChildSpec {
     /// The name must be non-empty, must not contain `/`, and must be unique
     /// among its siblings; this is checked when the supervisor is built.
     pub fn new(name: impl Into<String>, service: impl Service) -> Self {
+        Self::erased(name, Arc::new(service))
+    }
+
+    /// A spec for a service that spawns its runs itself (a nested
+    /// supervisor), with `new`'s defaults.
+    pub(crate) fn erased(name: impl Into<String>, service: Arc<dyn ErasedService>) -> Self {
         ChildSpec {
             name: name.into().into(),
-            service: Contained::new(Arc::new(service)),
+            service: Contained::new(service),
             kind: ChildKind::Worker,
             restart: Restart::default(),
             shutdown: Shutdown::default(),

@@ -13,6 +13,7 @@ pub(crate) mod core;
 mod driver;
 mod handle;
 pub(crate) mod protocol;
+pub(crate) mod scope;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,13 +25,17 @@ pub use builder::Builder;
 pub use handle::SupervisorHandle;
 pub use protocol::ChildCounts;
 
-use crate::event::EVENT_CAPACITY;
 use crate::restart_limit::RestartLimit;
 use crate::service::BoxError;
 use crate::spec::{ChildKind, ReadyGate};
-use crate::{ChildSpec, Context, Restart, Service, Shutdown, SupervisorError};
+use tokio::task::JoinHandle;
+
+use crate::link::RunLink;
+use crate::run::ErasedService;
+use crate::{ChildSpec, Restart, Shutdown, SupervisorError};
 use driver::{Driver, Wiring};
 use protocol::State;
+pub(crate) use scope::{Scope, Tree};
 
 /// What a child's restart does to its siblings (OTP's restart strategies).
 ///
@@ -143,98 +148,6 @@ pub(crate) struct Config {
     pub(crate) blocking: Arc<tokio::sync::Semaphore>,
     /// A runtime of its own, when nested.
     pub(crate) runtime: Option<crate::runtime::RuntimeConfig>,
-}
-
-/// What one started tree shares: the event channel and the metrics
-/// registry. Each start of a root makes its own.
-///
-/// The channel is made on the first `subscribe`: a `broadcast` channel
-/// allocates and initialises its whole ring (`EVENT_CAPACITY` slots) at
-/// once; until someone subscribes, there is nobody to send to anyway. It is
-/// closed as the root stops, so that every receiver ends, whoever still
-/// holds a clone of a `Supervisor` or a `Context`.
-#[derive(Debug, Default)]
-pub(crate) struct Tree {
-    events: parking_lot::Mutex<Events>,
-    /// Whether anyone ever subscribed: until then, no lock to send.
-    subscribed: std::sync::atomic::AtomicBool,
-    pub(crate) metrics: Arc<crate::metrics::Registry>,
-}
-
-#[derive(Debug, Default)]
-enum Events {
-    #[default]
-    Unused,
-    Open(broadcast::Sender<crate::Event>),
-    Closed,
-}
-
-impl Tree {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::default()
-    }
-
-    /// A receiver of every event sent from now on; closed at once if the
-    /// tree has stopped.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<crate::Event> {
-        let mut events = self.events.lock();
-        match &*events {
-            Events::Open(tx) => tx.subscribe(),
-            Events::Unused => {
-                let (tx, rx) = broadcast::channel(EVENT_CAPACITY);
-                *events = Events::Open(tx);
-                self.subscribed
-                    .store(true, std::sync::atomic::Ordering::Release);
-                rx
-            }
-            // Its sender dropped at once: the receiver ends at its first recv.
-            Events::Closed => broadcast::channel(1).1,
-        }
-    }
-
-    /// Whether anyone ever subscribed (one atomic load): until then, no
-    /// event is made.
-    #[inline]
-    pub(crate) fn subscribed(&self) -> bool {
-        self.subscribed.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// The channel, if anyone still listens to it.
-    #[inline]
-    pub(crate) fn listened(&self) -> Option<broadcast::Sender<crate::Event>> {
-        if !self.subscribed.load(std::sync::atomic::Ordering::Acquire) {
-            return None;
-        }
-        match &*self.events.lock() {
-            Events::Open(tx) if tx.receiver_count() > 0 => Some(tx.clone()),
-            _ => None,
-        }
-    }
-
-    /// Ends every receiver, once the tree has stopped.
-    pub(crate) fn close(&self) {
-        *self.events.lock() = Events::Closed;
-    }
-}
-
-/// What a supervisor's children inherit from it: its tree, and the
-/// configurations of the supervisors it runs inside (itself included), so
-/// that a supervisor is never started inside itself.
-#[derive(Debug)]
-pub(crate) struct Scope {
-    pub(crate) tree: Arc<Tree>,
-    pub(crate) lineage: Vec<Arc<Config>>,
-}
-
-impl Scope {
-    /// The scope of children outside any supervisor (unit tests).
-    #[cfg(test)]
-    pub(crate) fn detached() -> Arc<Self> {
-        Arc::new(Scope {
-            tree: Tree::new(),
-            lineage: Vec::new(),
-        })
-    }
 }
 
 /// A configured supervisor, ready to [`start`](Self::start) or to nest in
@@ -458,36 +371,51 @@ impl Drop for ShutdownOnDrop {
     }
 }
 
-/// A supervisor nested as a child: its loop runs in the child's task.
+/// A supervisor nested as a child: its driver runs in the child's task. It
+/// is spawned from its run's link (not through `Service`, which gets only
+/// the public `Context`): it needs the tree it runs in and the inbox its
+/// parent made for it.
 struct Nested(Arc<Config>);
 
-impl Service for Nested {
-    async fn run(&self, ctx: Context) -> Result<(), BoxError> {
-        let (tree, mut lineage) = match ctx.scope() {
+impl ErasedService for Nested {
+    fn spawn(self: Arc<Self>, link: RunLink, span: Option<tracing::Span>) -> JoinHandle<()> {
+        let (tree, mut lineage) = match link.scope() {
             Some(s) => (s.tree.clone(), s.lineage.clone()),
             None => (Tree::new(), Vec::new()),
         };
-        lineage.push(self.0.clone());
+        lineage.push(self.0.clone() as Arc<dyn std::any::Any + Send + Sync>);
         // The inbox its parent made, and keeps the sender of: to forward
         // commands for paths below this one, and to kill the subtree.
-        let (tx, rx) = ctx.take_inbox().unwrap_or_else(mpsc::unbounded_channel);
-        let (state, _) = watch::channel(State::Starting);
-        let runner = Driver::new(
-            self.0.clone(),
-            Wiring {
-                path: ctx.path_arc().clone(),
-                stop: ctx.token(),
-                scope: Arc::new(Scope { tree, lineage }),
-                tx: tx.clone(),
-                rx,
-                state,
-                parent: Some(ctx),
-            },
+        type Channel = (
+            mpsc::UnboundedSender<protocol::Msg>,
+            mpsc::UnboundedReceiver<protocol::Msg>,
         );
-        match &self.0.runtime {
-            None => runner.run().await.map_err(Into::into),
-            Some(config) => run_dedicated(runner, config, tx).await,
-        }
+        let (tx, rx) = link
+            .take_inbox()
+            .and_then(|inbox| inbox.downcast::<Channel>().ok())
+            .map_or_else(mpsc::unbounded_channel, |channel| *channel);
+        let ctx = link.context();
+        let path = link.path().clone();
+        let run = async move {
+            let (state, _) = watch::channel(State::Starting);
+            let runner = Driver::new(
+                self.0.clone(),
+                Wiring {
+                    path,
+                    stop: ctx.token(),
+                    scope: Arc::new(Scope { tree, lineage }),
+                    tx: tx.clone(),
+                    rx,
+                    state,
+                    parent: Some(ctx),
+                },
+            );
+            match &self.0.runtime {
+                None => runner.run().await.map_err(Into::into),
+                Some(config) => run_dedicated(runner, config, tx).await,
+            }
+        };
+        crate::run::spawn_run(run, link, span)
     }
 }
 
@@ -538,7 +466,7 @@ impl From<Supervisor> for ChildSpec {
     fn from(sup: Supervisor) -> Self {
         let name = sup.config.name.to_string();
         let config = sup.config.clone();
-        let mut spec = ChildSpec::new(name, Nested(sup.config))
+        let mut spec = ChildSpec::erased(name, Arc::new(Nested(sup.config)))
             .restart(Restart::Permanent)
             .shutdown(Shutdown::Infinity)
             .backoff(crate::Backoff::none());

@@ -14,10 +14,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::lifecycle::{ChildSnapshot, ExitReason};
-pub(crate) use crate::run::Outcome;
+pub(crate) use crate::link::Outcome;
+use crate::link::Reports;
 use crate::{ChildSpec, ControlError, SupervisorError};
 
 /// How many children a supervisor has, as OTP's `count_children`.
@@ -43,6 +44,18 @@ pub(crate) struct Exit {
     /// 32 bits tell it from an earlier one.
     pub(crate) run: u32,
     pub(crate) outcome: Outcome,
+}
+
+/// A supervisor's inbox is where its runs report.
+impl Reports for mpsc::UnboundedSender<Msg> {
+    fn ready(&self, slot: usize, run: u64) {
+        // The supervisor gone (a runtime shutting down): nobody to tell.
+        let _ = self.send(Msg::Ready { slot, run });
+    }
+
+    fn ended(&self, slot: usize, run: u32, outcome: Outcome) {
+        let _ = self.send(Msg::Exit(Exit { slot, run, outcome }));
+    }
 }
 
 /// A message to a supervisor's loop.

@@ -347,7 +347,7 @@ pub struct Core<R> {
     listening: bool,
     /// The configurations of the supervisors this one runs inside, itself
     /// included: none of them may be started as a child here.
-    lineage: Vec<Arc<Config>>,
+    lineage: Vec<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl<R> std::fmt::Debug for Core<R> {
@@ -382,7 +382,7 @@ impl<R> Core<R> {
         config: Arc<Config>,
         path: Arc<str>,
         metrics: Arc<crate::metrics::Registry>,
-        lineage: Vec<Arc<Config>>,
+        lineage: Vec<Arc<dyn std::any::Any + Send + Sync>>,
         now: Instant,
     ) -> Self {
         let n = config.children.len();

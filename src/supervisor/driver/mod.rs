@@ -30,7 +30,8 @@ use super::core::{Action, Answer, Core, End, Input};
 use super::protocol::{Msg, Reply, State};
 use super::{Config, Scope, Tree};
 use crate::event::{Event, EventKind};
-use crate::run::Outcome;
+use crate::link::Outcome;
+use crate::link::{Reports, RunLink};
 use crate::{Context, SupervisorError};
 
 /// The room for actions the queue keeps between events.
@@ -57,8 +58,8 @@ pub(crate) enum Pending {
 
 /// A live run, as the driver holds it.
 #[derive(Debug)]
-struct Link {
-    ctx: Context,
+struct Live {
+    link: RunLink,
     /// Its task, kept to abort it; it reports its end itself.
     task: JoinHandle<()>,
     run: u64,
@@ -66,7 +67,7 @@ struct Link {
     nested: Option<mpsc::UnboundedSender<Msg>>,
 }
 
-impl Link {
+impl Live {
     /// Aborts the run. A nested supervisor is killed instead: it aborts its
     /// own children and ends once they have ended (its task, aborted, could
     /// not wait for them).
@@ -96,9 +97,10 @@ enum Woken {
 pub(crate) struct Driver {
     core: Core<Pending>,
     /// Each live run's link, by its child's slot.
-    links: Vec<Option<Link>>,
+    links: Vec<Option<Live>>,
     actions: VecDeque<Action<Pending>>,
-    tx: mpsc::UnboundedSender<Msg>,
+    /// A sender of the inbox, as the runs report to it.
+    reports: Arc<dyn Reports>,
     rx: mpsc::UnboundedReceiver<Msg>,
     /// Completes once the supervisor's stop token is cancelled.
     stop: Pin<Box<WaitForCancellationFutureOwned>>,
@@ -137,7 +139,7 @@ impl Driver {
             core,
             links,
             actions: VecDeque::new(),
-            tx: w.tx,
+            reports: Arc::new(w.tx),
             rx: w.rx,
             stop: Box::pin(w.stop.cancelled_owned()),
             timer: None,
@@ -196,7 +198,8 @@ impl Driver {
     /// `ready()`, a command), the core's deadline, the stop token (until
     /// the supervisor stops).
     fn poll_event(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Woken> {
-        // `None` cannot come: the driver holds a sender of its own.
+        // `None` cannot come: the driver holds a sender of its own (in
+        // `reports`).
         if let Poll::Ready(Some(msg)) = self.rx.poll_recv(cx) {
             return Poll::Ready(Woken::Msg(msg));
         }
@@ -261,7 +264,7 @@ impl Driver {
                 Action::Spawn { slot, run, attempt } => self.spawn(slot, run, attempt),
                 Action::Cancel { slot } => {
                     if let Some(link) = self.link(slot) {
-                        link.ctx.request_stop();
+                        link.link.request_stop();
                     }
                 }
                 Action::Abort { slot } => {
@@ -272,7 +275,7 @@ impl Driver {
                 Action::Beat { slot, run } => {
                     let last = self
                         .link(slot)
-                        .and_then(|l| l.ctx.last_heartbeat())
+                        .and_then(|l| l.link.last_heartbeat())
                         .map(Instant::into_std);
                     let now = self.now.into_std();
                     self.core
@@ -298,7 +301,7 @@ impl Driver {
         }
     }
 
-    fn link(&self, slot: usize) -> Option<&Link> {
+    fn link(&self, slot: usize) -> Option<&Live> {
         self.links.get(slot).and_then(Option::as_ref)
     }
 
@@ -312,10 +315,10 @@ impl Driver {
             crate::systemd::status(&format!("restarting {path} (attempt {attempt})"));
         }
         let span = run_span(path, attempt);
-        let ctx = Context::new(
+        let link = RunLink::new(
             path.clone(),
             attempt,
-            self.tx.clone(),
+            self.reports.clone(),
             self.scope.clone(),
             slot,
             run,
@@ -323,18 +326,18 @@ impl Driver {
         );
         // A nested supervisor's inbox is made here, so that its parent can
         // reach it (to forward commands, to kill its subtree) from the start.
-        let (ctx, nested) = if spec.is_supervisor() {
+        let (link, nested) = if spec.is_supervisor() {
             let (tx, rx) = mpsc::unbounded_channel();
-            (ctx.with_inbox((tx.clone(), rx)), Some(tx))
+            (link.with_inbox(Box::new((tx.clone(), rx))), Some(tx))
         } else {
-            (ctx, None)
+            (link, None)
         };
-        let task = Arc::clone(&spec.service).spawn(ctx.clone(), span);
+        let task = Arc::clone(&spec.service).spawn(link.clone(), span);
         if self.links.len() <= slot {
             self.links.resize_with(slot + 1, || None);
         }
-        self.links[slot] = Some(Link {
-            ctx,
+        self.links[slot] = Some(Live {
+            link,
             task,
             run,
             nested,
