@@ -251,13 +251,21 @@
 //!
 //! # Runtime model
 //!
-//! One tokio task per supervisor runs its event loop and alone owns its
-//! child table; it wakes on events only (a child exited, a timer, a command,
-//! a stop), never on an interval. Each run of a child is one tokio task,
-//! spawned bare: the crate adds nothing to its polls but the panic capture
-//! tokio would do anyway. Only a supervisor stops its children, and no run
-//! outlives its supervisor's [`wait`](SupervisorHandle::wait). No lock is
-//! held across an `.await`, and nothing grows with the number of restarts.
+//! A supervisor is two parts. Its rules (the child table, the ordered
+//! start and stop, restarts, backoff, intensity, the answers to commands)
+//! are a synchronous state machine: it takes one input at a time (a run
+//! ended, a run is ready, a command, a deadline passed, a stop) with the
+//! instant it happened, and says what to do (start a run, cancel it, abort
+//! it, answer). One tokio task per supervisor, its driver, feeds it and
+//! carries its actions out; it wakes on events only, never on an interval.
+//! With the `machine` feature the state machine is exported, to drive on a
+//! clock of your own (module `machine`).
+//!
+//! Each run of a child is one tokio task, spawned bare: the crate adds
+//! nothing to its polls but the panic capture tokio would do anyway. Only a
+//! supervisor stops its children, and no run outlives its supervisor's
+//! [`wait`](SupervisorHandle::wait). No lock is held across an `.await`,
+//! and nothing grows with the number of restarts.
 
 #![forbid(unsafe_code)]
 #![warn(

@@ -781,7 +781,7 @@ impl SupervisorHandle {
     pub async fn wait(&self) -> Result<(), SupervisorError> {
         let mut rx = self.inner.state.clone();
         // `wait_for` checks the current value first, so an outcome published
-        // before this call is seen; the runner always publishes one before it
+        // before this call is seen; the driver always publishes one before it
         // drops the sender (see its `Drop`).
         let res = rx
             .wait_for(|s| matches!(s, State::Stopped { .. }))

@@ -2,7 +2,7 @@
 //! leaf that every side imports and that imports none of them.
 //!
 //! A handle sends a [`Command`] (with a [`Reply`] to answer on); a run
-//! sends its [`Exit`] and its `ready()`; the loop publishes its [`State`].
+//! sends its [`Exit`] and its `ready()`; the driver publishes its [`State`].
 //!
 //! A [`Reply`] always answers: a command may be dropped unanswered (queued
 //! to a nested supervisor whose loop is then aborted, or left with a child

@@ -1,7 +1,7 @@
 //! The restart decision: a pure function of a child's policy, its restart
 //! state, the supervisor's intensity window and the time.
 //!
-//! Kept apart from the event loop so that every rule can be unit-tested
+//! Kept apart from the rest of the core so that every rule can be unit-tested
 //! without a runtime, and property-tested against a model.
 //!
 //! The order of the checks is OTP's, with the per-child breaker in front:
