@@ -99,6 +99,10 @@ impl Context {
     /// stop came before it.
     fn own_token(&self) -> &CancellationToken {
         let token = self.inner.token.get_or_init(CancellationToken::new);
+        // Pairs with the fence in `RunLink::request_stop`: of the token's
+        // store and the flag's, at least one side sees the other's, so the
+        // token ends cancelled whichever came first.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self.inner.stop.load(Ordering::Acquire) {
             token.cancel();
         }

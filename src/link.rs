@@ -179,6 +179,8 @@ impl RunLink {
     pub(crate) fn request_stop(&self) {
         self.shared.stop.store(true, Ordering::Release);
         self.shared.stopped.notify_waiters();
+        // Pairs with the fence in `Context`'s token: see there.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if let Some(token) = self.shared.token.get() {
             token.cancel();
         }

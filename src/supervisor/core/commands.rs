@@ -167,8 +167,13 @@ impl<R> Core<R> {
             // Stopped by a group restart: it stays down now.
             *then = Then::Stay;
         }
-        // A later step of the plan must not start it either.
-        self.plan.retain(|s| *s != Step::Stop(slot, Then::Regroup));
+        // The plan still waits for its end in its turn, but does not start
+        // it again.
+        for step in self.plan.iter_mut() {
+            if *step == Step::Stop(slot, Then::Regroup) {
+                *step = Step::Stop(slot, Then::Stay);
+            }
+        }
         if self.table.get(slot).is_some_and(Child::is_live) {
             // Answered when the run has ended (OTP's terminate_child is
             // synchronous too).
@@ -340,5 +345,31 @@ mod tests {
         // Ended for good: removed, and the room is free again.
         b.end("w-1", End::Returned);
         assert_eq!(b.core.counts().specs, 0);
+    }
+
+    /// OTP's `terminate_child` is synchronous: a group restart under way
+    /// waits for the member terminated meanwhile, in its turn, and does not
+    /// start it again.
+    #[test]
+    fn a_group_restart_waits_for_a_member_terminated_meanwhile() {
+        let sup = Supervisor::builder("app")
+            .strategy(crate::Strategy::RestForOne)
+            .children(["a", "b", "c", "d"].map(|n| child(n).backoff(crate::Backoff::none())))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        b.log();
+        b.end("b", super::super::testing::failed());
+        assert_eq!(b.log(), ["cancel d"]);
+        b.request(Request::Terminate {
+            name: "c".into(),
+            only: None,
+            reply: 1,
+        });
+        assert_eq!(b.log(), ["cancel c"]);
+        b.end("d", End::Returned);
+        assert!(b.log().is_empty(), "c has not ended yet");
+        b.end("c", End::Returned);
+        assert_eq!(b.log(), [done(1), "spawn b".into(), "spawn d".into()]);
     }
 }

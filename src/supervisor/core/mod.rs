@@ -329,8 +329,8 @@ pub struct Core<R> {
     /// the start is done, so that a crash loop cannot keep the start from
     /// completing.
     deferred: Vec<(usize, Duration)>,
-    /// Children stopped at once by a group restart (their `Run::drained`
-    /// is set) whose run has not ended yet.
+    /// Children stopped at once by a group restart (counted
+    /// `Counted::Drain`) whose run has not ended yet.
     draining: usize,
     outcome: Option<Result<(), SupervisorError>>,
     /// Whether every child had started (the start plan completed).

@@ -307,4 +307,28 @@ mod tests {
         assert_eq!(b.log(), ["stopping", "cancel b", "cancel a"]);
         assert!(!b.core.finished(), "until the runs end");
     }
+
+    /// A concurrent start waits for a child stopped before it was ready
+    /// until that child has ended.
+    #[test]
+    fn a_concurrent_start_waits_for_the_end_of_a_child_stopped_meanwhile() {
+        let sup = Supervisor::builder("app")
+            .start_order(StartOrder::Concurrent)
+            .child(gated("a"))
+            .child(gated("b"))
+            .build()
+            .unwrap();
+        let mut b = Bench::start(sup);
+        b.log();
+        b.request(super::super::Request::Terminate {
+            name: "a".into(),
+            only: None,
+            reply: 1,
+        });
+        assert_eq!(b.log(), ["cancel a"]);
+        b.ready("b");
+        assert!(b.log().is_empty(), "a still runs");
+        b.end("a", super::super::End::Returned);
+        assert_eq!(b.log(), [super::super::testing::done(1), "started".into()]);
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::child::Waiter;
-use super::state::{By, Run, State, Then, Verdict};
+use super::state::{By, Counted, Run, State, Then, Verdict};
 use super::{Action, Answer, Core, End, Ended, Mode, Step, Timer};
 use crate::event::EventKind;
 use crate::lifecycle::ExitReason;
@@ -116,14 +116,18 @@ impl<R> Core<R> {
             self.current = None;
         }
         let ended = match before {
-            State::Stopping { then, drained, .. } => {
-                if drained {
-                    // Invariant: a run is `drained` only while counted in
-                    // `draining`.
-                    self.draining -= 1;
-                    if self.draining == 0 && self.current == Some(Step::Drain) {
-                        self.current = None;
+            State::Stopping { then, counted, .. } => {
+                match counted {
+                    // Invariant: a run is counted in one wait of the plan
+                    // only while it is stopping, and leaves it here.
+                    Counted::Drain => {
+                        self.draining -= 1;
+                        if self.draining == 0 && self.current == Some(Step::Drain) {
+                            self.current = None;
+                        }
                     }
+                    Counted::Start => self.left_concurrent_start(),
+                    Counted::No => {}
                 }
                 Ended::Asked(then)
             }
@@ -338,9 +342,9 @@ impl<R> Core<R> {
             return false;
         };
         let (run, by) = match &mut child.state {
-            State::Stopping { drained, .. } => {
-                if drain && !*drained {
-                    *drained = true;
+            State::Stopping { counted, .. } => {
+                if drain && *counted == Counted::No {
+                    *counted = Counted::Drain;
                     self.draining += 1;
                 }
                 return true;
@@ -363,21 +367,25 @@ impl<R> Core<R> {
         };
         tracing::debug!(path = %child.counters.path(), shutdown = ?child.spec.shutdown, "stopping child");
         let shutdown = child.spec.shutdown;
+        // A concurrent start waits for a child stopped before it was ready
+        // until its end; a concurrent group stop, for each of its children.
+        let counted = if by == Some(By::Concurrent) {
+            Counted::Start
+        } else if drain {
+            self.draining += 1;
+            Counted::Drain
+        } else {
+            Counted::No
+        };
         let stopping = State::Stopping {
             run,
             then,
-            drained: drain,
+            counted,
             kill: None,
         };
         // A readiness or heartbeat deadline no longer applies.
         if let Some(key) = child.set(stopping, now).deadline() {
             self.deadlines.try_remove(&key);
-        }
-        if drain {
-            self.draining += 1;
-        }
-        if by == Some(By::Concurrent) {
-            self.left_concurrent_start();
         }
         match shutdown {
             Shutdown::Brutal => self.abort(slot),

@@ -45,10 +45,8 @@ pub(crate) enum State {
         run: Run,
         /// What follows its end.
         then: Then,
-        /// Stopped at once with its siblings by a group restart
-        /// (`ShutdownOrder::Concurrent`): counted in `Core::draining`
-        /// until its end.
-        drained: bool,
+        /// Which wait of the plan counts it until its end, if any.
+        counted: Counted,
         /// When it is aborted if it has not ended.
         kill: Option<Key>,
     },
@@ -94,6 +92,19 @@ pub(crate) enum Then {
     Stay,
     /// The group restart under way starts it again.
     Regroup,
+}
+
+/// Which wait of the current plan counts a stopping run until it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counted {
+    /// None.
+    No,
+    /// Stopped at once with its siblings by a group restart
+    /// (`ShutdownOrder::Concurrent`): in `Core::draining`.
+    Drain,
+    /// Stopped before it was ready in a concurrent start: in
+    /// `Core::awaiting_ready`, which waits for its end.
+    Start,
 }
 
 /// How a run ends, decided by the supervisor.
@@ -249,7 +260,7 @@ mod tests {
         let stopping = State::Stopping {
             run: run(),
             then: Then::Stay,
-            drained: false,
+            counted: Counted::No,
             kill: None,
         };
         assert_eq!(stopping.phase(), Phase::Stopping);
