@@ -1,6 +1,7 @@
 //! A property: the supervisor's state machine, driven directly with no
 //! runtime (feature `machine`), behaves as a small executable model of
-//! OTP's rules (plain Rust, in this file).
+//! OTP's rules (plain Rust, in `support/otp_model.rs`, shared with
+//! `otp_model.rs`).
 //!
 //! Random static supervisors (strategy, stop order, intensity, auto-shutdown,
 //! 1–8 children with random restart types, backoffs, readiness gates and
@@ -28,11 +29,15 @@
 
 #![cfg(feature = "machine")]
 
+#[path = "support/otp_model.rs"]
+mod otp_model;
+
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use otp_model::{expected, Act, Cfg, ChildCfg, Delay, Kind, Observed, St, RESET_AFTER_MS};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
+use proptest::test_runner::Config;
 use tokio_supervisor::machine::{Action, Answer, End, Input, Machine, Request};
 use tokio_supervisor::supervisor::AutoShutdown;
 use tokio_supervisor::{
@@ -41,59 +46,6 @@ use tokio_supervisor::{
 };
 
 // ----- the scenario ---------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Delay {
-    None,
-    Fixed(u64),
-    /// Initial delay; multiplier 11, cap `initial * 121`, reset after 500 ms.
-    Exp(u64),
-}
-
-const RESET_AFTER_MS: u64 = 500;
-
-#[derive(Debug, Clone, Copy)]
-struct ChildCfg {
-    restart: Restart,
-    delay: Delay,
-    /// Ready-gated (ready as soon as spawned).
-    gated: bool,
-    significant: bool,
-}
-
-#[derive(Debug, Clone)]
-struct Cfg {
-    strategy: SupStrategy,
-    /// The stop order of the supervisor and of its group restarts. The
-    /// model's children stop at once when asked, so both orders must give
-    /// the same log: `Concurrent` asks in reverse start order too.
-    order: ShutdownOrder,
-    max: u32,
-    period_ms: u64,
-    auto: AutoShutdown,
-    children: Vec<ChildCfg>,
-    /// A ready-gated child that never becomes ready, and its timeout: the
-    /// start fails.
-    never_ready: Option<(usize, u64)>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
-    Ok,
-    Err,
-    Panic,
-    /// A nested supervisor that gave up (its intensity exceeded).
-    GaveUp,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Act {
-    Exit(usize, Kind),
-    Advance(u64),
-    Terminate(usize),
-    Restart(usize),
-    Delete(usize),
-}
 
 fn child_cfg(i: usize, auto: AutoShutdown) -> impl Strategy<Value = ChildCfg> {
     let r = i as u64 + 1;
@@ -185,330 +137,8 @@ fn scenario() -> impl Strategy<Value = (Cfg, Vec<Act>)> {
     })
 }
 
-// ----- the model --------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum St {
-    Running,
-    /// Waiting for its own restart (one-for-one).
-    Waiting(u64),
-    /// Waiting for the group restart.
-    Pending,
-    Terminated,
-    Removed,
-}
-
-#[derive(Debug)]
-struct MChild {
-    cfg: ChildCfg,
-    st: St,
-    attempt: u32,
-    started_at: u64,
-    restarts: u64,
-}
-
-/// OTP's rules, written out plainly, plus this crate's backoff.
-#[derive(Debug)]
-struct Model {
-    strategy: SupStrategy,
-    max: u32,
-    period: u64,
-    auto: AutoShutdown,
-    kids: Vec<MChild>,
-    now: u64,
-    window: VecDeque<u64>,
-    log: Vec<(u64, String)>,
-    /// Stopped: by a failure (`failed`) or by itself (auto-shutdown).
-    stopped: bool,
-    failed: bool,
-    plan_at: Option<u64>,
-    /// The child whose exit the pending group restart is for.
-    plan_for: Option<usize>,
-}
-
-impl Model {
-    fn new(cfg: &Cfg) -> Self {
-        let mut m = Model {
-            strategy: cfg.strategy,
-            max: cfg.max,
-            period: cfg.period_ms,
-            auto: cfg.auto,
-            kids: cfg
-                .children
-                .iter()
-                .map(|&c| MChild {
-                    cfg: c,
-                    st: St::Running,
-                    attempt: 0,
-                    started_at: 0,
-                    restarts: 0,
-                })
-                .collect(),
-            now: 0,
-            window: VecDeque::new(),
-            log: vec![],
-            stopped: false,
-            failed: false,
-            plan_at: None,
-            plan_for: None,
-        };
-        // In order; a child that never becomes ready ends the start: it is
-        // aborted at its timeout, and the ones started before it stop in
-        // reverse order.
-        let last = cfg.never_ready.map_or(m.kids.len(), |(i, _)| i + 1);
-        for i in 0..last {
-            m.log.push((0, format!("start:{i}")));
-        }
-        for k in &mut m.kids[last..] {
-            k.st = St::Terminated;
-        }
-        if let Some((i, timeout)) = cfg.never_ready {
-            m.now = timeout;
-            m.kids[i].st = St::Terminated;
-            m.failed = true;
-            m.stop_all();
-        }
-        m
-    }
-
-    fn is_running(&self, i: usize) -> bool {
-        !self.stopped && self.kids[i].st == St::Running
-    }
-
-    fn next_delay(&mut self, i: usize, ran_for: u64) -> u64 {
-        let k = &mut self.kids[i];
-        match k.cfg.delay {
-            Delay::None => 0,
-            Delay::Fixed(d) => d,
-            Delay::Exp(initial) => {
-                if ran_for >= RESET_AFTER_MS {
-                    k.attempt = 0;
-                }
-                let d = (initial * 11u64.pow(k.attempt.min(2))).min(initial * 121);
-                k.attempt += 1;
-                d
-            }
-        }
-    }
-
-    fn start(&mut self, i: usize) {
-        self.log.push((self.now, format!("start:{i}")));
-        let k = &mut self.kids[i];
-        k.st = St::Running;
-        k.started_at = self.now;
-        k.restarts += 1;
-    }
-
-    fn stop(&mut self, i: usize) {
-        self.log.push((self.now, format!("stop:{i}")));
-        let k = &mut self.kids[i];
-        k.st = if k.cfg.restart == Restart::Temporary {
-            St::Removed
-        } else {
-            St::Terminated
-        };
-    }
-
-    fn exit(&mut self, i: usize, kind: Kind) {
-        let t = self.now;
-        let ran_for = t - self.kids[i].started_at;
-        // A nested supervisor that gave up ends with `shutdown`: not a
-        // failure, restarted only if `Permanent`.
-        let restart = match self.kids[i].cfg.restart {
-            Restart::Permanent => true,
-            Restart::Transient => matches!(kind, Kind::Err | Kind::Panic),
-            Restart::Temporary => false,
-        };
-        if !restart {
-            let k = &mut self.kids[i];
-            k.st = if k.cfg.restart == Restart::Temporary {
-                St::Removed
-            } else {
-                St::Terminated
-            };
-            if k.cfg.significant {
-                self.auto_shutdown();
-            }
-            return;
-        }
-        // Intensity: records older than now - period are dropped; a record
-        // exactly `period` old still counts.
-        while self.window.front().is_some_and(|&x| t - x > self.period) {
-            self.window.pop_front();
-        }
-        self.window.push_back(t);
-        if self.window.len() > self.max as usize {
-            self.kids[i].st = St::Terminated;
-            self.failed = true;
-            return self.stop_all();
-        }
-        let d = self.next_delay(i, ran_for);
-        match self.strategy {
-            SupStrategy::OneForOne => {
-                if d == 0 {
-                    self.start(i);
-                } else {
-                    self.kids[i].st = St::Waiting(t + d);
-                }
-            }
-            _ => self.group(i, d),
-        }
-    }
-
-    /// A significant child ended for good.
-    fn auto_shutdown(&mut self) {
-        let stop = match self.auto {
-            AutoShutdown::Never => false,
-            AutoShutdown::AnySignificant => true,
-            AutoShutdown::AllSignificant => !self.kids.iter().any(|k| {
-                k.cfg.significant && matches!(k.st, St::Running | St::Waiting(_) | St::Pending)
-            }),
-        };
-        if stop {
-            self.stop_all();
-        }
-    }
-
-    fn group(&mut self, x: usize, d: u64) {
-        self.kids[x].st = St::Pending;
-        let from = if self.strategy == SupStrategy::RestForOne {
-            x
-        } else {
-            0
-        };
-        for j in (from..self.kids.len()).rev().filter(|&j| j != x) {
-            let temporary = self.kids[j].cfg.restart == Restart::Temporary;
-            match self.kids[j].st {
-                St::Running => {
-                    self.log.push((self.now, format!("stop:{j}")));
-                    self.kids[j].st = if temporary { St::Removed } else { St::Pending };
-                }
-                St::Terminated | St::Waiting(_) if !temporary => self.kids[j].st = St::Pending,
-                _ => {}
-            }
-        }
-        self.plan_at = Some(self.now + d);
-        self.plan_for = Some(x);
-        if d == 0 {
-            self.fire_plan();
-        }
-    }
-
-    fn fire_plan(&mut self) {
-        self.plan_at = None;
-        self.plan_for = None;
-        for j in 0..self.kids.len() {
-            if self.kids[j].st == St::Pending {
-                self.start(j);
-            }
-        }
-    }
-
-    /// The supervisor's stop: every running child, in reverse order.
-    fn stop_all(&mut self) {
-        self.stopped = true;
-        self.plan_at = None;
-        for j in (0..self.kids.len()).rev() {
-            match self.kids[j].st {
-                St::Running => self.stop(j),
-                St::Waiting(_) | St::Pending => self.kids[j].st = St::Terminated,
-                _ => {}
-            }
-        }
-    }
-
-    fn advance(&mut self, d: u64) {
-        let end = self.now + d;
-        while !self.stopped {
-            let timers = self
-                .kids
-                .iter()
-                .enumerate()
-                .filter_map(|(i, k)| match k.st {
-                    St::Waiting(at) => Some((at, Some(i))),
-                    _ => None,
-                });
-            let next = timers
-                .chain(self.plan_at.map(|at| (at, None)))
-                .filter(|&(at, _)| at <= end)
-                .min_by_key(|&(at, _)| at);
-            let Some((at, who)) = next else { break };
-            self.now = at;
-            match who {
-                Some(i) => self.start(i),
-                None => self.fire_plan(),
-            }
-        }
-        self.now = end;
-    }
-
-    fn terminate(&mut self, i: usize) {
-        if self.plan_for == Some(i) {
-            // OTP: the pending group restart is dropped; the siblings it
-            // stopped stay down.
-            self.plan_at = None;
-            self.plan_for = None;
-            for k in &mut self.kids {
-                if k.st == St::Pending {
-                    k.st = St::Terminated;
-                }
-            }
-        }
-        match self.kids[i].st {
-            St::Running => self.stop(i),
-            St::Waiting(_) | St::Pending => self.kids[i].st = St::Terminated,
-            St::Terminated | St::Removed => {}
-        }
-    }
-
-    fn restart_cmd(&mut self, i: usize) {
-        if self.kids[i].st == St::Terminated {
-            self.log.push((self.now, format!("start:{i}")));
-            let k = &mut self.kids[i];
-            k.st = St::Running;
-            k.started_at = self.now;
-            k.attempt = 0;
-        }
-    }
-
-    fn delete(&mut self, i: usize) {
-        if self.kids[i].st == St::Terminated {
-            self.kids[i].st = St::Removed;
-        }
-    }
-
-    fn apply(&mut self, a: Act) {
-        if self.stopped {
-            return;
-        }
-        match a {
-            Act::Exit(i, kind) => {
-                if self.is_running(i) {
-                    self.exit(i, kind);
-                }
-            }
-            Act::Advance(d) => self.advance(d),
-            Act::Terminate(i) => self.terminate(i),
-            Act::Restart(i) => self.restart_cmd(i),
-            Act::Delete(i) => self.delete(i),
-        }
-    }
-}
-
 // ----- the machine, played ------------------------------------------------------
 
-#[derive(Debug, PartialEq)]
-struct Observed {
-    log: Vec<(u64, String)>,
-    /// Before the final stop: which children run.
-    running: Vec<bool>,
-    /// At the end: which children remain, and their restarts.
-    present: Vec<bool>,
-    restarts: Vec<u64>,
-    failed: bool,
-}
-
-/// The machine, and the children it runs, played by the test.
 struct Harness {
     m: Machine<u64>,
     t0: Instant,
@@ -743,24 +373,6 @@ fn spec(i: usize, c: ChildCfg) -> ChildSpec {
         spec.wait_ready(Duration::MAX)
     } else {
         spec
-    }
-}
-
-fn expected(cfg: &Cfg, acts: &[Act]) -> Observed {
-    let mut m = Model::new(cfg);
-    for &a in acts {
-        m.apply(a);
-    }
-    let running = (0..m.kids.len()).map(|i| m.is_running(i)).collect();
-    if !m.stopped {
-        m.stop_all();
-    }
-    Observed {
-        present: m.kids.iter().map(|k| k.st != St::Removed).collect(),
-        restarts: m.kids.iter().map(|k| k.restarts).collect(),
-        running,
-        failed: m.failed,
-        log: m.log,
     }
 }
 
@@ -1046,21 +658,7 @@ fn check_dynamic(max_children: usize, max: u32, acts: &[DynAct]) {
 // ----- the properties -----------------------------------------------------------------
 
 fn config() -> Config {
-    let mut c = Config {
-        cases: 10_000,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
-        c.rng_seed = RngSeed::Fixed(0x5eed_f07b);
-    }
-    if let Some(cases) = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
-        c.cases = cases;
-    }
-    c
+    otp_model::proptest_config(10_000)
 }
 
 proptest! {
@@ -1079,50 +677,12 @@ proptest! {
     }
 }
 
-/// The model itself, on a case worked out by hand: rest_for_one with a
-/// fixed delay, then the intensity.
+/// The model's hand-worked case (`support/otp_model.rs`), played by the
+/// machine.
 #[test]
-fn the_model_on_a_hand_worked_case() {
-    let c = |restart, delay| ChildCfg {
-        restart,
-        delay,
-        gated: false,
-        significant: false,
-    };
-    let cfg = Cfg {
-        strategy: SupStrategy::RestForOne,
-        order: ShutdownOrder::Reverse,
-        max: 1,
-        period_ms: 1_000,
-        auto: AutoShutdown::Never,
-        children: vec![
-            c(Restart::Permanent, Delay::None),
-            c(Restart::Permanent, Delay::Fixed(102)),
-            c(Restart::Temporary, Delay::None),
-        ],
-        never_ready: None,
-    };
-    let acts = [
-        Act::Exit(1, Kind::Err), // stop c2 (removed), c1 waits 102 ms
-        Act::Advance(200),       // c1 restarts at 102
-        Act::Exit(0, Kind::Ok),  // second restart within 1 s: escalation
-    ];
-    let want = expected(&cfg, &acts);
-    let log: Vec<_> = want.log.iter().map(|(t, s)| format!("{t}:{s}")).collect();
-    assert_eq!(
-        log,
-        [
-            "0:start:0",
-            "0:start:1",
-            "0:start:2",
-            "0:stop:2",
-            "102:start:1",
-            "200:stop:1"
-        ]
-    );
-    assert!(want.failed);
-    assert_eq!(want.present, [true, true, false]);
-    assert_eq!(observe(&cfg, &acts), want);
+fn the_machine_on_the_hand_worked_case() {
+    let (cfg, acts) = otp_model::hand_worked_case();
+    assert_eq!(observe(&cfg, &acts), expected(&cfg, &acts));
 }
 
 /// A significant `Transient` child that completes stops its supervisor
