@@ -101,19 +101,8 @@ impl<T: Send + 'static> MailboxSender<T> {
     /// Cancel safe in tokio's sense: if the future is dropped before it
     /// completes, the message was not queued (and is dropped with it).
     pub async fn send(&self, msg: T) -> Result<(), SendError<T>> {
-        if self.shared.state() == CLOSED {
-            return Err(self.closed(msg));
-        }
-        // What tokio's own `send` does: a task that sends in a loop and
-        // never finds the mailbox full still yields when its budget is spent.
-        tokio::task::consume_budget().await;
-        match self.tx.try_reserve() {
-            Ok(permit) => {
-                permit.send(msg);
-                Ok(())
-            }
-            Err(_) => self.send_slow(msg, None, Duration::MAX).await,
-        }
+        // No deadline: `Duration::MAX` waits as long as it takes.
+        self.send_timeout(msg, Duration::MAX).await
     }
 
     /// Sends `msg` if there is room now, without waiting.
