@@ -227,7 +227,7 @@ impl<R> Core<R> {
         let Some((slot, child)) = found.and_then(|s| Some((s, self.table.get(s)?))) else {
             return Err(ControlError::NotFound { path: path() });
         };
-        if is_restarting(child) || self.plan.contains(&Step::Stop(slot, Then::Regroup)) {
+        if is_restarting(child) || self.queued_for_regroup(slot) {
             Err(ControlError::Restarting { path: path() })
         } else if child.is_live() {
             Err(ControlError::Running { path: path() })

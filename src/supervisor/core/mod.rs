@@ -686,6 +686,13 @@ impl<R> Core<R> {
         self.emit(&path, kind);
     }
 
+    /// Whether the group restart under way is to stop the child in `slot`
+    /// in its turn and start it again (its run still going, its stop step
+    /// still ahead).
+    fn queued_for_regroup(&self, slot: usize) -> bool {
+        self.group_trigger.is_some() && self.plan.contains(&Step::Stop(slot, state::Then::Regroup))
+    }
+
     /// Whether `config` (a spec's nested configuration) is this supervisor
     /// or one it runs inside.
     fn lineage_has(&self, config: &Arc<dyn std::any::Any + Send + Sync>) -> bool {

@@ -29,8 +29,7 @@ impl<R> Core<R> {
         // turn to be stopped (OTP folds that exit into the group restart).
         let in_group = matches!(ended, Ended::Ready | Ended::BeforeReady(_))
             && self.mode == Mode::Running
-            && self.group_trigger.is_some()
-            && self.plan.contains(&Step::Stop(slot, Then::Regroup));
+            && self.queued_for_regroup(slot);
         let Some(child) = self.table.get_mut(slot) else {
             return;
         };
