@@ -58,6 +58,17 @@ pub(crate) struct Child {
     pub(crate) waiters: Option<Box<Vec<Waiter>>>,
 }
 
+/// Asserts that the lifecycle allows the change of phase `from` → `to`.
+#[cfg(debug_assertions)]
+fn check_transition(path: &str, from: &Phase, to: &Phase) {
+    // A start that is ready at once passes through `Starting` or
+    // `Restarting` within the one input.
+    let through = |m: Phase| from.can_transition_to(&m) && m.can_transition_to(to);
+    if !from.can_transition_to(to) && !through(Phase::Starting) && !through(Phase::Restarting) {
+        invalid_transition(path, from, to);
+    }
+}
+
 /// `set`'s report of a bug, out of the hot path.
 #[cfg(debug_assertions)]
 #[cold]
@@ -143,9 +154,10 @@ impl Child {
     /// of this crate) is asserted on.
     #[inline]
     pub(crate) fn set(&mut self, next: State, now: Instant) -> State {
-        if self.state.shown_index() != next.shown_index() {
+        let (from, to) = (self.state.shown(), next.shown());
+        if std::mem::discriminant(&from) != std::mem::discriminant(&to) {
             #[cfg(debug_assertions)]
-            self.check_transition(&next);
+            check_transition(self.path(), &from, &to);
             // The mailbox follows: running, terminated (closed, its queue
             // dropped), or pending again.
             if let Some(mailbox) = &self.spec.mailbox {
@@ -154,19 +166,6 @@ impl Child {
             self.since = now;
         }
         std::mem::replace(&mut self.state, next)
-    }
-
-    /// Asserts that the lifecycle allows the change of phase to `next`'s.
-    #[cfg(debug_assertions)]
-    fn check_transition(&self, next: &State) {
-        let (from, to) = (self.state.shown(), next.shown());
-        // A start that is ready at once passes through `Starting` or
-        // `Restarting` within the one input.
-        let through = |m: Phase| from.can_transition_to(&m) && m.can_transition_to(&to);
-        if !from.can_transition_to(&to) && !through(Phase::Starting) && !through(Phase::Restarting)
-        {
-            invalid_transition(self.path(), &from, &to);
-        }
     }
 
     /// The phase shown to the outside.

@@ -181,30 +181,8 @@ impl State {
         }
     }
 
-    /// Which phase is shown, as a number (its place in `Phase`): a change
-    /// of phase at the cost of a comparison.
-    pub(crate) fn shown_index(&self) -> u8 {
-        match self {
-            State::Pending { shown } => match shown {
-                Phase::Starting => 0,
-                Phase::Running => 1,
-                Phase::BackingOff => 2,
-                Phase::Restarting => 3,
-                Phase::Stopping => 4,
-                _ => 5,
-            },
-            State::Starting { restart: false, .. } => 0,
-            State::Running { .. } => 1,
-            State::BackingOff { .. } => 2,
-            State::Starting { restart: true, .. } => 3,
-            State::Stopping { .. } => 4,
-            State::Terminated(_) => 5,
-        }
-    }
-
     /// The phase shown, with any exit reason replaced by a placeholder:
     /// made with no reference count to move, for comparing phases.
-    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     pub(crate) fn shown(&self) -> Phase {
         match self {
             State::Pending {
